@@ -1,0 +1,111 @@
+"""Argument checking shared by the golden model and the generators.
+
+Every public function and every generator validates its arguments with these helpers, so that a bad
+parameter or a bad tensor is refused with one consistent message that names the argument, the value
+it got and what is allowed. Nothing is silently truncated, clipped or wrapped.
+"""
+
+from __future__ import annotations
+
+import numbers
+import operator
+
+import numpy as np
+
+__all__ = ["check_int", "check_choice", "check_bool", "check_int_array", "check_float_array"]
+
+
+def check_int(name: str, value, *, lo: int | None = None, hi: int | None = None,
+              extra: str = "") -> int:
+    """Return ``value`` as a Python int, or raise.
+
+    ``TypeError`` if it is not an integer (bools and floats are refused, even 3.0), ``ValueError`` if it
+    lies outside ``[lo, hi]`` (either bound may be ``None``). ``extra`` is appended to the allowed-range
+    text, e.g. ``"and even"``.
+    """
+    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
+        raise TypeError(f"{name} must be an integer{_range_text(lo, hi, extra)}, "
+                        f"got {value!r} of type {type(value).__name__}")
+    value = operator.index(value)
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise ValueError(f"{name} must be an integer{_range_text(lo, hi, extra)}, got {value}")
+    return value
+
+
+def check_bool(name: str, value) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool (True or False), got {value!r}")
+    return bool(value)
+
+
+def check_choice(name: str, value, choices) -> object:
+    """Raise ``ValueError`` unless ``value`` is one of ``choices``."""
+    choices = tuple(choices)
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(repr(c) for c in choices)}, got {value!r}")
+    return value
+
+
+def _range_text(lo, hi, extra=""):
+    if lo is not None and hi is not None:
+        text = f" in [{lo}, {hi}]"
+    elif lo is not None:
+        text = f" >= {lo}"
+    elif hi is not None:
+        text = f" <= {hi}"
+    else:
+        text = ""
+    return text + (f" {extra}" if extra else "")
+
+
+def check_int_array(name: str, arr, *, lo: int | None = None, hi: int | None = None,
+                    ndim: int | tuple[int, ...] | None = None) -> np.ndarray:
+    """Return ``arr`` as an ``int64`` array, or raise.
+
+    Integer dtypes only: float arrays (even with integral values), bools and objects are refused with
+    ``TypeError`` naming the dtype, because a float reaching an integer datapath is almost always a
+    missing quantization step. Values outside ``[lo, hi]`` raise ``ValueError`` naming the first
+    offending value and its index.
+    """
+    a = np.asarray(arr)
+    if a.dtype == np.bool_ or not np.issubdtype(a.dtype, np.integer):
+        raise TypeError(f"{name} must be an array of integers, got dtype {a.dtype}"
+                        + (" (quantize it first)" if np.issubdtype(a.dtype, np.floating) else ""))
+    if a.dtype == np.uint64 and a.size and a.max() > np.iinfo(np.int64).max:
+        raise ValueError(f"{name} has values beyond the int64 range")
+    a = a.astype(np.int64, copy=False)
+    _check_ndim(name, a, ndim)
+    if a.size:
+        bad = np.zeros(a.shape, dtype=bool)
+        if lo is not None:
+            bad |= a < lo
+        if hi is not None:
+            bad |= a > hi
+        if bad.any():
+            idx = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(f"{name} must hold integers{_range_text(lo, hi)}, "
+                             f"got {int(a[idx])} at index {idx}")
+    return a
+
+
+def check_float_array(name: str, arr, *, ndim: int | tuple[int, ...] | None = None,
+                      allow_nonfinite: bool = False) -> np.ndarray:
+    """Return ``arr`` as a ``float64`` array; refuse NaN/inf (unless allowed) and non-numeric dtypes."""
+    a = np.asarray(arr)
+    if a.dtype == np.bool_ or not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
+        raise TypeError(f"{name} must be a numeric array, got dtype {a.dtype}")
+    a = a.astype(np.float64, copy=False)
+    _check_ndim(name, a, ndim)
+    if not allow_nonfinite and a.size and not np.isfinite(a).all():
+        idx = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
+        raise ValueError(f"{name} must be finite, got {a[idx]} at index {idx}")
+    return a
+
+
+def _check_ndim(name, a, ndim):
+    if ndim is None:
+        return
+    allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+    if a.ndim not in allowed:
+        raise ValueError(f"{name} must have {' or '.join(map(str, allowed))} dimensions, "
+                         f"got shape {a.shape}")

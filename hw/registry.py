@@ -1,0 +1,79 @@
+"""Named generator configurations: what ``make verilog`` and ``make synth`` build.
+
+``GENERATORS`` maps a generator name (the first argument of ``python -m hw.verilog``) to its class;
+``CONFIGS`` lists the registered default configurations. Later issues append PEs, arrays and board tops.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hw.adder_tree import AdderTree
+from hw.barrel_shifter import BarrelShifter
+from hw.bbs_column_decoder import BBSColumnDecoder
+from hw.ebsp_lut import EBSPLut
+from hw.lod import LeadingOneDetector
+from hw.popcount import Popcount
+from hw.shift_accumulator import ShiftAccumulator
+
+__all__ = ["GENERATORS", "CONFIGS", "Config", "get_config", "build"]
+
+GENERATORS = {
+    "lod": LeadingOneDetector,
+    "barrel_shifter": BarrelShifter,
+    "popcount": Popcount,
+    "adder_tree": AdderTree,
+    "shift_accumulator": ShiftAccumulator,
+    "ebsp_lut": EBSPLut,
+    "bbs_column_decoder": BBSColumnDecoder,
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    name: str
+    generator: str
+    params: dict = field(default_factory=dict)
+    note: str = ""
+
+    def build(self):
+        return build(self.generator, self.params)
+
+
+def build(generator: str, params: dict):
+    """Instantiate generator ``generator`` with keyword ``params`` (raises on an unknown name)."""
+    if generator not in GENERATORS:
+        raise ValueError(f"generator must be one of {', '.join(sorted(GENERATORS))}, got {generator!r}")
+    return GENERATORS[generator](**params)
+
+
+CONFIGS = [
+    Config("lod_w16", "lod", {"width": 16}, "LOD, 16 bits"),
+    Config("lod_w64", "lod", {"width": 64}, "LOD, 64 bits (Bitlet repack scale)"),
+    Config("barrel_left_w16", "barrel_shifter",
+           {"width": 16, "max_shift": 15, "direction": "left", "arithmetic": True}, "signed << 0..15"),
+    Config("barrel_right_w16", "barrel_shifter",
+           {"width": 16, "max_shift": 15, "direction": "right", "arithmetic": False}, "unsigned >> 0..15"),
+    Config("barrel_right_arith_w24", "barrel_shifter",
+           {"width": 24, "max_shift": 31, "direction": "right", "arithmetic": True}, "Bitlet-style aligner"),
+    Config("popcount_w8", "popcount", {"width": 8}, "BBS sub-column popcount"),
+    Config("popcount_w64", "popcount", {"width": 64}, "64-bit popcount"),
+    Config("adder_tree_n16_w8", "adder_tree", {"n": 16, "width": 8}, "16 int8, combinational"),
+    Config("adder_tree_n16_w8_pipe2", "adder_tree", {"n": 16, "width": 8, "register_every": 2},
+           "16 int8, register every 2 levels"),
+    Config("shift_acc_add_x13_s8", "shift_accumulator",
+           {"x_width": 13, "steps": 8, "mode": "shift_add", "max_shift": 7}, "acc += +/-(x << k)"),
+    Config("shift_acc_double_x12_s8", "shift_accumulator",
+           {"x_width": 12, "steps": 8, "mode": "double_add"}, "acc = 2 acc +/- x (Stripes)"),
+    Config("ebsp_lut_a8_l3", "ebsp_lut", {"act_width": 8, "window": 3, "read_ports": 1}, "int8, L = 3"),
+    Config("ebsp_lut_a8_l3_r16", "ebsp_lut", {"act_width": 8, "window": 3, "read_ports": 16},
+           "shared by 16 lanes"),
+    Config("bbs_column_decoder_gs8", "bbs_column_decoder", {"subgroup": 8}, "BitVert Gs = 8"),
+]
+
+
+def get_config(name: str) -> Config:
+    for c in CONFIGS:
+        if c.name == name:
+            return c
+    raise ValueError(f"configuration must be one of {', '.join(c.name for c in CONFIGS)}, got {name!r}")
