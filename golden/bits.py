@@ -49,9 +49,9 @@ def twos_range(bits: int) -> tuple[int, int]:
 
 
 def popcount(x) -> np.ndarray:
-    """Number of one bits of each non-negative integer in ``x`` (vectorized, up to 63 bits)."""
-    a = check_int_array("x", x, lo=0)
-    a = a.astype(np.uint64)
+    """Number of one bits of each non-negative integer in ``x`` (vectorized; int64, or uint64 for 64 bits)."""
+    a = np.asarray(x)
+    a = a if a.dtype == np.uint64 else check_int_array("x", a, lo=0).astype(np.uint64)
     a = a - ((a >> np.uint64(1)) & np.uint64(0x5555555555555555))
     a = (a & np.uint64(0x3333333333333333)) + ((a >> np.uint64(2)) & np.uint64(0x3333333333333333))
     a = (a + (a >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)

@@ -140,7 +140,7 @@ def popcount_width(width: int) -> int:
 def popcount_bits(x, width: int) -> np.ndarray:
     """Number of one bits of each ``width``-bit unsigned ``x``."""
     width = _check_width(width)
-    return popcount(check_int_array("x", x, lo=0, hi=(1 << width) - 1))
+    return popcount(_check_words("x", x, width))
 
 
 # -- 4. adder tree ------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ Golden functions: :func:`golden.primitives.adder_tree_sum`, :func:`adder_tree_wi
 """
 
 from amaranth.hdl import Module, Signal, signed
-from amaranth.lib import wiring
+from hw.base import Component
 from amaranth.lib.wiring import In, Out
 
 from golden.bits import signed_width
@@ -21,7 +21,7 @@ from golden.primitives import adder_tree_latency, adder_tree_levels, adder_tree_
 __all__ = ["AdderTree"]
 
 
-class AdderTree(wiring.Component):
+class AdderTree(Component):
     """Sum of ``n`` signed ``width``-bit inputs.
 
     Parameters

@@ -12,7 +12,7 @@ Golden function: :func:`golden.primitives.barrel_shift`. Combinational: latency 
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
-from amaranth.lib import wiring
+from hw.base import Component
 from amaranth.lib.wiring import In, Out
 
 from golden.check import check_bool, check_choice, check_int
@@ -21,7 +21,7 @@ from golden.primitives import shifter_widths
 __all__ = ["BarrelShifter"]
 
 
-class BarrelShifter(wiring.Component):
+class BarrelShifter(Component):
     """Barrel shifter.
 
     Parameters

@@ -18,7 +18,7 @@ Golden function: :func:`golden.primitives.bbs_column_decode`. Combinational: lat
 """
 
 from amaranth.hdl import Const, Module, Mux, Signal
-from amaranth.lib import wiring
+from hw.base import Component
 from amaranth.lib.wiring import In, Out
 
 from golden.primitives import _check_gs, bbs_sel_width
@@ -28,7 +28,7 @@ from hw.popcount import Popcount
 __all__ = ["BBSColumnDecoder"]
 
 
-class BBSColumnDecoder(wiring.Component):
+class BBSColumnDecoder(Component):
     """BitVert window scheduler for one sub-column.
 
     Parameters

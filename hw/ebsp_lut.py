@@ -11,7 +11,7 @@ Golden function: :func:`golden.primitives.ebsp_lut_table`. Combinational: latenc
 """
 
 from amaranth.hdl import Array, Module, Signal, signed
-from amaranth.lib import wiring
+from hw.base import Component
 from amaranth.lib.wiring import In, Out
 
 from golden.check import check_int
@@ -20,7 +20,7 @@ from golden.primitives import ebsp_lut_entry_width
 __all__ = ["EBSPLut"]
 
 
-class EBSPLut(wiring.Component):
+class EBSPLut(Component):
     """Activation-multiple table with ``read_ports`` digit-indexed read ports.
 
     Parameters

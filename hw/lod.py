@@ -15,7 +15,7 @@ Golden function: :func:`golden.primitives.leading_one`. Combinational: latency 0
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal
-from amaranth.lib import wiring
+from hw.base import Component
 from amaranth.lib.wiring import In, Out
 
 from golden.check import check_int
@@ -24,7 +24,7 @@ from golden.primitives import lod_index_width
 __all__ = ["LeadingOneDetector"]
 
 
-class LeadingOneDetector(wiring.Component):
+class LeadingOneDetector(Component):
     """Leading-one detector of a ``width``-bit word.
 
     Parameters

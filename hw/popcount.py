@@ -9,7 +9,7 @@ Golden function: :func:`golden.primitives.popcount_bits`. Combinational: latency
 """
 
 from amaranth.hdl import Module, Signal
-from amaranth.lib import wiring
+from hw.base import Component
 from amaranth.lib.wiring import In, Out
 
 from golden.bits import unsigned_width
@@ -19,7 +19,7 @@ from golden.primitives import popcount_width
 __all__ = ["Popcount"]
 
 
-class Popcount(wiring.Component):
+class Popcount(Component):
     """Population count.
 
     Parameters

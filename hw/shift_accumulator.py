@@ -17,7 +17,7 @@ one term per cycle.
 """
 
 from amaranth.hdl import Module, Mux, Signal, signed
-from amaranth.lib import wiring
+from hw.base import Component
 from amaranth.lib.wiring import In, Out
 
 from golden.bits import unsigned_width
@@ -27,7 +27,7 @@ from golden.primitives import SHIFT_ACC_MODES, shift_accumulator_width
 __all__ = ["ShiftAccumulator"]
 
 
-class ShiftAccumulator(wiring.Component):
+class ShiftAccumulator(Component):
     """Shift-accumulator.
 
     Parameters
