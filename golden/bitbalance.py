@@ -1,0 +1,440 @@
+"""Bit-balance golden model: at most ``k`` one-bits per weight magnitude (algorithms.md sections 1 and 4).
+
+Paper: W. Sun et al., "Bit-balance: Model-Hardware Co-design for Accelerating NNs by Exploiting Bit-level
+Sparsity", arXiv 2302.00201. Only the abstract is available, so everything below the headline claim
+("every weight has a bounded number of non-zero bits, processed by a sparse bit-serial PE in a fixed number of
+cycles") is a reconstruction, marked **[I]** in algorithms.md 4.2/4.3. The choices this module makes:
+
+Quantization and projection [I]
+    Weights are ``bits``-bit **sign-magnitude** integers in the symmetric range ``[-(2**(bits-1)-1),
+    2**(bits-1)-1]``; the one-bit budget ``k`` counts one-bits of the **magnitude** (``bits-1`` planes).
+    ``-2**(bits-1)`` has no sign-magnitude code and is **refused** (never clipped).
+    :func:`project` returns the nearest value (absolute difference of the magnitudes) whose magnitude has at
+    most ``k`` one-bits, **ties to the smaller magnitude**, sign kept, zero stays zero. This is the "nearest"
+    formalisation of algorithms.md 4.2, not the greedy-MSB or signed-digit alternatives (open question 3).
+    The allowed set ``S_k = {v in [0, 2**(bits-1)-1] : popcount(v) <= k}`` always contains 0, so a nearest
+    value exists; values above ``max(S_k)`` project down to it (``2**(bits-1)`` itself is out of range).
+
+Adaptive bitwidth [I]
+    "Adaptive bitwidth" is a per-layer ``k`` (:func:`project_layers`); the PE then takes ``k`` cycles.
+
+Encoding (sign, k slots) [I]
+    A weight is ``sign`` (1 = negative) plus ``k`` slots, each ``(valid, pos)``:
+
+    * slots are **MSB-first**: slot 0 holds the position of the most significant one, slot 1 the next, ...;
+    * used slots come first, positions strictly decreasing; unused slots have ``valid = 0`` and ``pos = 0``
+      (so the valid bits of a weight form a thermometer code);
+    * zero is ``sign = 0`` with every slot unused (no negative zero).
+
+    We store one **valid bit per slot** rather than a count or a "repeated position" trick, because the PE
+    consumes exactly one slot per cycle and the valid bit gates its adder with no decoding. It is not the
+    smallest code (a count field would save ``k - unsigned_width(k)`` bits); bits-per-weight figures use
+    :attr:`BitBalanceConfig.encoded_bits`, which counts the valid bits. Only canonical codes are accepted by
+    :func:`decode`, :func:`dot` and :func:`pack`, so encoding is a bijection.
+
+    Packed word (:func:`pack`, LSB first): slot ``j`` occupies bits ``[j*(P+1), (j+1)*(P+1))`` with ``pos`` in
+    its low ``P = pos_width`` bits and ``valid`` in its top bit; the sign is bit ``k*(P+1)``.
+
+PE arithmetic [I]
+    One slot per cycle, all lanes in lock-step (algorithms.md 4.3): in cycle ``c`` lane ``i`` adds
+    ``valid ? (sign ? -(x_i << pos) : (x_i << pos)) : 0`` to one accumulator shared by the ``pe_length`` lanes
+    (summed by an adder tree). A dot product takes exactly ``k`` cycles whatever the weights are.
+    Activations are signed ``act_bits``-bit two's complement (algorithms.md 1). Since every slot of a weight
+    carries the same sign, each partial sum is bounded by the final worst case, so
+    :attr:`BitBalanceConfig.accumulator_width` holds every cycle's value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from .bits import popcount, signed_width, twos_range, unsigned_width
+from .check import check_int, check_int_array
+
+__all__ = [
+    "BitBalanceConfig", "BitBalanceCode", "allowed_magnitudes", "project", "project_layers",
+    "encode", "decode", "pack", "unpack", "dot", "cycle_partial_sums",
+]
+
+_MAX_BITS = 16
+_MAX_ACT_BITS = 32
+
+
+def _check_bits_k(bits, k):
+    bits = check_int("bits", bits, lo=2, hi=_MAX_BITS)
+    k = check_int("k", k, lo=1, hi=bits - 1, extra="(at most bits-1 one-bits in a magnitude)")
+    return bits, k
+
+
+@dataclass(frozen=True)
+class BitBalanceConfig:
+    """Parameters of a Bit-balance PE, shared by the golden model and the generator.
+
+    Parameters
+    ----------
+    bits : int
+        Weight width ``B`` (sign-magnitude), 2..16, default 8.
+    k : int
+        Maximum number of one-bits per weight magnitude, ``1..bits-1``; also the cycles per dot product.
+    pe_length : int
+        ``G_pe``, lanes (weights x activations) summed per dot product, >= 1, default 16.
+    act_bits : int
+        Signed two's-complement activation width, 2..32, default 8.
+    """
+
+    bits: int = 8
+    k: int = 3
+    pe_length: int = 16
+    act_bits: int = 8
+
+    def __post_init__(self):
+        _check_bits_k(self.bits, self.k)
+        check_int("pe_length", self.pe_length, lo=1, hi=1 << 16)
+        check_int("act_bits", self.act_bits, lo=2, hi=_MAX_ACT_BITS)
+
+    @property
+    def pos_width(self) -> int:
+        """Bits of one slot position field (indexes ``0..bits-2``; at least 1)."""
+        return unsigned_width(self.bits - 2)
+
+    @property
+    def encoded_bits(self) -> int:
+        """Stored bits per weight: 1 sign + ``k`` slots of (valid bit + position)."""
+        return 1 + self.k * (self.pos_width + 1)
+
+    @property
+    def max_magnitude(self) -> int:
+        """Largest allowed magnitude: the top ``k`` of the ``bits-1`` magnitude bits set."""
+        return (1 << (self.bits - 1)) - (1 << (self.bits - 1 - self.k))
+
+    @property
+    def product_width(self) -> int:
+        """Signed width of one lane's full product ``w * x`` (worst case)."""
+        amin, _ = twos_range(self.act_bits)
+        return signed_width(self.max_magnitude * amin, -self.max_magnitude * amin)
+
+    @property
+    def accumulator_width(self) -> int:
+        """Signed width of the accumulator of one ``pe_length`` dot product, worst case, every cycle."""
+        amin, _ = twos_range(self.act_bits)
+        bound = self.pe_length * self.max_magnitude * -amin
+        return signed_width(-bound, bound)
+
+    @property
+    def cycles_per_group(self) -> int:
+        """Cycles for one dot product: exactly ``k`` (one slot per cycle)."""
+        return self.k
+
+    def allowed_magnitudes(self) -> np.ndarray:
+        """Sorted allowed magnitudes ``S_k`` (see :func:`allowed_magnitudes`)."""
+        return allowed_magnitudes(self.bits, self.k)
+
+
+@dataclass(frozen=True)
+class BitBalanceCode:
+    """Encoded Bit-balance weights (see the module docstring for the layout).
+
+    Attributes
+    ----------
+    sign : ndarray of uint8, shape ``S``
+        1 = negative. 0 for zero.
+    pos : ndarray of int64, shape ``S + (k,)``
+        Bit positions (``0..bits-2``), slot 0 = most significant one; 0 in unused slots.
+    valid : ndarray of uint8, shape ``S + (k,)``
+        1 where the slot holds a one-bit; a prefix of the slots.
+    bits, k : int
+        The format.
+    """
+
+    sign: np.ndarray
+    pos: np.ndarray
+    valid: np.ndarray
+    bits: int
+    k: int
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(np.shape(self.sign))
+
+
+@lru_cache(maxsize=None)
+def _tables(bits: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(sorted allowed magnitudes, projection LUT over every signed value -(2**(bits-1)-1)..2**(bits-1)-1)."""
+    mags = np.arange(1 << (bits - 1), dtype=np.int64)
+    allowed = mags[popcount(mags) <= k]
+    hi_idx = np.minimum(np.searchsorted(allowed, mags, side="left"), allowed.size - 1)
+    lo_idx = np.where(allowed[hi_idx] > mags, hi_idx - 1, hi_idx)  # allowed[0] == 0 <= every m
+    lo, hi = allowed[lo_idx], allowed[hi_idx]
+    # nearest; equal distance -> smaller magnitude (lo); above max(allowed) hi == lo
+    proj = np.where(hi - mags < mags - lo, hi, lo)
+    allowed.setflags(write=False)
+    signed = np.concatenate([-proj[:0:-1], proj])   # index q + 2**(bits-1) - 1
+    allowed.setflags(write=False)
+    signed.setflags(write=False)
+    return allowed, signed
+
+
+def allowed_magnitudes(bits: int = 8, k: int = 3) -> np.ndarray:
+    """Sorted magnitudes in ``[0, 2**(bits-1)-1]`` with at most ``k`` one-bits (read-only int64 array)."""
+    bits, k = _check_bits_k(bits, k)
+    return _tables(bits, k)[0]
+
+
+def _check_q(name, q, bits):
+    """Symmetric sign-magnitude range; -2**(bits-1) refused with its own message (min/max fast path)."""
+    a = check_int_array(name, q)
+    top = 1 << (bits - 1)
+    if a.size and (a.min() < -(top - 1) or a.max() > top - 1):
+        neg = a == -top
+        if neg.any():
+            idx = tuple(int(i) for i in np.argwhere(neg)[0])
+            raise ValueError(f"{name} holds {-top} at index {idx}, which has no {bits}-bit sign-magnitude code; "
+                             f"weights must lie in the symmetric range [{-(top - 1)}, {top - 1}] (clip first)")
+        check_int_array(name, a, lo=-(top - 1), hi=top - 1)
+    return a
+
+
+def project(q, *, bits: int = 8, k: int = 3) -> np.ndarray:
+    """Project integer weights onto values whose magnitude has at most ``k`` one-bits.
+
+    Algorithms.md 4.2, "nearest" formalisation [I]: ``|q'|`` is the allowed magnitude nearest to ``|q|``,
+    **ties to the smaller magnitude**; the sign is kept and zero stays zero. Idempotent.
+
+    Parameters
+    ----------
+    q : array_like of int
+        Sign-magnitude weights in ``[-(2**(bits-1)-1), 2**(bits-1)-1]``; ``-2**(bits-1)`` is refused.
+    bits : int
+        Weight width, 2..16.
+    k : int
+        One-bit budget, ``1..bits-1``.
+
+    Returns
+    -------
+    ndarray of int64, same shape as ``q``.
+
+    Notes
+    -----
+    Vectorized as one table look-up: the projection of every signed value is precomputed (cached) per
+    ``(bits, k)`` with ``np.searchsorted`` over the sorted allowed magnitudes (about 0.5 s per 25.6M weights).
+    """
+    bits, k = _check_bits_k(bits, k)
+    a = _check_q("q", q, bits)
+    signed = _tables(bits, k)[1]
+    return signed[a + ((1 << (bits - 1)) - 1)]
+
+
+def project_layers(layers, *, bits: int = 8, k):
+    """Project several layers, each with its own ``k`` ("adaptive bitwidth", algorithms.md 4.3 [I]).
+
+    Parameters
+    ----------
+    layers : sequence of arrays, or mapping name -> array
+        Integer weights of each layer.
+    k : int, sequence of int, or mapping
+        One budget for all layers, or one per layer: a sequence as long as ``layers`` (when ``layers`` is a
+        sequence) or a mapping with exactly the keys of ``layers`` (when ``layers`` is a mapping).
+    bits : int
+        Weight width, shared by all layers.
+
+    Returns
+    -------
+    list of ndarray, or dict with the keys of ``layers``.
+    """
+    bits = check_int("bits", bits, lo=2, hi=_MAX_BITS)
+    if isinstance(layers, Mapping):
+        keys = list(layers)
+        if isinstance(k, Mapping):
+            missing = [key for key in keys if key not in k]
+            extra = [key for key in k if key not in layers]
+            if missing or extra:
+                raise ValueError(f"k must have exactly the keys of layers; missing {missing}, extra {extra}")
+            ks = [k[key] for key in keys]
+        elif isinstance(k, (Sequence, np.ndarray)) and not isinstance(k, str):
+            raise TypeError("k must be an int or a mapping with the keys of layers when layers is a mapping, "
+                            f"got {type(k).__name__}")
+        else:
+            ks = [k] * len(keys)
+        return {key: project(layers[key], bits=bits, k=kk) for key, kk in zip(keys, ks)}
+    if not isinstance(layers, (Sequence, np.ndarray)) or isinstance(layers, str):
+        raise TypeError(f"layers must be a sequence or a mapping of integer arrays, got {type(layers).__name__}")
+    layers = list(layers)
+    if isinstance(k, Mapping):
+        raise TypeError("k must be an int or a sequence when layers is a sequence, got a mapping")
+    if isinstance(k, (Sequence, np.ndarray)) and not isinstance(k, str):
+        ks = list(k)
+        if len(ks) != len(layers):
+            raise ValueError(f"k must have one entry per layer ({len(layers)}), got {len(ks)}")
+    else:
+        ks = [k] * len(layers)
+    return [project(layer, bits=bits, k=kk) for layer, kk in zip(layers, ks)]
+
+
+def _msb_index(m: np.ndarray, nbits: int) -> np.ndarray:
+    """Index of the most significant one of each non-negative ``m < 2**nbits``; -1 for 0."""
+    e = np.full(m.shape, -1, dtype=np.int64)
+    for p in range(nbits):
+        e = np.where((m >> p) & 1 == 1, p, e)
+    return e
+
+
+def encode(q, *, bits: int = 8, k: int = 3) -> BitBalanceCode:
+    """Encode weights with at most ``k`` one-bits as ``(sign, pos[k], valid[k])``, slots MSB-first.
+
+    Refuses a magnitude with more than ``k`` one-bits (``ValueError``; run :func:`project` first) and
+    ``-2**(bits-1)``. See the module docstring for the layout and the unused-slot convention.
+    """
+    bits, k = _check_bits_k(bits, k)
+    a = _check_q("q", q, bits)
+    m = np.abs(a)
+    if m.size:
+        pc = popcount(m)
+        bad = pc > k
+        if bad.any():
+            idx = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(f"q holds {int(a[idx])} at index {idx}, whose magnitude has {int(pc[idx])} one-bits, "
+                             f"more than k={k}; project it first")
+    pos = np.zeros(a.shape + (k,), dtype=np.int64)
+    valid = np.zeros(a.shape + (k,), dtype=np.uint8)
+    r = m.copy()
+    for j in range(k):
+        e = _msb_index(r, bits - 1)
+        used = e >= 0
+        pos[..., j] = np.where(used, e, 0)
+        valid[..., j] = used
+        r = np.where(used, r - (np.int64(1) << np.maximum(e, 0)), r)
+    return BitBalanceCode((a < 0).astype(np.uint8), pos, valid, bits, k)
+
+
+def _check_code(code) -> BitBalanceCode:
+    """Validate a code: field ranges, shapes, canonical form. Returns int64/uint8 arrays in a new code."""
+    if not isinstance(code, BitBalanceCode):
+        raise TypeError(f"code must be a BitBalanceCode (from encode), got {type(code).__name__}")
+    bits, k = _check_bits_k(code.bits, code.k)
+    sign = check_int_array("sign", code.sign, lo=0, hi=1)
+    pos = check_int_array("pos", code.pos, lo=0, hi=bits - 2)
+    valid = check_int_array("valid", code.valid, lo=0, hi=1)
+    if pos.shape != sign.shape + (k,) or valid.shape != pos.shape:
+        raise ValueError(f"pos and valid must have shape sign.shape + (k,) = {sign.shape + (k,)}, "
+                         f"got pos {pos.shape}, valid {valid.shape}")
+    if k > 1 and pos.size:
+        later_used = (valid[..., 1:] == 1)
+        bad = later_used & ((valid[..., :-1] == 0) | (pos[..., 1:] >= pos[..., :-1]))
+        if bad.any():
+            idx = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(f"code is not canonical at index {idx[:-1]}: used slots must come first with "
+                             f"strictly decreasing positions (MSB first)")
+    if pos.size:
+        bad = (valid == 0) & (pos != 0)
+        if bad.any():
+            idx = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(f"code is not canonical at index {idx[:-1]}: an unused slot must have pos 0")
+    if sign.size:
+        bad = (sign == 1) & (valid.sum(axis=-1) == 0)
+        if bad.any():
+            idx = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise ValueError(f"code is not canonical at index {idx}: zero must have sign 0 (no negative zero)")
+    return BitBalanceCode(sign.astype(np.uint8), pos, valid.astype(np.uint8), bits, k)
+
+
+def decode(code: BitBalanceCode) -> np.ndarray:
+    """Inverse of :func:`encode`: ``(-1)**sign * sum_j valid_j * 2**pos_j`` (int64). Refuses non-canonical codes."""
+    c = _check_code(code)
+    mag = (c.valid.astype(np.int64) << c.pos).sum(axis=-1)
+    return np.where(c.sign == 1, -mag, mag)
+
+
+def pack(code: BitBalanceCode) -> np.ndarray:
+    """Pack a code into one ``encoded_bits``-wide unsigned word per weight (layout in the module docstring)."""
+    c = _check_code(code)
+    pw = unsigned_width(c.bits - 2)
+    word = c.sign.astype(np.int64) << (c.k * (pw + 1))
+    for j in range(c.k):
+        slot = (c.valid[..., j].astype(np.int64) << pw) | c.pos[..., j]
+        word = word | (slot << (j * (pw + 1)))
+    return word
+
+
+def unpack(words, *, bits: int = 8, k: int = 3) -> BitBalanceCode:
+    """Inverse of :func:`pack`; refuses words wider than ``encoded_bits`` and non-canonical codes."""
+    cfg = BitBalanceConfig(bits=bits, k=k)
+    pw = cfg.pos_width
+    w = check_int_array("words", words, lo=0, hi=(1 << cfg.encoded_bits) - 1)
+    sign = (w >> (k * (pw + 1))) & 1
+    pos = np.stack([(w >> (j * (pw + 1))) & ((1 << pw) - 1) for j in range(k)], axis=-1)
+    valid = np.stack([(w >> (j * (pw + 1) + pw)) & 1 for j in range(k)], axis=-1)
+    if pos.size and pos.max() > bits - 2:
+        idx = tuple(int(i) for i in np.argwhere(pos > bits - 2)[0])
+        raise ValueError(f"words holds a position {int(pos[idx])} > bits-2 = {bits - 2} at index {idx[:-1]}")
+    return _check_code(BitBalanceCode(sign.astype(np.uint8), pos, valid.astype(np.uint8), bits, k))
+
+
+def _as_code(w, bits, k) -> BitBalanceCode:
+    if isinstance(w, BitBalanceCode):
+        c = _check_code(w)
+        if bits is not None and check_int("bits", bits) != c.bits:
+            raise ValueError(f"bits={bits} does not match the code's bits={c.bits}")
+        if k is not None and check_int("k", k) != c.k:
+            raise ValueError(f"k={k} does not match the code's k={c.k}")
+        return c
+    return encode(w, bits=8 if bits is None else bits, k=3 if k is None else k)
+
+
+def _slot_terms(w, x, bits, k, act_bits) -> np.ndarray:
+    """Per-slot, per-lane terms ``valid ? ±(x << pos) : 0``, shape ``(k, *broadcast(S, x.shape))``."""
+    c = _as_code(w, bits, k)
+    act_bits = check_int("act_bits", act_bits, lo=2, hi=_MAX_ACT_BITS)
+    lo, hi = twos_range(act_bits)
+    xa = check_int_array("x", x, lo=lo, hi=hi)
+    if c.sign.ndim < 1 or xa.ndim < 1:
+        raise ValueError(f"weights and x need a lane (last) axis, got shapes {c.shape} and {xa.shape}")
+    if c.shape[-1] != xa.shape[-1]:
+        raise ValueError(f"weights have {c.shape[-1]} lanes but x has {xa.shape[-1]} (last axis)")
+    try:
+        shape = np.broadcast_shapes(c.shape, xa.shape)
+    except ValueError:
+        raise ValueError(f"weights of shape {c.shape} and x of shape {xa.shape} do not broadcast "
+                         f"(lanes are the last axis)") from None
+    terms = np.empty((c.k,) + shape, dtype=np.int64)
+    neg = c.sign == 1
+    for j in range(c.k):
+        t = xa << c.pos[..., j]                      # shifter
+        t = np.where(neg, -t, t)                     # sign
+        terms[j] = np.where(c.valid[..., j] == 1, t, 0)  # valid gates the adder input
+    return terms
+
+
+def cycle_partial_sums(w, x, *, bits: int | None = None, k: int | None = None, act_bits: int = 8) -> np.ndarray:
+    """Accumulator value after each PE cycle.
+
+    Cycle ``c`` (``0..k-1``) adds, over all lanes (last axis), the slot-``c`` term
+    ``valid ? (sign ? -(x << pos) : x << pos) : 0``; the accumulator starts at 0.
+
+    Parameters
+    ----------
+    w : BitBalanceCode or array_like of int
+        Encoded weights, or integer weights with at most ``k`` ones (encoded with :func:`encode`).
+        For a code, ``bits``/``k`` come from it (and must match if given); otherwise they default to 8 and 3.
+    x : array_like of int
+        Signed ``act_bits``-bit activations; broadcast against the weights, lanes on the last axis.
+
+    Returns
+    -------
+    ndarray of int64, shape ``(k, *out)`` with ``out`` the broadcast shape without the lane axis;
+    entry ``[k-1]`` equals :func:`dot`.
+    """
+    terms = _slot_terms(w, x, bits, k, act_bits)
+    return np.cumsum(terms.sum(axis=-1), axis=0)
+
+
+def dot(w, x, *, bits: int | None = None, k: int | None = None, act_bits: int = 8) -> np.ndarray:
+    """Exact Bit-balance dot product over the last (lane) axis, computed slot by slot as the PE does.
+
+    ``sum_lanes sum_slots valid ? ±(x << pos) : 0``; equals ``decode(w) @ x`` for 1-D ``x``. Arguments as in
+    :func:`cycle_partial_sums`. Returns int64 of the broadcast shape without the lane axis.
+    """
+    return cycle_partial_sums(w, x, bits=bits, k=k, act_bits=act_bits)[-1]
