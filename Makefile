@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 JOBS   ?= auto
 
-.PHONY: all verilog test synth bench clean distclean iverilog help
+.PHONY: all verilog test synth bench readme clean distclean iverilog help
 
 all: verilog
 
@@ -16,6 +16,7 @@ help:
 	@echo "make test      the whole test suite (golden, Amaranth sim, cocotb/Icarus, formal, synthesis)"
 	@echo "make synth     Yosys area reports: build/reports/area.json, area.md"
 	@echo "make bench     golden-model speed on a ResNet-50-sized network: build/reports/bench.json"
+	@echo "make readme    refresh the README tables from build/reports/"
 	@echo "make clean     remove build/ (make distclean also removes .venv)"
 
 $(STAMP): pyproject.toml
@@ -55,3 +56,7 @@ clean:
 
 distclean: clean
 	rm -rf $(VENV) *.egg-info
+
+# refresh the README's measured tables from build/reports/ (after make synth / make bench)
+readme: $(STAMP)
+	$(PY) -m hw.readme
