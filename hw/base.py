@@ -19,6 +19,6 @@ class Component(wiring.Component):
         self._MustUse__silence = True
         return self
 
-    def __init__(self, signature):
+    def __init__(self, signature=None):
         super().__init__(signature)
         self._MustUse__silence = False

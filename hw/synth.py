@@ -68,21 +68,31 @@ def _cells(stat: dict) -> dict:
     return stat["design"]["num_cells_by_type"]
 
 
-def synthesize(cfg: Config, workdir: Path) -> dict:
-    """Run both flows for one configuration in ``workdir``; return its area record."""
+def run_yosys(script: str, workdir: Path, what: str, expect: str) -> None:
+    """Run a Yosys script in ``workdir`` (log in ``yosys.log``); raise with the log tail on failure."""
+    (workdir / "synth.ys").write_text(script)
+    r = subprocess.run(yosys_command() + ["-q", "-l", "yosys.log", "synth.ys"], cwd=workdir,
+                       capture_output=True, text=True)
+    if r.returncode != 0 or not (workdir / expect).exists():
+        log = (workdir / "yosys.log").read_text() if (workdir / "yosys.log").exists() else r.stderr
+        raise RuntimeError(f"yosys failed for {what} (exit {r.returncode}); log {workdir / 'yosys.log'}:\n"
+                           f"{log[-2000:]}")
+
+
+def fresh_dir(workdir) -> Path:
     workdir = Path(workdir)
     if workdir.exists():
         shutil.rmtree(workdir)
     workdir.mkdir(parents=True)
+    return workdir
+
+
+def synthesize(cfg: Config, workdir: Path) -> dict:
+    """Run both flows for one configuration in ``workdir``; return its area record."""
+    workdir = fresh_dir(workdir)
     comp = cfg.build()
     (workdir / f"{cfg.name}.v").write_text(to_verilog(comp, cfg.name))
-    (workdir / "synth.ys").write_text(SCRIPT.format(src=f"{cfg.name}.v", top=cfg.name))
-    r = subprocess.run(yosys_command() + ["-q", "-l", "yosys.log", "synth.ys"], cwd=workdir,
-                       capture_output=True, text=True)
-    if r.returncode != 0 or not (workdir / "ice40.json").exists():
-        log = (workdir / "yosys.log").read_text() if (workdir / "yosys.log").exists() else r.stderr
-        raise RuntimeError(f"yosys failed for {cfg.name} (exit {r.returncode}); log {workdir / 'yosys.log'}:\n"
-                           f"{log[-2000:]}")
+    run_yosys(SCRIPT.format(src=f"{cfg.name}.v", top=cfg.name), workdir, cfg.name, "ice40.json")
     cmos = json.loads((workdir / "cmos.json").read_text())
     ice = json.loads((workdir / "ice40.json").read_text())
     cells = _cells(ice)

@@ -1,0 +1,377 @@
+"""Cycle models of the PEs and of an output-stationary array (algorithms.md 2.8, 2.11, 2.13, 3.3, 4.3, 5.3).
+
+Two levels:
+
+1. ``group_cycles_<arch>(w_groups, ...)``: cycles one PE spends on each **pass**, i.e. on one weight group
+   of ``G_pe`` weights (the dot-product length of the PE, the last axis of ``w_groups``; result shape
+   ``w_groups.shape[:-1]``, int64). The weights are integers already processed by the method.
+
+   ============  ==========================================================================================
+   bitvert       ``B - N`` per pruned group, exactly (algorithms.md 2.8, ``BitSim/sim/sim/bitvert.py``);
+                 ``B`` for groups of sensitive (INT8) channels. [I] Not data dependent: when a group has
+                 more redundant columns than N (``r > N``) the scheduler could stop earlier; like BitSim we
+                 still charge ``B - N``.
+   stripes       ``B`` (two's-complement weight bits, MSB first).
+   pragmatic     ``max(1, max over the lanes of popcount(|w_i|))``; the last axis is one **synchronised
+                 group** of lanes. Sign-magnitude, so the sign is not an essential bit (BitSim's
+                 ``pragmatic.py`` sums all 8 sign-magnitude planes, i.e. also counts the sign bit; we do
+                 not). [I] An all-zero group costs **1** cycle, not 0: the PE still spends a cycle to step
+                 to the next pass (DNNsim's Pragmatic also counts a zero as one cycle; BitSim charges 0).
+   bitbalance    ``k``: every weight has ``k`` essential-bit slots, all lanes in lock step (4.3 [I]);
+                 weights with more than ``k`` one bits are refused.
+   ebsp          ``1``: one LUT-and-shift MAC per lane per cycle (5.3 [I]); weights outside the
+                 ``window``-bit pattern are refused.
+   parallel      ``1``.
+   bitlet        :func:`golden.bitlet.pass_cycles` on the sign-magnitude magnitudes; a group is
+                 ``n_total`` pairs (64); a shorter group (``C < n_total``) is zero-padded to ``n_total``
+                 with ``n_valid`` = its length; by default only the ``B-1`` magnitude lanes are enabled.
+   ============  ==========================================================================================
+
+2. :func:`layer_cycles`: a whole layer on an output-stationary array (the BitSim loop nest, 2.11):
+   ``array_rows`` weight (output) channels x ``array_cols`` input windows. Definitions, exactly:
+
+   * Weights are grouped with :func:`golden.layout.group_weights` by ``G_pe = pe_length`` (``n_total``
+     for Bitlet): along input channels, conv reordered to ``[K, KH, KW, C]``, ``G = C`` when
+     ``C < G_pe``. So every output channel has ``P = KH*KW*C/G`` passes. [I] A layer with ``C < G_pe``
+     (ResNet conv1, C = 3) uses only C lanes; BitSim instead puts ``k*k`` on the dot axis when
+     ``k*k > C``.
+   * Output channels are cut into ``ceil(K / array_rows)`` tiles of ``array_rows`` consecutive channels
+     (the last may be partial). The rows of a tile run in **lock step**: pass ``p`` of a tile costs the
+     max over its rows of the group cycles. A tile costs the sum over its P passes.
+   * Pragmatic with ``sync_group < pe_length``: the lanes of different synchronised groups step through
+     the passes of a tile independently (each has its own offset queue) and meet at the end of the tile,
+     where the outputs are drained: the tile costs ``max_j sum_p max_rows cycles(row, p, j)``. With the
+     default ``sync_group = pe_length`` this is the plain rule above.
+   * BitVert with a ``sensitive`` mask: with ``reorder=True`` (default) the channels are first stably
+     reordered so the sensitive ones come first (channel reordering, 2.12), so tiles are homogeneous
+     when the sensitive count is a multiple of ``array_rows``; with ``reorder=False`` a mixed tile costs
+     ``B``.
+   * The weight schedule repeats for every window tile: conv ``OH * ceil(OW / array_cols)`` times (BitSim),
+     fc ``ceil(tokens / array_cols)`` times; times ``batch``.
+
+   Memory (DRAM/SRAM) stalls, pipeline fill, and the iso-area scaling of the BBS paper are not modelled:
+   all architectures are compared on the same array geometry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from .bits import popcount, twos_range
+from .check import check_bool, check_choice, check_int, check_int_array
+from .layout import group_weights
+
+__all__ = [
+    "ARCHS",
+    "group_cycles_bitvert", "group_cycles_stripes", "group_cycles_pragmatic", "group_cycles_bitbalance",
+    "group_cycles_ebsp", "group_cycles_parallel", "group_cycles_bitlet",
+    "layer_cycles", "network_cycles", "speedup_vs_stripes",
+]
+
+ARCHS = ("bitvert", "stripes", "pragmatic", "bitbalance", "ebsp", "parallel", "bitlet")
+
+
+def _groups(w_groups, bits: int, signed_magnitude: bool) -> np.ndarray:
+    bits = check_int("bits", bits, lo=2, hi=16)
+    if signed_magnitude:
+        m = (1 << (bits - 1)) - 1
+        lo, hi = -m, m
+    else:
+        lo, hi = twos_range(bits)
+    w = check_int_array("w_groups", w_groups, lo=lo, hi=hi)
+    if w.ndim < 1 or w.shape[-1] < 1:
+        raise ValueError(f"w_groups must have a group axis (last) of length >= 1, got shape {w.shape}")
+    return w
+
+
+def _bool_mask(name: str, mask, shape: tuple[int, ...]) -> np.ndarray:
+    m = np.asarray(mask)
+    if m.dtype != np.bool_:
+        raise TypeError(f"{name} must be a bool array, got dtype {m.dtype}")
+    try:
+        return np.broadcast_to(m, shape)
+    except ValueError:
+        raise ValueError(f"{name} shape {m.shape} does not broadcast to the group shape {shape}") from None
+
+
+def group_cycles_bitvert(w_groups, *, bits: int = 8, pruned: int = 0, sensitive=None) -> np.ndarray:
+    """BitVert cycles per group: exactly ``bits - pruned`` (pruned group) or ``bits`` (sensitive group).
+
+    Parameters
+    ----------
+    w_groups : int array ``[..., G]``
+        Two's-complement B-bit weights after BBS pruning (only the range is checked).
+    bits : int
+        B, 2..16.
+    pruned : int
+        N, the bi-directional sparse columns of a pruned group, ``0..B-2`` (at least 2 live columns
+        remain, algorithms.md 2.9).
+    sensitive : bool array broadcastable to ``w_groups.shape[:-1]``, optional
+        True for groups of sensitive (INT8) channels, which take B cycles. None = all groups pruned.
+    """
+    w = _groups(w_groups, bits, signed_magnitude=False)
+    pruned = check_int("pruned", pruned, lo=0, hi=bits - 2)
+    out = np.full(w.shape[:-1], bits - pruned, dtype=np.int64)
+    if sensitive is not None:
+        out = np.where(_bool_mask("sensitive", sensitive, out.shape), bits, out).astype(np.int64)
+    return out
+
+
+def group_cycles_stripes(w_groups, *, bits: int = 8) -> np.ndarray:
+    """Stripes: ``bits`` cycles per group (two's-complement weights)."""
+    w = _groups(w_groups, bits, signed_magnitude=False)
+    return np.full(w.shape[:-1], bits, dtype=np.int64)
+
+
+def group_cycles_pragmatic(w_groups, *, bits: int = 8) -> np.ndarray:
+    """Pragmatic (on weights): ``max(1, max_i popcount(|w_i|))`` over one synchronised group (last axis).
+
+    Sign-magnitude weights in ``[-(2**(B-1)-1), 2**(B-1)-1]``; ``-2**(B-1)`` is refused. [I] An
+    all-zero group costs 1 cycle (see the module docstring).
+    """
+    w = _groups(w_groups, bits, signed_magnitude=True)
+    return np.maximum(1, popcount(np.abs(w)).max(axis=-1)).astype(np.int64)
+
+
+def group_cycles_bitbalance(w_groups, *, bits: int = 8, k: int) -> np.ndarray:
+    """Bit-balance: exactly ``k`` cycles per group (``k`` fixed essential-bit slots per weight, 4.3 [I]).
+
+    Sign-magnitude weights; a weight whose magnitude has more than ``k`` one bits is refused (project it
+    with :mod:`golden.bitbalance` first).
+    """
+    w = _groups(w_groups, bits, signed_magnitude=True)
+    k = check_int("k", k, lo=1, hi=bits - 1)
+    pc = popcount(np.abs(w))
+    if (pc > k).any():
+        idx = tuple(int(i) for i in np.argwhere(pc > k)[0])
+        raise ValueError(f"w_groups must hold weights with at most k={k} one bits in the magnitude, "
+                         f"got {int(w[idx])} ({int(pc[idx])} ones) at index {idx}")
+    return np.full(w.shape[:-1], k, dtype=np.int64)
+
+
+def _bit_length(m: np.ndarray, nbits: int) -> np.ndarray:
+    out = np.zeros(m.shape, dtype=np.int64)
+    for b in range(nbits):
+        out = np.where((m >> b) & 1, b + 1, out)
+    return out
+
+
+def group_cycles_ebsp(w_groups, *, bits: int = 8, window: int) -> np.ndarray:
+    """EBSP: 1 cycle per group (one LUT + shift MAC per lane per cycle, 5.3 [I]).
+
+    Sign-magnitude weights whose magnitude bits all lie within ``window`` consecutive positions below
+    the leading one (``m % 2**max(e - window + 1, 0) == 0``, ``e`` = leading-one position); other
+    weights are refused (project them with :mod:`golden.ebsp` first).
+    """
+    w = _groups(w_groups, bits, signed_magnitude=True)
+    window = check_int("window", window, lo=1, hi=bits - 1)
+    m = np.abs(w)
+    p = np.maximum(_bit_length(m, bits - 1) - window, 0)
+    bad = (m & ((1 << p) - 1)) != 0
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(f"w_groups must hold weights whose magnitude fits a window={window} bit pattern, "
+                         f"got {int(w[idx])} at index {idx}")
+    return np.ones(w.shape[:-1], dtype=np.int64)
+
+
+def group_cycles_parallel(w_groups, *, bits: int = 8) -> np.ndarray:
+    """Bit-parallel MAC: 1 cycle per group."""
+    w = _groups(w_groups, bits, signed_magnitude=False)
+    return np.ones(w.shape[:-1], dtype=np.int64)
+
+
+def group_cycles_bitlet(w_groups, *, bits: int = 8, n_total: int = 64, n_check: int = 8,
+                        lane_mask=None) -> np.ndarray:
+    """Bitlet: :func:`golden.bitlet.pass_cycles` of the magnitudes ``|w_i|`` of each group.
+
+    ``w_groups`` is ``[..., n]`` with ``n <= n_total`` sign-magnitude weights (the sign is folded into
+    the activation, 3.2). A group shorter than ``n_total`` is zero-padded to ``n_total`` and passed with
+    ``n_valid = n``, so the check windows stop at the last valid pair. [I] ``lane_mask=None`` enables the
+    ``bits - 1`` magnitude lanes (the RTL's ``prune`` set to the weight precision); an enabled lane with
+    no ones still walks its ``ceil(n_valid / n_check)`` empty windows, so a full 64-pair pass costs at
+    least 8 cycles (the real PE; BitSim's INT8 re-model ignores these bubbles).
+    """
+    w = _groups(w_groups, bits, signed_magnitude=True)
+    n_total = check_int("n_total", n_total, lo=1)
+    n = w.shape[-1]
+    if n > n_total:
+        raise ValueError(f"w_groups group length (last axis) must be <= n_total={n_total}, got {n}")
+    if lane_mask is None:
+        lane_mask = (1 << (bits - 1)) - 1      # [I] the B-1 magnitude lanes of a B-bit weight
+    from . import bitlet  # lazy: golden.bitlet is written separately
+    mag = np.abs(w)
+    if n < n_total:
+        mag = np.concatenate([mag, np.zeros(mag.shape[:-1] + (n_total - n,), dtype=np.int64)], axis=-1)
+        return np.asarray(bitlet.pass_cycles(mag, n_check=n_check, lane_mask=lane_mask, n_valid=n),
+                          dtype=np.int64)
+    return np.asarray(bitlet.pass_cycles(mag, n_check=n_check, lane_mask=lane_mask), dtype=np.int64)
+
+
+def _spatial_passes(kind: str, out_size, tokens, array_cols: int, batch: int) -> int:
+    if kind == "fc":
+        if out_size is not None:
+            raise ValueError("out_size is for convolution layers; a fully connected layer takes tokens")
+        if tokens is None:
+            raise ValueError("tokens is required for a fully connected layer [K, C]")
+        tokens = check_int("tokens", tokens, lo=1)
+        n = -(-tokens // array_cols)
+    else:
+        if tokens is not None:
+            raise ValueError("tokens is for fully connected layers; a convolution layer takes out_size")
+        if out_size is None:
+            raise ValueError("out_size=(OH, OW) is required for a convolution layer [K, C, H, W]")
+        if not isinstance(out_size, (tuple, list)) or len(out_size) != 2:
+            raise ValueError(f"out_size must be a pair (OH, OW), got {out_size!r}")
+        oh = check_int("out_size[0]", out_size[0], lo=1)
+        ow = check_int("out_size[1]", out_size[1], lo=1)
+        n = oh * (-(-ow // array_cols))
+    return n * batch
+
+
+def layer_cycles(arch: str, w, *, out_size=None, tokens=None, batch: int = 1, bits: int = 8,
+                 pe_length: int = 16, array_rows: int = 32, array_cols: int = 16,
+                 pruned: int = 0, sensitive=None, reorder: bool = True,
+                 sync_group: int | None = None, k: int | None = None, window: int | None = None,
+                 n_total: int = 64, n_check: int = 8, lane_mask=None) -> int:
+    """Cycles of one layer on an output-stationary ``array_rows x array_cols`` array (module docstring).
+
+    Parameters
+    ----------
+    arch : str
+        One of :data:`ARCHS`.
+    w : int array
+        ``[K, C]`` (fc) or ``[K, C, KH, KW]`` (conv), integer weights already processed by the method.
+    out_size : (OH, OW)
+        Output spatial size, conv only. ``tokens``: number of input vectors, fc only. ``batch``: images.
+    bits, pe_length, array_rows, array_cols : int
+        B, the PE dot length ``G_pe``, array rows (weight channels in lock step), array columns (windows).
+    pruned, sensitive, reorder
+        BitVert: N, a per-output-channel bool mask ``[K]`` of sensitive (INT8) channels, channel
+        reordering.
+    sync_group : int, optional
+        Pragmatic: lanes per synchronised group, a divisor of ``pe_length`` (default ``pe_length``).
+    k : int
+        Bit-balance: essential bits per weight. ``window``: EBSP pattern window.
+    n_total, n_check, lane_mask
+        Bitlet PE parameters (pairs per pass, check window, lane mask).
+
+    Returns
+    -------
+    int
+        Total cycles.
+    """
+    arch = check_choice("arch", arch, ARCHS)
+    bits = check_int("bits", bits, lo=2, hi=16)
+    pe_length = check_int("pe_length", pe_length, lo=1, hi=4096)
+    array_rows = check_int("array_rows", array_rows, lo=1)
+    array_cols = check_int("array_cols", array_cols, lo=1)
+    batch = check_int("batch", batch, lo=1)
+    reorder = check_bool("reorder", reorder)
+    a = check_int_array("w", w, ndim=(2, 4))
+    kind = "fc" if a.ndim == 2 else "conv"
+    spatial = _spatial_passes(kind, out_size, tokens, array_cols, batch)
+    n_out = a.shape[0]
+    if arch != "bitvert" and (sensitive is not None or pruned != 0):
+        raise ValueError(f"pruned and sensitive apply to arch='bitvert' only, got arch={arch!r}")
+    if arch != "pragmatic" and sync_group is not None:
+        raise ValueError(f"sync_group applies to arch='pragmatic' only, got arch={arch!r}")
+
+    sens = None
+    if arch == "bitvert" and sensitive is not None:
+        sens = np.asarray(sensitive)
+        if sens.dtype != np.bool_:
+            raise TypeError(f"sensitive must be a bool array, got dtype {sens.dtype}")
+        if sens.shape != (n_out,):
+            raise ValueError(f"sensitive must have shape ({n_out},) (one flag per output channel), "
+                             f"got {sens.shape}")
+        if reorder:
+            order = np.argsort(~sens, kind="stable")
+            a, sens = a[order], sens[order]
+
+    unit = n_total if arch == "bitlet" else pe_length
+    if arch == "bitlet":
+        unit = check_int("n_total", n_total, lo=1)
+    groups, grouping = group_weights(a, unit)
+    passes = groups.shape[0] // n_out
+    chunks = 1
+    if arch == "bitvert":
+        gs = None if sens is None else np.repeat(sens, passes)
+        cyc = group_cycles_bitvert(groups, bits=bits, pruned=pruned, sensitive=gs)
+    elif arch == "stripes":
+        cyc = group_cycles_stripes(groups, bits=bits)
+    elif arch == "pragmatic":
+        sg = pe_length if sync_group is None else check_int(
+            "sync_group", sync_group, lo=1, hi=pe_length, extra=f"and a divisor of pe_length={pe_length}")
+        if pe_length % sg:
+            raise ValueError(f"sync_group must be an integer in [1, {pe_length}] and a divisor of "
+                             f"pe_length={pe_length}, got {sg}")
+        g = grouping.group
+        chunk = min(sg, g)
+        if g % chunk:
+            raise ValueError(f"sync_group={sg} must divide the layer's group size {g} (C < pe_length)")
+        chunks = g // chunk
+        cyc = group_cycles_pragmatic(groups.reshape(-1, chunks, chunk), bits=bits)
+    elif arch == "bitbalance":
+        if k is None:
+            raise ValueError("k is required for arch='bitbalance'")
+        cyc = group_cycles_bitbalance(groups, bits=bits, k=k)
+    elif arch == "ebsp":
+        if window is None:
+            raise ValueError("window is required for arch='ebsp'")
+        cyc = group_cycles_ebsp(groups, bits=bits, window=window)
+    elif arch == "parallel":
+        cyc = group_cycles_parallel(groups, bits=bits)
+    else:
+        cyc = group_cycles_bitlet(groups, bits=bits, n_total=unit, n_check=n_check, lane_mask=lane_mask)
+
+    cyc = cyc.reshape(n_out, passes, chunks)
+    tiles = -(-n_out // array_rows)
+    pad = tiles * array_rows - n_out
+    if pad:
+        cyc = np.concatenate([cyc, np.zeros((pad, passes, chunks), dtype=np.int64)], axis=0)
+    per_pass = cyc.reshape(tiles, array_rows, passes, chunks).max(axis=1)     # rows in lock step
+    per_tile = per_pass.sum(axis=1).max(axis=-1)                              # sync groups meet per tile
+    return int(per_tile.sum()) * spatial
+
+
+def _layers(layers) -> list[Mapping]:
+    if isinstance(layers, Mapping):
+        return [layers]
+    if isinstance(layers, Sequence) and not isinstance(layers, (str, bytes)) and len(layers) > 0:
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Mapping) or "w" not in layer:
+                raise TypeError(f"layers[{i}] must be a mapping with a 'w' entry (and out_size or tokens), "
+                                f"got {type(layer).__name__}")
+        return list(layers)
+    raise TypeError(f"layers must be a mapping or a non-empty sequence of mappings "
+                    f"{{'w': ..., 'out_size' or 'tokens': ...}}, got {type(layers).__name__}")
+
+
+def network_cycles(arch: str, layers, **kwargs) -> int:
+    """Sum of :func:`layer_cycles` over ``layers``.
+
+    ``layers`` is one mapping or a sequence of mappings with keys ``w`` and ``out_size`` (conv) or
+    ``tokens`` (fc), optionally ``sensitive``; ``kwargs`` are passed to every :func:`layer_cycles` call.
+    """
+    return sum(layer_cycles(arch, **{**kwargs, **dict(layer)}) for layer in _layers(layers))
+
+
+_STRIPES_KEYS = ("bits", "pe_length", "array_rows", "array_cols", "batch")
+_LAYER_STRIPES_KEYS = ("w", "out_size", "tokens", "batch")
+
+
+def speedup_vs_stripes(arch: str, layers, **kwargs) -> float:
+    """``network_cycles('stripes', ...) / network_cycles(arch, ...)`` on the same array geometry.
+
+    Stripes runs the same layer shapes (its cycles do not depend on the weight values) with the same
+    ``bits``, ``pe_length``, ``array_rows``, ``array_cols`` and ``batch``; the method-specific arguments
+    in ``kwargs`` and ``layers`` (e.g. ``pruned``, ``sensitive``, ``k``) go to ``arch`` only.
+    """
+    ls = _layers(layers)
+    s_kwargs = {key: v for key, v in kwargs.items() if key in _STRIPES_KEYS}
+    s_layers = [{key: v for key, v in layer.items() if key in _LAYER_STRIPES_KEYS} for layer in ls]
+    stripes = network_cycles("stripes", s_layers, **s_kwargs)
+    return stripes / network_cycles(arch, ls, **kwargs)

@@ -1,0 +1,115 @@
+"""Symmetric uniform INT-B quantization of float weights (algorithms.md 2.1, 1).
+
+The BBS baselines are post-training **per-channel INT8** models (algorithms.md 2.1): every output
+channel (axis 0 of ``[K, C]`` / ``[K, C, H, W]``) gets its own scale. This module produces those integer
+weights for the rest of the golden model.
+
+Decisions (the papers leave them open; documented and tested here) [I]:
+
+* **Symmetric, restricted range:** ``q in [-(2**(B-1)-1), 2**(B-1)-1]``; ``-2**(B-1)`` is never produced,
+  so every quantized weight also has a sign-magnitude code (needed by Pragmatic, Bitlet, Bit-balance,
+  EBSP and the BBS code's zero-point shifting, which clamps ``-128`` to ``-127``, algorithms.md 2.3).
+* **Scale** ``= max|w| / (2**(B-1)-1)`` over the tensor (per-tensor) or over each slice along ``axis``
+  (per-channel), so the largest magnitude maps exactly to ``+-(2**(B-1)-1)``.
+* **Rounding:** round half to even (``numpy.rint``), as ``torch.round`` does, of ``w / scale``, then a
+  clip to the symmetric range (only ever active for floating-point rounding of the max element).
+* **All-zero channel (or tensor):** its scale is ``1.0`` (any positive value would do since every q is
+  0; 1.0 keeps ``dequantize`` exact and never divides by zero).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .check import check_bool, check_float_array, check_int, check_int_array
+
+__all__ = ["quantize", "dequantize", "qmax"]
+
+
+def qmax(bits: int) -> int:
+    """Largest quantized magnitude ``2**(bits-1) - 1`` for ``bits`` in 2..16."""
+    bits = check_int("bits", bits, lo=2, hi=16)
+    return (1 << (bits - 1)) - 1
+
+
+def _axis(axis, ndim: int) -> int:
+    axis = check_int("axis", axis, lo=-ndim, hi=ndim - 1)
+    return axis % ndim
+
+
+def _bshape(ndim: int, axis: int, n: int) -> tuple[int, ...]:
+    shape = [1] * ndim
+    shape[axis] = n
+    return tuple(shape)
+
+
+def quantize(w, *, bits: int = 8, per_channel: bool = True, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric uniform quantization of float weights to ``bits``-bit integers.
+
+    Parameters
+    ----------
+    w : array_like
+        Float (or integer) weights, at least 1-D, finite, not empty. Bool, complex and object dtypes
+        are refused.
+    bits : int
+        Integer width B, 2..16.
+    per_channel : bool
+        One scale per slice along ``axis`` (output channel) if True, else one scale for the tensor.
+    axis : int
+        The channel axis for ``per_channel`` (0 = output channel for ``[K, C]`` and ``[K, C, H, W]``).
+
+    Returns
+    -------
+    q : ndarray of int64, same shape as ``w``
+        ``clip(round_half_to_even(w / scale), -(2**(B-1)-1), 2**(B-1)-1)``.
+    scales : ndarray of float64
+        Shape ``(w.shape[axis],)`` per channel, shape ``()`` per tensor. ``max|w| / (2**(B-1)-1)``,
+        or ``1.0`` for an all-zero channel/tensor.
+
+    Notes
+    -----
+    Symmetric, restricted range, round half to even, see the module docstring. The round-trip error
+    ``|dequantize(q) - w|`` is at most ``scale / 2`` for every element.
+    """
+    bits = check_int("bits", bits, lo=2, hi=16)
+    per_channel = check_bool("per_channel", per_channel)
+    a = check_float_array("w", w)
+    if a.ndim < 1:
+        raise ValueError(f"w must have at least 1 dimension, got shape {a.shape}")
+    if a.size == 0:
+        raise ValueError(f"w must not be empty, got shape {a.shape}")
+    ax = _axis(axis, a.ndim)
+    m = qmax(bits)
+    absw = np.abs(a)
+    if per_channel:
+        other = tuple(i for i in range(a.ndim) if i != ax)
+        amax = absw.max(axis=other) if other else absw
+        scales = np.where(amax > 0, amax / m, 1.0).astype(np.float64)
+        s = scales.reshape(_bshape(a.ndim, ax, scales.shape[0]))
+    else:
+        amax = absw.max()
+        scales = np.asarray(amax / m if amax > 0 else 1.0, dtype=np.float64)
+        s = scales
+    q = np.clip(np.rint(a / s), -m, m).astype(np.int64)
+    return q, scales
+
+
+def dequantize(q, scales, axis: int = 0) -> np.ndarray:
+    """``q * scale`` as float64: the inverse of :func:`quantize` up to the rounding error.
+
+    ``scales`` is a 0-d array/scalar (per tensor) or a 1-D array of length ``q.shape[axis]`` (per
+    channel); every scale must be finite and > 0.
+    """
+    a = check_int_array("q", q)
+    if a.ndim < 1:
+        raise ValueError(f"q must have at least 1 dimension, got shape {a.shape}")
+    s = check_float_array("scales", scales, ndim=(0, 1))
+    if s.size and not (s > 0).all():
+        idx = tuple(int(i) for i in np.argwhere(~(s > 0))[0])
+        raise ValueError(f"scales must be > 0, got {s[idx]} at index {idx}")
+    ax = _axis(axis, a.ndim)
+    if s.ndim == 1:
+        if s.shape[0] != a.shape[ax]:
+            raise ValueError(f"scales has length {s.shape[0]}, q has {a.shape[ax]} channels along axis {ax}")
+        s = s.reshape(_bshape(a.ndim, ax, s.shape[0]))
+    return a.astype(np.float64) * s

