@@ -73,9 +73,11 @@ __all__ = [
 ARCHS = ("bitvert", "stripes", "pragmatic", "bitbalance", "ebsp", "parallel", "bitlet")
 
 
-def _groups(w_groups, bits: int, signed_magnitude: bool) -> np.ndarray:
+def _groups(w_groups, bits: int, signed_magnitude: bool, value_range=None) -> np.ndarray:
     bits = check_int("bits", bits, lo=2, hi=16)
-    if signed_magnitude:
+    if value_range is not None:
+        lo, hi = value_range
+    elif signed_magnitude:
         m = (1 << (bits - 1)) - 1
         lo, hi = -m, m
     else:
@@ -102,7 +104,7 @@ def group_cycles_bitvert(w_groups, *, bits: int = 8, pruned: int = 0, sensitive=
     Parameters
     ----------
     w_groups : int array ``[..., G]``
-        Two's-complement B-bit weights after BBS pruning (only the range is checked).
+        Weights after BBS pruning, in ``BBSConfig(bits, pruned=pruned).weight_range`` (ZPS may leave INT-B).
     bits : int
         B, 2..16.
     pruned : int
@@ -111,8 +113,11 @@ def group_cycles_bitvert(w_groups, *, bits: int = 8, pruned: int = 0, sensitive=
     sensitive : bool array broadcastable to ``w_groups.shape[:-1]``, optional
         True for groups of sensitive (INT8) channels, which take B cycles. None = all groups pruned.
     """
-    w = _groups(w_groups, bits, signed_magnitude=False)
-    pruned = check_int("pruned", pruned, lo=0, hi=bits - 2)
+    bits = check_int("bits", bits, lo=2, hi=16)
+    pruned = check_int("pruned", pruned, lo=0, hi=min(6, bits - 2))
+    from .bbs import BBSConfig   # ZPS weights w' = q + C may leave INT-B: accept the format's range
+    w = _groups(w_groups, bits, signed_magnitude=False,
+                value_range=BBSConfig(bits=bits, pruned=pruned).weight_range)
     out = np.full(w.shape[:-1], bits - pruned, dtype=np.int64)
     if sensitive is not None:
         out = np.where(_bool_mask("sensitive", sensitive, out.shape), bits, out).astype(np.int64)
