@@ -14,7 +14,7 @@ all: verilog
 help:
 	@echo "make verilog   elaborate every registered configuration into build/verilog/"
 	@echo "make test      the whole test suite (golden, Amaranth sim, cocotb/Icarus, formal, synthesis)"
-	@echo "make synth     Yosys area reports: build/reports/area.json, area.md"
+	@echo "make synth     Yosys area (area.json/md) and PE area, Fmax, throughput (pe.json/md) in build/reports/"
 	@echo "make bench     golden-model speed on a ResNet-50-sized network: build/reports/bench.json"
 	@echo "make readme    refresh the README tables from build/reports/"
 	@echo "make clean     remove build/ (make distclean also removes .venv)"
@@ -47,6 +47,7 @@ test: $(STAMP) iverilog
 
 synth: $(STAMP)
 	$(PY) -m hw.synth
+	$(PY) -m hw.pe_report
 
 bench: $(STAMP)
 	$(PY) -m golden.bench

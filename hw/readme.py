@@ -28,7 +28,13 @@ def bench_table(records) -> str:
     return "\n".join(lines) + "\n"
 
 
-TABLES = {"area": ("area.json", area_table), "bench": ("bench.json", bench_table)}
+def pe_table(records) -> str:
+    from hw.pe_report import markdown
+    return markdown(records)
+
+
+TABLES = {"area": ("area.json", area_table), "bench": ("bench.json", bench_table),
+          "pe": ("pe.json", pe_table)}
 
 
 def replace_section(text: str, name: str, body: str) -> str:
@@ -48,7 +54,7 @@ def main() -> int:
             print(f"README.md: {name} table from {path.relative_to(ROOT)}")
         else:
             print(f"README.md: {name} table kept ({path.relative_to(ROOT)} not found; run make "
-                  f"{'synth' if name == 'area' else name})")
+                  f"{'bench' if name == 'bench' else 'synth'})")
     readme.write_text(text)
     return 0
 

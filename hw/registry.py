@@ -15,6 +15,7 @@ from hw.ebsp_lut import EBSPLut
 from hw.lod import LeadingOneDetector
 from hw.popcount import Popcount
 from hw.shift_accumulator import ShiftAccumulator
+from hw.stripes_pe import StripesPE
 
 __all__ = ["GENERATORS", "CONFIGS", "Config", "get_config", "build"]
 
@@ -26,6 +27,7 @@ GENERATORS = {
     "shift_accumulator": ShiftAccumulator,
     "ebsp_lut": EBSPLut,
     "bbs_column_decoder": BBSColumnDecoder,
+    "stripes_pe": StripesPE,
 }
 
 
@@ -69,6 +71,9 @@ CONFIGS = [
     Config("ebsp_lut_a8_l3_r16", "ebsp_lut", {"act_width": 8, "window": 3, "read_ports": 16},
            "shared by 16 lanes"),
     Config("bbs_column_decoder_gs8", "bbs_column_decoder", {"subgroup": 8}, "BitVert Gs = 8"),
+    # processing elements (issue 4 onwards); characterized by hw/pe_report.py
+    Config("stripes_pe_l8", "stripes_pe", {"bits": 8, "lanes": 8, "act_bits": 8}, "Stripes, 8 lanes"),
+    Config("stripes_pe_l16", "stripes_pe", {"bits": 8, "lanes": 16, "act_bits": 8}, "Stripes, 16 lanes"),
 ]
 
 

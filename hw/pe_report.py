@@ -1,0 +1,160 @@
+"""PE characterization (``make synth``): area, Fmax and throughput of every registered PE.
+
+For each PE configuration of ``hw/registry.py`` listed in :data:`PE_ROWS`:
+
+* iCE40 (UP5K): LUT4 / carry / FF / DSP of the bare PE (``synth_ice40``), Fmax after nextpnr-ice40;
+* ECP5 (85F): LUT4 (+2 per CCU2C) / FF of the bare PE, Fmax after nextpnr-ecp5;
+  (for Fmax the PE is wrapped by :class:`hw.pin_wrapper.PinWrapper`: payload from a one-pin shift
+  register, outputs XOR-reduced into a registered pin; see :mod:`hw.pnr`);
+* the CMOS transistor estimate (Yosys ``stat -tech cmos``, as in ``area.json``);
+* workloads: cycles per G_pe-weight group from the golden cycle models on the reference layer of
+  :mod:`golden.workloads` (``int8``, BBS ``cons`` N = 2, BBS ``mod`` N = 4), MACs per cycle
+  (``lanes / cycles``) and MACs per cycle per kLUT (iCE40 LUT4). Baselines do not prune: their
+  ``cons``/``mod`` rows are the INT8 weights those variants were derived from (the BBS comparison:
+  Stripes, Pragmatic and Bitlet run the dense INT8 model).
+
+Writes ``build/reports/pe.json`` (list of objects: ``name``, ``arch``, ``params``, ``ice40`` {``lut4``,
+``carry``, ``ff``, ``dsp``, ``fmax_mhz``}, ``ecp5`` {``lut4``, ``ff``, ``fmax_mhz``},
+``cmos_transistors``, ``workloads`` [{``name``, ``cycles_per_group``, ``macs_per_cycle``,
+``macs_per_cycle_per_klut``}]) and ``build/reports/pe.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from golden import cycles as cyc
+from golden.layout import group_weights
+from hw.pnr import ecp5_area, ecp5_fmax, ice40_area, ice40_fmax
+from hw.registry import get_config
+from hw.synth import synthesize
+
+ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["PE_ROWS", "characterize", "workload_cycles", "main"]
+
+# (registry configuration, architecture)
+PE_ROWS = [
+    ("stripes_pe_l8", "stripes"),
+    ("stripes_pe_l16", "stripes"),
+]
+
+
+def _groups(w, lanes):
+    g, grouping = group_weights(w, lanes)
+    return g, grouping.groups_per_channel
+
+
+def workload_cycles(arch: str, params: dict, workloads: dict) -> dict[str, float]:
+    """Mean cycles per group of each workload for one PE configuration (golden cycle models)."""
+    lanes = params.get("lanes", 16)
+    bits = params.get("bits", 8)
+    out = {}
+    for name, wl in workloads.items():
+        dense = workloads["int8"].weights
+        if arch == "bitvert":
+            g, gpc = _groups(wl.weights, lanes)
+            sens = np.repeat(wl.sensitive, gpc)
+            c = cyc.group_cycles_bitvert(g, bits=bits, pruned=wl.pruned, sensitive=sens)
+        elif arch == "stripes":
+            c = cyc.group_cycles_stripes(_groups(dense, lanes)[0], bits=bits)
+        elif arch == "pragmatic":
+            c = cyc.group_cycles_pragmatic(_groups(dense, lanes)[0], bits=bits)
+        elif arch == "parallel":
+            c = cyc.group_cycles_parallel(_groups(dense, lanes)[0], bits=bits)
+        elif arch == "bitlet":
+            n_total = params.get("n_total", 64)
+            c = cyc.group_cycles_bitlet(_groups(dense, n_total)[0], bits=bits, n_total=n_total)
+            lanes = n_total
+        elif arch == "ebsp":
+            from golden import ebsp
+            window = params.get("window", 3)
+            c = cyc.group_cycles_ebsp(_groups(ebsp.project(dense, bits=bits, window=window), lanes)[0],
+                                      bits=bits, window=window)
+        elif arch == "bitbalance":
+            from golden import bitbalance
+            k = params.get("k", params.get("max_k", 3))
+            c = cyc.group_cycles_bitbalance(_groups(bitbalance.project(dense, bits=bits, k=k), lanes)[0],
+                                            bits=bits, k=k)
+        else:
+            raise ValueError(f"arch must be one of bitvert, stripes, pragmatic, parallel, bitlet, ebsp, "
+                             f"bitbalance, got {arch!r}")
+        out[name] = (float(np.mean(c)), lanes)
+    return out
+
+
+def characterize(name: str, arch: str, workloads: dict) -> dict:
+    cfg = get_config(name)
+    work = ROOT / "build" / "pe" / name
+    area = synthesize(cfg, work / "cmos")
+    ice = ice40_area(name, cfg.build(), work / "ice40_area")
+    ecp = ecp5_area(name, cfg.build(), work / "ecp5_area")
+    ice_f = ice40_fmax(name, cfg.build(), work / "ice40_pnr")
+    ecp_f = ecp5_fmax(name, cfg.build(), work / "ecp5_pnr")
+    rows = []
+    for wname, (c, lanes) in workload_cycles(arch, cfg.params, workloads).items():
+        mpc = lanes / c
+        rows.append({"name": wname, "cycles_per_group": round(c, 4), "macs_per_cycle": round(mpc, 4),
+                     "macs_per_cycle_per_klut": round(mpc / (ice["lut4"] / 1000), 4)})
+    return {
+        "name": name, "arch": arch, "params": cfg.params,
+        "ice40": {**{k: ice[k] for k in ("lut4", "carry", "ff", "dsp")}, "fmax_mhz": ice_f["fmax_mhz"]},
+        "ecp5": {"lut4": ecp["lut4"], "ff": ecp["ff"], "fmax_mhz": ecp_f["fmax_mhz"]},
+        "cmos_transistors": area["cmos_transistors"],
+        "workloads": rows,
+    }
+
+
+def markdown(records: list[dict]) -> str:
+    base = {r["name"]: r for r in records if r["arch"] == "stripes"}
+    ref = base.get("stripes_pe_l16") or next(iter(base.values()), None)
+
+    def wl(r, n):
+        return next(w for w in r["workloads"] if w["name"] == n)
+
+    head = ("| PE | arch | iCE40 LUT4 | carry | FF | DSP | Fmax iCE40 (MHz) | ECP5 LUT4 | ECP5 FF | "
+            "Fmax ECP5 (MHz) | CMOS transistors | cycles/group cons | cycles/group mod | MACs/cycle mod | "
+            "MACs/cycle/kLUT mod | LUT4 vs Stripes-16 | MACs/cycle/kLUT vs Stripes-16 |")
+    lines = [head, "|" + "---|" * 2 + "---:|" * 15]
+    for r in records:
+        i, e = r["ice40"], r["ecp5"]
+        cons, mod = wl(r, "cons"), wl(r, "mod")
+        lut_ratio = i["lut4"] / ref["ice40"]["lut4"] if ref else float("nan")
+        eff_ratio = (mod["macs_per_cycle_per_klut"] / wl(ref, "mod")["macs_per_cycle_per_klut"]) if ref else float("nan")
+        lines.append(
+            f"| {r['name']} | {r['arch']} | {i['lut4']} | {i['carry']} | {i['ff']} | {i['dsp']} | "
+            f"{i['fmax_mhz']:.1f} | {e['lut4']} | {e['ff']} | {e['fmax_mhz']:.1f} | {r['cmos_transistors']} | "
+            f"{cons['cycles_per_group']:.2f} | {mod['cycles_per_group']:.2f} | {mod['macs_per_cycle']:.2f} | "
+            f"{mod['macs_per_cycle_per_klut']:.2f} | {lut_ratio:.2f}x | {eff_ratio:.2f}x |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m hw.pe_report", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("names", nargs="*", help="PE configurations (default: all of PE_ROWS)")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--reports", default=str(ROOT / "build" / "reports"))
+    args = ap.parse_args(argv)
+    from golden.workloads import bbs_workloads
+    workloads = bbs_workloads()
+    rows = [r for r in PE_ROWS if not args.names or r[0] in args.names]
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        records = list(pool.map(lambda r: characterize(r[0], r[1], workloads), rows))
+    out = Path(args.reports)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "pe.json").write_text(json.dumps(records, indent=2) + "\n")
+    (out / "pe.md").write_text(markdown(records))
+    sys.stdout.write(markdown(records))
+    print(f"wrote {out / 'pe.json'} and {out / 'pe.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
