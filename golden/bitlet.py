@@ -80,7 +80,10 @@ Where we follow the RTL and where we differ (``rtl_quirks=False``, the default):
 * **Sign of zero**: an exact-zero accumulator gives ``+0.0`` (the RTL takes the sign from ``acc``), even for
   ``(-1) * 0`` where IEEE gives ``-0.0``. A non-zero ``acc`` that underflows to zero keeps its sign.
 * **NaN and infinities** are refused (``ValueError``): the datapath has no special-value handling (the RTL
-  would read an exponent field of 255 as a number).
+  would read an exponent field of 255 as a number). ``nonfinite="nan"`` (:func:`dot_fp32`,
+  :func:`pass_cycles_fp32`) gives the hardware PE's documented behaviour instead: such a pair is removed
+  like an exact zero and the pass's result is the quiet NaN :data:`FP32_NAN` (:func:`fp32_nonfinite`).
+* ``lane_mask`` also applies in fp32 (:func:`dot_fp32_block`): disabled lanes prune aligned-mantissa bits.
 * Inputs must be ``float32`` arrays (``TypeError`` otherwise): converting float64 would be a silent rounding.
 * The accumulator cannot overflow: ``|acc| <= 64 * (2**24 - 1)**2 < 2**54``, 55 signed bits, held exactly
   in int64 (the RTL's is 64 bits, ``Wid_acc``).
@@ -91,6 +94,10 @@ than the exact worst case (49 and 55 bits for the default configuration).
 
 Also given, for comparison only: the BBS authors' simplified Bitlet cycle model
 (:func:`pass_cycles_bitsim`).
+
+For the hardware PE (``hw/bitlet_pe.py``): :attr:`BitletConfig.act_bits` (narrow fixed-point activations,
+e.g. INT8, from which every width is derived) and :func:`pe_stream_timing` (the PE's exact stream timing
+on top of the lane model: load beats, ``max(1, cycles)`` steps per pass, result latency).
 """
 
 from __future__ import annotations
@@ -109,7 +116,8 @@ __all__ = [
     "precision_mask", "fold_signs", "lanes", "lane_words", "lane_sums", "dot_fixed", "pack_fixed",
     "lane_schedule", "lane_cycles", "pass_cycles", "pass_cycles_bitsim",
     "Fp32Operands", "Fp32Block", "fp32_preprocess", "dot_fp32_block", "repack_fp32", "dot_fp32",
-    "dot_fp32_error_bound", "pass_cycles_fp32",
+    "dot_fp32_error_bound", "pass_cycles_fp32", "fp32_nonfinite", "FP32_NAN",
+    "PeTiming", "pe_stream_timing",
 ]
 
 #: Largest activation magnitude: 25-bit two's complement, symmetric range (``-2**24`` is refused).
@@ -124,6 +132,8 @@ BUBBLE = -1
 DONE = -2
 #: ``scale = Emax - FP32_SCALE_OFFSET``: two exponent biases (2*127) and two 23-bit fractions (2*23).
 FP32_SCALE_OFFSET = 2 * 127 + 2 * 23
+#: The canonical quiet NaN: the hardware PE's result for a pass with a NaN or infinite operand.
+FP32_NAN = 0x7FC00000
 #: The official RTL's adder-tree (per-cycle psum) and accumulator widths (``Wid_sum``, ``Wid_acc``).
 RTL_SUM_WIDTH = 52
 RTL_ACC_WIDTH = 64
@@ -152,6 +162,13 @@ class BitletConfig:
         Window bits inspected per lane per cycle (RTL ``N_check`` = 8), ``1..64``.
     mode : str
         ``"fixed"`` or ``"fp32"``.
+    act_bits : int
+        Activation width of the fixed-point datapath, ``2..25`` (default 25, the RTL's ``Wid_fix``).
+        ``act_bits <= 24``: full ``act_bits``-bit two's-complement range, sign-folded into
+        ``act_bits + 1`` bits (``-(-2**(act_bits-1))`` must fit). ``act_bits = 25``: the symmetric range
+        ``[-(2**24 - 1), 2**24 - 1]`` of the RTL, folded into 25 bits. Must be 25 in ``"fp32"`` mode (the
+        folded activation is a signed 24-bit mantissa). Added for narrow FPGA configurations (INT8
+        activations); every width below follows from it through :attr:`act_max`.
     """
 
     n_total: int = 64
@@ -159,6 +176,7 @@ class BitletConfig:
     n_channel: int = 24
     n_check: int = 8
     mode: str = "fixed"
+    act_bits: int = 25
 
     def __post_init__(self):
         n_total = check_int("n_total", self.n_total, lo=1, hi=MAX_TOTAL)
@@ -171,8 +189,12 @@ class BitletConfig:
         if self.mode == "fp32" and n_channel != MAX_CHANNEL:
             raise ValueError(f"n_channel must be {MAX_CHANNEL} in fp32 mode (24-bit mantissas), "
                              f"got {n_channel}")
+        act_bits = check_int("act_bits", self.act_bits, lo=2, hi=MAX_CHANNEL + 1)
+        if self.mode == "fp32" and act_bits != MAX_CHANNEL + 1:
+            raise ValueError(f"act_bits must be {MAX_CHANNEL + 1} in fp32 mode (signed 24-bit mantissas), "
+                             f"got {act_bits}")
         for name, value in (("n_total", n_total), ("n_input", n_input), ("n_channel", n_channel),
-                            ("n_check", n_check)):
+                            ("n_check", n_check), ("act_bits", act_bits)):
             object.__setattr__(self, name, value)
 
     @property
@@ -191,9 +213,23 @@ class BitletConfig:
         return self.n_total // self.n_input
 
     @property
+    def act_range(self) -> tuple[int, int]:
+        """``(lo, hi)`` of an input activation: ``act_bits``-bit two's complement, or for 25 bits the
+        symmetric ``[-A_MAX, A_MAX]``."""
+        if self.act_bits > MAX_CHANNEL:
+            return -A_MAX, A_MAX
+        return -(1 << (self.act_bits - 1)), (1 << (self.act_bits - 1)) - 1
+
+    @property
+    def act_max(self) -> int:
+        """Largest magnitude of a sign-folded activation: ``A_MAX`` (25 bits) or ``2**(act_bits - 1)``."""
+        return -self.act_range[0]
+
+    @property
     def act_width(self) -> int:
-        """Width of a (sign-folded) selected activation: 25-bit two's complement (RTL ``Wid_fix``)."""
-        return signed_width(-A_MAX, A_MAX)
+        """Width of a (sign-folded) selected activation: 25-bit two's complement by default (RTL
+        ``Wid_fix``), ``act_bits + 1`` for narrower activations."""
+        return signed_width(-self.act_max, self.act_max)
 
     @property
     def select_width(self) -> int:
@@ -202,23 +238,24 @@ class BitletConfig:
 
     @property
     def lane_sum_width(self) -> int:
-        """Exact width of one lane's sum over a pass: ``|sum| <= n_total * A_MAX``."""
-        hi = self.n_total * A_MAX
+        """Exact width of one lane's sum over a pass: ``|sum| <= n_total * act_max``."""
+        hi = self.n_total * self.act_max
         return signed_width(-hi, hi)
 
     @property
     def psum_width(self) -> int:
         """Exact width of the per-cycle shifted sum ``sum_g Asel_g << g`` (RTL ``Wid_sum`` = 52 is wider)."""
-        hi = A_MAX * self.weight_max
+        hi = self.act_max * self.weight_max
         return signed_width(-hi, hi)
 
     @property
     def acc_width(self) -> int:
-        """Exact width of the accumulator over one pass, ``|acc| <= n_total * A_MAX * weight_max``.
+        """Exact width of the accumulator over one pass, ``|acc| <= n_total * act_max * weight_max``.
 
-        55 bits for the default configuration; the RTL uses ``Wid_acc`` = 64.
+        55 bits for the default configuration; the RTL uses ``Wid_acc`` = 64. Every partial sum of a
+        pass is bounded by the same value (each adds ``|a'_i| 2**g`` for distinct ``(i, g)``).
         """
-        hi = self.n_total * A_MAX * self.weight_max
+        hi = self.n_total * self.act_max * self.weight_max
         return signed_width(-hi, hi)
 
 
@@ -614,14 +651,17 @@ def fp32_preprocess(w, a, *, rtl_quirks: bool = False) -> Fp32Operands:
     return Fp32Operands(walign, afix, esum, emax)
 
 
-def dot_fp32_block(w, a, *, rtl_quirks: bool = False) -> Fp32Block:
+def dot_fp32_block(w, a, *, rtl_quirks: bool = False, lane_mask=None) -> Fp32Block:
     """Exact block-floating-point accumulator of an fp32 pass (algorithms.md 3.3 steps 1-5).
 
     ``acc = sum_g (sum_{i: bit g of Walign_i} afix_i) << g`` over the 24 lanes, ``scale = Emax - 300``;
     the pass's value before repacking is ``acc * 2**scale``. ``|acc| < 2**54``: no overflow.
+    ``lane_mask`` (default all 24 lanes) disables lanes as in the fixed-point mode: a disabled lane
+    contributes nothing (mantissa LSB pruning); ``Emax`` is unchanged.
     """
+    mask = _check_lane_mask(lane_mask, MAX_CHANNEL)
     ops = fp32_preprocess(w, a, rtl_quirks=rtl_quirks)
-    acc = _combine_lanes(lane_sums(ops.walign, ops.afix))
+    acc = _combine_lanes(lane_sums(ops.walign, ops.afix, lane_mask=mask))
     return Fp32Block(acc, ops.emax - FP32_SCALE_OFFSET)
 
 
@@ -653,15 +693,55 @@ def repack_fp32(acc, scale, *, rtl_quirks: bool = False) -> np.ndarray:
     return bits.astype(np.uint32).view(np.float32)
 
 
-def dot_fp32(w, a, *, rtl_quirks: bool = False) -> np.ndarray:
+def dot_fp32(w, a, *, rtl_quirks: bool = False, lane_mask=None, nonfinite: str = "refuse") -> np.ndarray:
     """fp32 Bitlet dot product of one pass (algorithms.md 3.3): float32 ``[...]``.
 
     Truncating alignment of the weight mantissas to the block exponent, exact accumulation, truncating
     repack (see the module docstring for every difference to IEEE and to the RTL). Not a correctly
-    rounded dot product; the error is bounded by :func:`dot_fp32_error_bound`.
+    rounded dot product; the error is bounded by :func:`dot_fp32_error_bound`. ``lane_mask``: see
+    :func:`dot_fp32_block`.
+
+    ``nonfinite``: ``"refuse"`` (default) raises ``ValueError`` for a NaN or infinite operand.
+    ``"nan"`` is the hardware PE's documented behaviour (``hw/bitlet_pe.py``) [I]: a pair with a NaN or
+    infinite operand (exponent field 255) is removed from the pass like an exact zero (no ``Emax``, no
+    bits, no cycles) and the pass's result is the canonical quiet NaN :data:`FP32_NAN`
+    (``0x7FC00000``); see :func:`fp32_nonfinite`.
     """
-    blk = dot_fp32_block(w, a, rtl_quirks=rtl_quirks)
-    return repack_fp32(blk.acc, blk.scale, rtl_quirks=rtl_quirks)
+    w, a, invalid = _sanitize_nonfinite(w, a, nonfinite)
+    blk = dot_fp32_block(w, a, rtl_quirks=rtl_quirks, lane_mask=lane_mask)
+    out = repack_fp32(blk.acc, blk.scale, rtl_quirks=rtl_quirks)
+    if invalid is None:
+        return out
+    nan = np.array(FP32_NAN, dtype=np.uint32).view(np.float32)
+    return np.where(invalid, nan, out).astype(np.float32)
+
+
+def fp32_nonfinite(w, a) -> np.ndarray:
+    """Per pass (last axis), whether any pair has a NaN or infinite operand: bool ``[...]``.
+
+    ``w``, ``a``: float32 arrays ``[..., n]`` broadcast together. These passes give :data:`FP32_NAN` with
+    ``nonfinite="nan"``.
+    """
+    _, _, invalid = _sanitize_nonfinite(w, a, "nan")
+    return invalid
+
+
+def _sanitize_nonfinite(w, a, nonfinite):
+    """``(w, a, None)`` unchanged for ``"refuse"``; for ``"nan"`` the pairs with a non-finite operand are
+    replaced by ``(+0.0, +0.0)`` and the per-pass flag is returned."""
+    check_choice("nonfinite", nonfinite, ("refuse", "nan"))
+    if nonfinite == "refuse":
+        return w, a, None
+    ws, as_ = np.asarray(w), np.asarray(a)
+    for name, arr in (("w", ws), ("a", as_)):
+        if arr.dtype != np.float32:
+            raise TypeError(f"{name} must be a float32 array, got dtype {arr.dtype} "
+                            "(convert explicitly with .astype(np.float32))")
+    ws, as_ = _broadcast("w", ws, "a", as_)
+    _check_pair_axis("w", ws, MAX_TOTAL)
+    bad = ~np.isfinite(ws) | ~np.isfinite(as_)
+    zero = np.float32(0.0)
+    return np.where(bad, zero, ws), np.where(bad, zero, as_), bad.any(axis=-1)
 
 
 def dot_fp32_error_bound(w, a) -> np.ndarray:
@@ -691,11 +771,58 @@ def dot_fp32_error_bound(w, a) -> np.ndarray:
 
 
 def pass_cycles_fp32(w, a, *, n_check: int = 8, lane_mask=None, n_valid=None,
-                     rtl_quirks: bool = False) -> np.ndarray:
+                     rtl_quirks: bool = False, nonfinite: str = "refuse") -> np.ndarray:
     """Compute cycles of an fp32 pass: :func:`pass_cycles` on the aligned mantissas (24 lanes).
 
     Removed zero pairs have ``Walign = 0`` and cost nothing beyond what the empty windows cost; pairs
-    past ``n_valid`` must be exact zeros (in IEEE mode).
+    past ``n_valid`` must be exact zeros (in IEEE mode). ``nonfinite="nan"`` removes pairs with a NaN or
+    infinite operand the same way (see :func:`dot_fp32`).
     """
+    w, a, _ = _sanitize_nonfinite(w, a, nonfinite)
     ops = fp32_preprocess(w, a, rtl_quirks=rtl_quirks)
     return pass_cycles(ops.walign, n_check=n_check, lane_mask=lane_mask, n_valid=n_valid)
+
+
+# ----------------------------------------------------------------------------------------------------
+# timing of the hardware PE (hw/bitlet_pe.py)
+
+class PeTiming(NamedTuple):
+    """Back-to-back stream timing of :class:`hw.bitlet_pe.BitletPE`, int64 arrays ``[P]``."""
+    steps: np.ndarray      #: compute steps of each pass, ``max(1, cycles)`` (the PE's ``cycles`` delta)
+    last_beat: np.ndarray  #: cycle in which the pass's last input beat is accepted
+    out_valid: np.ndarray  #: first cycle in which the pass's result is on the output (``o.valid``)
+
+
+def pe_stream_timing(cycles, *, load_cycles: int) -> PeTiming:
+    """Timing of a stream of passes through the hardware PE, input always valid, output always ready.
+
+    Parameters
+    ----------
+    cycles : int array [P]
+        Lane-model cycles of each pass in stream order (:func:`pass_cycles` / :func:`pass_cycles_fp32`).
+    load_cycles : int
+        Input beats per pass, ``L = n_total / n_input`` (:attr:`BitletConfig.load_cycles`).
+
+    Returns
+    -------
+    PeTiming
+        Cycle 0 is the cycle the first beat of the first pass is accepted. The PE (see its docstring)
+        stages beats ``0 .. L-2`` of a pass as soon as they are offered and accepts the last beat only
+        when its compute stage is idle or in its last step; the pass then computes in the ``steps``
+        cycles after its last beat and its result is valid one cycle after its last step::
+
+            steps_p     = max(1, cycles_p)              # a pass without enabled lanes still takes a step
+            last_beat_0 = L - 1
+            last_beat_p = last_beat_{p-1} + max(steps_{p-1}, L)
+            out_valid_p = last_beat_p + steps_p + 1
+
+        So with ``L <= steps`` (always when ``n_input >= n_check`` and a lane is enabled) consecutive
+        results are exactly ``steps_p`` cycles apart: the overhead over the lane model is zero, the
+        latency of a pass from its first beat is ``L + steps``.
+    """
+    load_cycles = check_int("load_cycles", load_cycles, lo=1, hi=MAX_TOTAL)
+    c = check_int_array("cycles", cycles, lo=0, ndim=1)
+    steps = np.maximum(c, 1)
+    interval = np.maximum(steps, load_cycles)
+    last_beat = load_cycles - 1 + np.concatenate([[0], np.cumsum(interval)[:-1]]).astype(np.int64)
+    return PeTiming(steps, last_beat, last_beat + steps + 1)

@@ -43,7 +43,22 @@ __all__ = ["PE_ROWS", "characterize", "workload_cycles", "main"]
 PE_ROWS = [
     ("stripes_pe_l8", "stripes"),
     ("stripes_pe_l16", "stripes"),
+    ("pragmatic_pe_l16", "pragmatic"),
+    ("parallel_mac_l16", "parallel"),
+    ("parallel_mac_l8_dsp", "parallel"),
+    ("bitvert_pe_n2", "bitvert"),
+    ("bitvert_pe_n4", "bitvert"),
+    ("bitvert_pe_n4_l8", "bitvert"),
+    ("ebsp_pe_l16_enc", "ebsp"),
+    ("ebsp_pe_l16_plain", "ebsp"),
+    ("bitbalance_pe_l16_k3", "bitbalance"),
+    ("bitlet_int8_n16", "bitlet"),
+    ("bitlet_int8_n16_whole", "bitlet"),
+    ("bitlet_fixed24_n64", "bitlet"),
+    ("bitlet_fp32_n64", "bitlet"),
 ]
+
+ICE40_UP5K_LCS = 5280        # logic cells of the iCE40 UP5K: larger designs are not placed there
 
 
 def _groups(w, lanes):
@@ -59,9 +74,13 @@ def workload_cycles(arch: str, params: dict, workloads: dict) -> dict[str, float
     for name, wl in workloads.items():
         dense = workloads["int8"].weights
         if arch == "bitvert":
+            # the PE runs B - N_pe cycles per pruned pass; weights pruned less than N_pe do not fit it
+            if wl.pruned and wl.pruned < params["pruned"]:
+                out[name] = (None, lanes)
+                continue
             g, gpc = _groups(wl.weights, lanes)
-            sens = np.repeat(wl.sensitive, gpc)
-            c = cyc.group_cycles_bitvert(g, bits=bits, pruned=wl.pruned, sensitive=sens)
+            sens = np.repeat(wl.sensitive, gpc) if wl.pruned else np.ones(len(g), dtype=bool)
+            c = cyc.group_cycles_bitvert(g, bits=bits, pruned=params["pruned"], sensitive=sens)
         elif arch == "stripes":
             c = cyc.group_cycles_stripes(_groups(dense, lanes)[0], bits=bits)
         elif arch == "pragmatic":
@@ -69,6 +88,9 @@ def workload_cycles(arch: str, params: dict, workloads: dict) -> dict[str, float
         elif arch == "parallel":
             c = cyc.group_cycles_parallel(_groups(dense, lanes)[0], bits=bits)
         elif arch == "bitlet":
+            if params.get("mode", "fixed") == "fp32":      # an fp32 PE does not run the INT8 workloads
+                out[name] = (None, params.get("n_total", 64))
+                continue
             n_total = params.get("n_total", 64)
             c = cyc.group_cycles_bitlet(_groups(dense, n_total)[0], bits=bits, n_total=n_total)
             lanes = n_total
@@ -94,11 +116,25 @@ def characterize(name: str, arch: str, workloads: dict) -> dict:
     work = ROOT / "build" / "pe" / name
     area = synthesize(cfg, work / "cmos")
     ice = ice40_area(name, cfg.build(), work / "ice40_area")
-    ecp = ecp5_area(name, cfg.build(), work / "ecp5_area")
-    ice_f = ice40_fmax(name, cfg.build(), work / "ice40_pnr")
-    ecp_f = ecp5_fmax(name, cfg.build(), work / "ecp5_pnr")
+    notes = []
+    if ice["lut4"] + ice["ff"] // 2 > ICE40_UP5K_LCS:
+        ice_f = {"fmax_mhz": None}
+        notes.append(f"does not fit an iCE40 UP5K ({ice['lut4']} LUT4 > {ICE40_UP5K_LCS} logic cells): "
+                     f"not placed")
+    else:
+        ice_f = ice40_fmax(name, cfg.build(), work / "ice40_pnr")
+    if cfg.params.get("multiplier") == "sb_mac16":
+        ecp, ecp_f = {"lut4": None, "ff": None}, {"fmax_mhz": None}
+        notes.append("SB_MAC16 is an iCE40 primitive: no ECP5 figures")
+    else:
+        ecp = ecp5_area(name, cfg.build(), work / "ecp5_area")
+        ecp_f = ecp5_fmax(name, cfg.build(), work / "ecp5_pnr")
     rows = []
     for wname, (c, lanes) in workload_cycles(arch, cfg.params, workloads).items():
+        if c is None:        # the workload does not run on this configuration
+            rows.append({"name": wname, "cycles_per_group": None, "macs_per_cycle": None,
+                         "macs_per_cycle_per_klut": None})
+            continue
         mpc = lanes / c
         rows.append({"name": wname, "cycles_per_group": round(c, 4), "macs_per_cycle": round(mpc, 4),
                      "macs_per_cycle_per_klut": round(mpc / (ice["lut4"] / 1000), 4)})
@@ -108,7 +144,12 @@ def characterize(name: str, arch: str, workloads: dict) -> dict:
         "ecp5": {"lut4": ecp["lut4"], "ff": ecp["ff"], "fmax_mhz": ecp_f["fmax_mhz"]},
         "cmos_transistors": area["cmos_transistors"],
         "workloads": rows,
+        "notes": notes,
     }
+
+
+def _fmt(v, spec=".2f", suffix=""):
+    return "n/a" if v is None else f"{v:{spec}}{suffix}"
 
 
 def markdown(records: list[dict]) -> str:
@@ -118,27 +159,41 @@ def markdown(records: list[dict]) -> str:
     def wl(r, n):
         return next(w for w in r["workloads"] if w["name"] == n)
 
+    def best(r):
+        # the BBS operating point this PE runs: mod if it can, else cons (baselines: identical)
+        return wl(r, "mod") if wl(r, "mod")["cycles_per_group"] is not None else wl(r, "cons")
+
     head = ("| PE | arch | iCE40 LUT4 | carry | FF | DSP | Fmax iCE40 (MHz) | ECP5 LUT4 | ECP5 FF | "
-            "Fmax ECP5 (MHz) | CMOS transistors | cycles/group cons | cycles/group mod | MACs/cycle mod | "
-            "MACs/cycle/kLUT mod | LUT4 vs Stripes-16 | MACs/cycle/kLUT vs Stripes-16 |")
-    lines = [head, "|" + "---|" * 2 + "---:|" * 15]
+            "Fmax ECP5 (MHz) | CMOS transistors | cycles/group int8 | cycles/group cons | cycles/group mod | "
+            "MACs/cycle (cons, mod) | MACs/cycle/kLUT (cons, mod) | LUT4 vs Stripes-16 | "
+            "MACs/cycle vs Stripes-16 (cons, mod) |")
+    lines = [head, "|" + "---|" * 2 + "---:|" * 16]
     for r in records:
         i, e = r["ice40"], r["ecp5"]
-        cons, mod = wl(r, "cons"), wl(r, "mod")
-        lut_ratio = i["lut4"] / ref["ice40"]["lut4"] if ref else float("nan")
-        eff_ratio = (mod["macs_per_cycle_per_klut"] / wl(ref, "mod")["macs_per_cycle_per_klut"]) if ref else float("nan")
+        w8, cons, mod = wl(r, "int8"), wl(r, "cons"), wl(r, "mod")
+        lut_ratio = _fmt(i["lut4"] / ref["ice40"]["lut4"], suffix="x") if ref else "n/a"
+        def ratio(w, n):
+            if ref is None or w["macs_per_cycle"] is None:
+                return "n/a"
+            return _fmt(w["macs_per_cycle"] / wl(ref, n)["macs_per_cycle"], suffix="x")
         lines.append(
             f"| {r['name']} | {r['arch']} | {i['lut4']} | {i['carry']} | {i['ff']} | {i['dsp']} | "
-            f"{i['fmax_mhz']:.1f} | {e['lut4']} | {e['ff']} | {e['fmax_mhz']:.1f} | {r['cmos_transistors']} | "
-            f"{cons['cycles_per_group']:.2f} | {mod['cycles_per_group']:.2f} | {mod['macs_per_cycle']:.2f} | "
-            f"{mod['macs_per_cycle_per_klut']:.2f} | {lut_ratio:.2f}x | {eff_ratio:.2f}x |")
-    return "\n".join(lines) + "\n"
+            f"{_fmt(i['fmax_mhz'], '.1f')} | {_fmt(e['lut4'], 'd')} | {_fmt(e['ff'], 'd')} | "
+            f"{_fmt(e['fmax_mhz'], '.1f')} | {r['cmos_transistors']} | "
+            f"{_fmt(w8['cycles_per_group'])} | {_fmt(cons['cycles_per_group'])} | {_fmt(mod['cycles_per_group'])} | "
+            f"{_fmt(cons['macs_per_cycle'])}, {_fmt(mod['macs_per_cycle'])} | "
+            f"{_fmt(cons['macs_per_cycle_per_klut'])}, {_fmt(mod['macs_per_cycle_per_klut'])} | {lut_ratio} | "
+            f"{ratio(cons, 'cons')}, {ratio(mod, 'mod')} |")
+    notes = [f"- {r['name']}: {n}" for r in records for n in r.get("notes", [])]
+    return "\n".join(lines + ([""] + notes if notes else [])) + "\n"
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m hw.pe_report", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("names", nargs="*", help="PE configurations (default: all of PE_ROWS)")
+    ap.add_argument("--merge", action="store_true",
+                    help="update these rows in an existing pe.json instead of writing a new one")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--reports", default=str(ROOT / "build" / "reports"))
     args = ap.parse_args(argv)
@@ -149,6 +204,10 @@ def main(argv=None) -> int:
         records = list(pool.map(lambda r: characterize(r[0], r[1], workloads), rows))
     out = Path(args.reports)
     out.mkdir(parents=True, exist_ok=True)
+    if args.merge and (out / "pe.json").exists():
+        old = {r["name"]: r for r in json.loads((out / "pe.json").read_text())}
+        old.update({r["name"]: r for r in records})
+        records = [old[n] for n, _ in PE_ROWS if n in old]
     (out / "pe.json").write_text(json.dumps(records, indent=2) + "\n")
     (out / "pe.md").write_text(markdown(records))
     sys.stdout.write(markdown(records))

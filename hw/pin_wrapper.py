@@ -58,5 +58,6 @@ class PinWrapper(Component):
             self.out_valid.eq(pe.o.valid),
         ]
         result_bits = Value.cast(pe.o.payload)
-        m.d.sync += self.sresult.eq(result_bits.xor() ^ pe.cycles.xor())
+        flag = getattr(pe, "weight_error", None)          # status output of the EBSP / Bit-balance PEs
+        m.d.sync += self.sresult.eq(result_bits.xor() ^ pe.cycles.xor() ^ (flag if flag is not None else 0))
         return m

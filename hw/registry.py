@@ -15,6 +15,12 @@ from hw.ebsp_lut import EBSPLut
 from hw.lod import LeadingOneDetector
 from hw.popcount import Popcount
 from hw.shift_accumulator import ShiftAccumulator
+from hw.bitbalance_pe import BitBalancePE
+from hw.bitlet_pe import BitletPE
+from hw.bitvert_pe import BitVertPE
+from hw.ebsp_pe import EBSPPE
+from hw.parallel_mac import ParallelMAC
+from hw.pragmatic_pe import PragmaticPE
 from hw.stripes_pe import StripesPE
 
 __all__ = ["GENERATORS", "CONFIGS", "Config", "get_config", "build"]
@@ -28,6 +34,12 @@ GENERATORS = {
     "ebsp_lut": EBSPLut,
     "bbs_column_decoder": BBSColumnDecoder,
     "stripes_pe": StripesPE,
+    "pragmatic_pe": PragmaticPE,
+    "parallel_mac": ParallelMAC,
+    "bitvert_pe": BitVertPE,
+    "ebsp_pe": EBSPPE,
+    "bitbalance_pe": BitBalancePE,
+    "bitlet_pe": BitletPE,
 }
 
 
@@ -37,6 +49,7 @@ class Config:
     generator: str
     params: dict = field(default_factory=dict)
     note: str = ""
+    heavy: bool = False   # minutes of synthesis: left out of the make-test synthesis smoke, kept in make synth
 
     def build(self):
         return build(self.generator, self.params)
@@ -74,6 +87,36 @@ CONFIGS = [
     # processing elements (issue 4 onwards); characterized by hw/pe_report.py
     Config("stripes_pe_l8", "stripes_pe", {"bits": 8, "lanes": 8, "act_bits": 8}, "Stripes, 8 lanes"),
     Config("stripes_pe_l16", "stripes_pe", {"bits": 8, "lanes": 16, "act_bits": 8}, "Stripes, 16 lanes"),
+    Config("pragmatic_pe_l16", "pragmatic_pe", {"bits": 8, "lanes": 16, "act_bits": 8},
+           "Pragmatic on weights, 1..7 cycles/group"),
+    Config("parallel_mac_l16", "parallel_mac", {"bits": 8, "lanes": 16, "act_bits": 8, "multiplier": "lut"},
+           "bit-parallel MAC, LUT multipliers", heavy=True),
+    Config("parallel_mac_l8_dsp", "parallel_mac", {"bits": 8, "lanes": 8, "act_bits": 8, "multiplier": "sb_mac16"},
+           "bit-parallel MAC, 8 SB_MAC16 (fits the UP5K)"),
+    Config("bitvert_pe_n2", "bitvert_pe", {"bits": 8, "pruned": 2, "lanes": 16, "subgroup": 8, "const_bits": 6},
+           "BitVert cons: 6 cycles/pass, 8 sensitive"),
+    Config("bitvert_pe_n4", "bitvert_pe", {"bits": 8, "pruned": 4, "lanes": 16, "subgroup": 8, "const_bits": 6},
+           "BitVert mod: 4 cycles/pass, 8 sensitive"),
+    Config("bitvert_pe_n4_l8", "bitvert_pe", {"bits": 8, "pruned": 4, "lanes": 8, "subgroup": 8, "const_bits": 6},
+           "BitVert mod, G_pe = 8"),
+    Config("ebsp_pe_l16_enc", "ebsp_pe", {"bits": 8, "window": 3, "lanes": 16, "act_bits": 8,
+           "weight_format": "encoded", "lut_sharing": 1}, "EBSP, pre-encoded (sign, shift, digits), 1 cycle/group"),
+    Config("ebsp_pe_l16_plain", "ebsp_pe", {"bits": 8, "window": 3, "lanes": 16, "act_bits": 8,
+           "weight_format": "plain", "lut_sharing": 1}, "EBSP, sign-magnitude weights via LOD + digit mux"),
+    Config("bitbalance_pe_l16_k3", "bitbalance_pe", {"bits": 8, "k": 3, "lanes": 16, "act_bits": 8},
+           "Bit-balance, run-time k <= 3 in the payload, k cycles/group"),
+    Config("bitlet_int8_n16", "bitlet_pe",
+           {"n_total": 16, "n_input": 16, "n_channel": 8, "n_check": 8, "act_bits": 8},
+           "Bitlet INT8, 16 pairs, 8 lanes, 8-bit check window (the BBS comparison point)"),
+    Config("bitlet_int8_n16_whole", "bitlet_pe",
+           {"n_total": 16, "n_input": 16, "n_channel": 8, "n_check": 16, "act_bits": 8},
+           "Bitlet INT8, 16 pairs, whole-column lanes"),
+    Config("bitlet_fixed24_n64", "bitlet_pe",
+           {"n_total": 64, "n_input": 16, "n_channel": 24, "n_check": 8, "mode": "fixed"},
+           "the paper's PE, 1-24 bit fixed point", heavy=True),
+    Config("bitlet_fp32_n64", "bitlet_pe",
+           {"n_total": 64, "n_input": 16, "n_channel": 24, "n_check": 8, "mode": "fp32"},
+           "the paper's PE, fp32", heavy=True),
 ]
 
 

@@ -44,6 +44,7 @@ def yosys_command() -> list[str]:
 
 
 SCRIPT = """\
+read_verilog -lib +/ice40/cells_sim.v
 read_verilog {src}
 hierarchy -check -top {top}
 synth -top {top} -flatten
@@ -97,9 +98,12 @@ def synthesize(cfg: Config, workdir: Path) -> dict:
     ice = json.loads((workdir / "ice40.json").read_text())
     cells = _cells(ice)
     transistors = str(cmos["design"]["estimated_num_transistors"])
-    if not transistors.isdigit():
+    # vendor hard blocks (SB_MAC16) have no CMOS cost: the estimate then covers the logic around them
+    hard = sorted(k for k in _cells(cmos) if k.startswith("SB_"))
+    if not transistors.isdigit() and not (hard and transistors.rstrip("+").isdigit()):
         raise RuntimeError(f"{cfg.name}: cmos estimate {transistors!r} is incomplete (unmapped cells: "
                            f"{_cells(cmos)})")
+    transistors = transistors.rstrip("+")
     version = re.match(r"(Yosys \S+)", cmos.get("creator", "")).group(1) if cmos.get("creator") else "?"
     return {
         "name": cfg.name,
@@ -113,6 +117,7 @@ def synthesize(cfg: Config, workdir: Path) -> dict:
             "dsp": cells.get("SB_MAC16", 0),
         },
         "cmos_transistors": int(transistors),
+        "cmos_excludes": hard,
         "yosys_version": version,
     }
 
@@ -123,8 +128,9 @@ def markdown(records: list[dict]) -> str:
     for r in records:
         params = ", ".join(f"{k}={v}" for k, v in r["params"].items())
         i = r["ice40"]
+        excl = f" (+ {', '.join(r['cmos_excludes'])})" if r.get("cmos_excludes") else ""
         lines.append(f"| {r['name']} | {r['generator']} | {params} | {i['lut4']} | {i['carry']} | {i['ff']} | "
-                     f"{i['ram']} | {i['dsp']} | {r['cmos_transistors']} |")
+                     f"{i['ram']} | {i['dsp']} | {r['cmos_transistors']}{excl} |")
     version = records[0]["yosys_version"] if records else "?"
     lines.append("")
     lines.append(f"{version}; iCE40: `synth_ice40`; CMOS: `synth; dffunmap; abc -g cmos2; stat -tech cmos`.")

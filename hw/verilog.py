@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from amaranth.back import verilog
+from amaranth.hdl import Value
 from amaranth.lib.wiring import In
 
 from hw.registry import CONFIGS, GENERATORS, build
@@ -30,7 +31,7 @@ def port_summary(component) -> str:
     groups = {}
     for path, member, value in component.signature.flatten(component):
         name = "__".join(str(p) for p in path if not isinstance(p, int))
-        key = (member.flow == In, name, len(value))
+        key = (member.flow == In, name, len(Value.cast(value)))
         groups[key] = groups.get(key, 0) + 1
     def fmt(is_in):
         return ",".join(f"{n}[{w}]" + (f"x{c}" if c > 1 else "")

@@ -47,34 +47,43 @@ def test_params() -> dict:
 
 
 def _run(component_source: Path, toplevel: str, tb_module: str, build_dir: Path, params: dict,
-         waves: bool, testcase=None) -> tuple[int, int, Path]:
+         waves: bool, testcase=None, extra_sources=(), defines=None) -> tuple[int, int, Path]:
     from cocotb_tools.runner import get_results, get_runner
 
     runner = get_runner("icarus")
-    runner.build(sources=[component_source], hdl_toplevel=toplevel, build_dir=build_dir,
+    runner.build(sources=[component_source, *extra_sources], defines=dict(defines or {}),
+                 hdl_toplevel=toplevel, build_dir=build_dir,
                  timescale=("1ns", "1ps"), waves=waves, log_file=build_dir / "build.log")
-    results = runner.test(test_module=tb_module, hdl_toplevel=toplevel, build_dir=build_dir,
-                          test_dir=build_dir, waves=waves, testcase=testcase,
-                          extra_env={"BITSPARSE_PARAMS": json.dumps(params)},
-                          log_file=build_dir / "sim.log")
+    results = Path(build_dir) / "results.xml"
+    try:
+        runner.test(test_module=tb_module, hdl_toplevel=toplevel, build_dir=build_dir,
+                    test_dir=build_dir, waves=waves, testcase=testcase, results_xml=str(results),
+                    extra_env={"BITSPARSE_PARAMS": json.dumps(params)},
+                    log_file=build_dir / "sim.log")
+    except SystemExit:
+        pass          # under pytest, cocotb_tools exits when a test fails; the results file says which
+    if not results.exists():
+        raise AssertionError(f"cocotb produced no results for {toplevel}; log: {build_dir / 'sim.log'}")
     total, failed = get_results(results)
     return total, failed, build_dir
 
 
 def run_cocotb(component, *, toplevel: str, tb_module: str, build_dir: Path, params: dict,
-               testcase=None) -> int:
+               testcase=None, extra_sources=(), defines=None) -> int:
     """Run ``tb_module`` against ``component``; return the number of cocotb tests that passed.
 
+    ``extra_sources``/``defines``: further Verilog files (e.g. vendor cell models) and macros.
     Raises ``AssertionError`` naming the log and an FST waveform when any test fails or none ran.
     """
     build_dir = Path(build_dir)
     src = write_verilog(component, build_dir / f"{toplevel}.v", toplevel)
+    extra = dict(extra_sources=extra_sources, defines=defines)
     total, failed, _ = _run(src, toplevel, tb_module, build_dir / "run", params, waves=False,
-                            testcase=testcase)
+                            testcase=testcase, **extra)
     if failed or total == 0:
         wave_dir = build_dir / "waves"
         try:
-            _run(src, toplevel, tb_module, wave_dir, params, waves=True, testcase=testcase)
+            _run(src, toplevel, tb_module, wave_dir, params, waves=True, testcase=testcase, **extra)
         finally:
             fst = wave_dir / f"{toplevel}.fst"
             print(f"cocotb: {failed} of {total} tests failed; log {build_dir / 'run' / 'sim.log'}; "

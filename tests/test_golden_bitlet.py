@@ -16,7 +16,7 @@ from golden.bitlet import (
     A_MAX, BUBBLE, DONE, FP32_SCALE_OFFSET, RTL_ACC_WIDTH, RTL_SUM_WIDTH, BitletConfig, dot_fixed,
     dot_fp32, dot_fp32_block, dot_fp32_error_bound, fold_signs, fp32_preprocess, lane_cycles,
     lane_schedule, lane_sums, lane_words, lanes, pack_fixed, pass_cycles, pass_cycles_bitsim,
-    pass_cycles_fp32, precision_mask, repack_fp32,
+    pass_cycles_fp32, precision_mask, repack_fp32, FP32_NAN, fp32_nonfinite, pe_stream_timing,
 )
 
 SETTINGS = settings(max_examples=150, deadline=None)
@@ -525,3 +525,100 @@ def test_pass_cycles_fp32():
 def test_fp32_refuses_bad_input(call, exc, msg):
     with pytest.raises(exc, match=msg):
         call()
+
+
+# ------------------------------------------------------------------------------------------------
+# additions for the hardware PE (hw/bitlet_pe.py): activation width, fp32 lane mask and non-finite
+# operands, stream timing
+
+def test_config_act_bits_widths():
+    cfg = BitletConfig(n_total=16, n_input=16, n_channel=8, act_bits=8)
+    assert cfg.act_range == (-128, 127) and cfg.act_max == 128
+    assert cfg.act_width == 9                 # -(-128) = 128 needs 9 bits
+    assert cfg.lane_sum_width == signed_width_of(16 * 128)
+    assert cfg.psum_width == signed_width_of(128 * 255)
+    assert cfg.acc_width == 20                # 16 * 128 * 255 = 522240 < 2**19
+    d = BitletConfig()
+    assert d.act_bits == 25 and d.act_range == (-A_MAX, A_MAX) and d.act_max == A_MAX
+    assert BitletConfig(act_bits=24).act_width == 25 and BitletConfig(act_bits=24).act_max == 1 << 23
+    # the extreme INT8 pass needs every accumulator bit
+    v = int(dot_fixed(np.full(16, -255), np.full(16, -128), bits=8))
+    assert v == 16 * 128 * 255 and (1 << (cfg.acc_width - 2)) <= v < (1 << (cfg.acc_width - 1))
+
+
+def signed_width_of(m):
+    from golden.bits import signed_width
+    return signed_width(-m, m)
+
+
+@pytest.mark.parametrize("kwargs, exc, msg", [
+    (dict(act_bits=1), ValueError, r"act_bits must be an integer in \[2, 25\], got 1"),
+    (dict(act_bits=26), ValueError, r"act_bits must be an integer in \[2, 25\], got 26"),
+    (dict(act_bits=8.0), TypeError, r"act_bits must be an integer"),
+    (dict(mode="fp32", act_bits=24), ValueError, r"act_bits must be 25 in fp32 mode"),
+])
+def test_config_refuses_bad_act_bits(kwargs, exc, msg):
+    with pytest.raises(exc, match=msg):
+        BitletConfig(**kwargs)
+
+
+def test_dot_fp32_lane_mask():
+    rng = np.random.default_rng(21)
+    w = (rng.standard_normal((30, 16)) * np.exp2(rng.integers(-10, 10, (30, 16)))).astype(np.float32)
+    a = rng.standard_normal((30, 16)).astype(np.float32)
+    full = (1 << 24) - 1
+    assert bits_of_all(dot_fp32(w, a, lane_mask=full)) == bits_of_all(dot_fp32(w, a))
+    assert bits_of_all(dot_fp32(w, a, lane_mask=0)) == [0] * 30
+    ops = fp32_preprocess(w, a)
+    for mask in (0xFFF000, 0x800000, 0x00FFFF):
+        blk = dot_fp32_block(w, a, lane_mask=mask)
+        assert blk.acc.tolist() == [sum((int(x) & mask) * int(y) for x, y in zip(wr, ar))
+                                    for wr, ar in zip(ops.walign, ops.afix)]
+        assert blk.scale.tolist() == (ops.emax - FP32_SCALE_OFFSET).tolist()      # Emax is not masked
+        assert bits_of_all(dot_fp32(w, a, lane_mask=mask)) == bits_of_all(repack_fp32(blk.acc, blk.scale))
+    with pytest.raises(ValueError, match=r"lane_mask must be an integer in \[0, 16777215\], got -1"):
+        dot_fp32(w, a, lane_mask=-1)
+
+
+def bits_of_all(x):
+    return np.asarray(x, dtype=np.float32).view(np.uint32).tolist()
+
+
+def test_dot_fp32_nonfinite_nan():
+    w = f32(1.0, 2.0, 3.0, 4.0)
+    a = f32(1.0, 1.0, 1.0, 1.0)
+    rows_w = np.stack([w, f32(1.0, np.inf, 3.0, 4.0), f32(1.0, 2.0, 3.0, 4.0), f32(-np.inf, 0, 0, 0)])
+    rows_a = np.stack([a, a, f32(1.0, 1.0, np.nan, 1.0), a])
+    got = bits_of_all(dot_fp32(rows_w, rows_a, nonfinite="nan"))
+    assert got == [bits_of(10.0), FP32_NAN, FP32_NAN, FP32_NAN]
+    assert fp32_nonfinite(rows_w, rows_a).tolist() == [False, True, True, True]
+    # the non-finite pair is removed like an exact zero: the cycles are those of the zeroed pass
+    zw, za = rows_w.copy(), rows_a.copy()
+    zw[1, 1] = za[2, 2] = zw[3, 0] = 0.0
+    assert pass_cycles_fp32(rows_w, rows_a, nonfinite="nan").tolist() == pass_cycles_fp32(zw, za).tolist()
+    assert bits_of_all(dot_fp32(zw, za)) == [bits_of(10.0), bits_of(8.0), bits_of(7.0), 0]
+    # finite passes are unchanged, and the default still refuses
+    assert bits_of(dot_fp32(w, a, nonfinite="nan")) == bits_of(dot_fp32(w, a))
+    with pytest.raises(ValueError, match=r"w must be finite, got inf"):
+        dot_fp32(rows_w, rows_a)
+    with pytest.raises(ValueError, match=r"nonfinite must be one of 'refuse', 'nan', got 'zero'"):
+        dot_fp32(w, a, nonfinite="zero")
+    with pytest.raises(TypeError, match=r"a must be a float32 array, got dtype float64"):
+        fp32_nonfinite(w, np.ones(4))
+
+
+def test_pe_stream_timing():
+    tm = pe_stream_timing([3, 1, 5, 0], load_cycles=2)
+    assert tm.steps.tolist() == [3, 1, 5, 1]
+    assert tm.last_beat.tolist() == [1, 4, 6, 11]          # intervals max(steps, 2) = 3, 2, 5
+    assert tm.out_valid.tolist() == [5, 6, 12, 13]         # last beat + steps + 1
+    tm = pe_stream_timing([8, 9, 12], load_cycles=1)
+    assert tm.last_beat.tolist() == [0, 8, 17] and tm.out_valid.tolist() == [9, 18, 30]
+    assert np.diff(tm.out_valid).tolist() == [9, 12]       # steps >= L: results exactly steps apart
+    assert pe_stream_timing(np.array([], dtype=np.int64), load_cycles=4).steps.size == 0
+    with pytest.raises(ValueError, match=r"load_cycles must be an integer in \[1, 64\], got 0"):
+        pe_stream_timing([1], load_cycles=0)
+    with pytest.raises(ValueError, match=r"cycles must hold integers >= 0, got -1"):
+        pe_stream_timing([1, -1], load_cycles=1)
+    with pytest.raises(ValueError, match=r"cycles must have 1 dimensions"):
+        pe_stream_timing([[1]], load_cycles=1)

