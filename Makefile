@@ -45,9 +45,10 @@ verilog: $(STAMP)
 test: $(STAMP) iverilog
 	PYTHONWARNINGS=error $(PY) -m pytest -n $(JOBS) --durations=10 $(PYTEST_ARGS)
 
+# HEAVY=1 adds the configurations marked heavy (64-pair Bitlet, 16 LUT multipliers): tens of minutes
 synth: $(STAMP)
-	$(PY) -m hw.synth
-	$(PY) -m hw.pe_report
+	$(PY) -m hw.synth $(if $(HEAVY),--heavy)
+	$(PY) -m hw.pe_report --merge $(if $(HEAVY),--heavy)
 
 bench: $(STAMP)
 	$(PY) -m golden.bench

@@ -34,16 +34,33 @@ Input (``group``, the ``weights`` payload of :class:`~hw.bitvert_pe.BitVertPE`),
 
 Control: ``load`` registers ``group`` (the step counts of the offered group are on ``n_steps``:
 ``B`` if sensitive else ``B - N``, for :class:`~hw.pe_stream.SerialSequencer`); ``advance`` moves to the next
-column (``load`` wins when both are set). The outputs describe the current column and hold while neither
-is set. Contract: ``r <= N`` (what :func:`golden.bbs.encode` and :func:`golden.bbs.from_bytes` guarantee),
-so ``col_idx`` stays ``>= N - r >= 0`` over the ``B - N`` steps.
+column (``load`` wins when both are set). The outputs describe the current column from the cycle after
+``load`` / ``advance`` on, and hold while neither is set. Contract: ``r <= N`` (what
+:func:`golden.bbs.encode` and :func:`golden.bbs.from_bytes` guarantee), so ``col_idx`` stays
+``>= N - r >= 0`` over the ``B - N`` steps.
 
-Implementation: the column words sit in a shift register (slot 0 = current column), so no B:1 column mux;
-the decoders are combinational from slot 0 (latency 0 from the registered state). State: ``B * lanes``
-column bits, ``col_idx``, ``is_msb``, 7 digit bits.
+Implementation: every output is a register (or, for ``sel`` / ``valid``, a few gates re-encoding the
+registered ``sel_onehot``). The column decoders work one column ahead: in the ``load`` cycle they
+decode the offered group's first column (combinationally from ``group``, which in an array comes from
+registers) and the decisions are registered with the group; in an ``advance`` cycle they decode the next
+column while the PE accumulates the current one. [I] So the decoder chain (popcount -> invert -> the
+chain of priority encoders) and the PE's datapath (window muxes -> adder trees -> shifter ->
+accumulator) are in different clock cycles (before: one path, 8.9 MHz iCE40 UP5K / 31.9 MHz ECP5 for the
+default PE) without changing the PE's cycle behaviour: the registered decisions are the same values the
+combinational decoder gave one cycle earlier (latency 0 from ``load`` / ``advance`` to the outputs,
+counted in clock edges, as before). One decoder per sub-column, its input muxed between the offered
+group's column 0 and the next column of the current group (``load`` selects). The remaining column words
+(columns 1 .. B-1) sit in a shift register (slot 0 = the next column), so no B:1 column mux.
+``sel_onehot`` (lane ``j`` takes activation ``j + k`` of the sub-group iff bit ``k`` is set; 0 = idle)
+is what the PE's window muxes use: an AND-OR mux, shallower than a binary-select mux gated by ``valid``.
+State: ``(B - 1) * lanes`` column bits, ``S * (1 + Gs/2 * (Gs/2 + 1))`` decision bits, ``col_idx``,
+``is_msb``, 7 digit bits.
 """
 
 from __future__ import annotations
+
+import operator
+from functools import reduce
 
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data
@@ -98,6 +115,8 @@ class BBSScheduler(Component):
         ``S = lanes // subgroup`` sub-columns.
     sel : Out(bbs_sel_width(subgroup)).array(S, subgroup // 2)
     valid : Out(1).array(S, subgroup // 2)
+    sel_onehot : Out(subgroup // 2 + 1).array(S, subgroup // 2)
+        ``valid << sel`` (0 when not valid), the form the PE's window muxes use.
     col_idx : Out(unsigned_width(bits - 1))
     is_msb : Out(1)
     const_digit : Out(signed(DIGIT_BITS + 1))
@@ -120,6 +139,7 @@ class BBSScheduler(Component):
             "invert": Out(1).array(self.subcolumns),
             "sel": Out(bbs_sel_width(subgroup)).array(self.subcolumns, half),
             "valid": Out(1).array(self.subcolumns, half),
+            "sel_onehot": Out(half + 1).array(self.subcolumns, half),
             "col_idx": Out(unsigned_width(bits - 1)),
             "is_msb": Out(1),
             "const_digit": Out(signed(DIGIT_BITS + 1)),
@@ -138,9 +158,10 @@ class BBSScheduler(Component):
 
     def elaborate(self, platform):
         m = Module()
-        B, N, gs = self.bits, self.pruned, self.subgroup
+        B, N, gs, half = self.bits, self.pruned, self.subgroup, self.subgroup // 2
         g = self.group
-        cols = [Signal(self.lanes, name=f"col{j}") for j in range(B)]
+        # nxt[j] = the column j + 1 steps after the current one (the current one is already decoded)
+        nxt = [Signal(self.lanes, name=f"next_col{j}") for j in range(B - 1)]
         digit_lo = Signal(DIGIT_BITS)                        # the second cycle's digit, waiting
         digit_now = Signal(signed(DIGIT_BITS + 1))
         col_idx = Signal.like(self.col_idx)
@@ -152,8 +173,40 @@ class BBSScheduler(Component):
         hi = Mux(g.signed_const, hi_bits.as_signed(), hi_bits)
         m.d.comb += self.n_steps.eq(Mux(g.sensitive, B, B - N))
 
+        # one decoder per sub-column, on the column that becomes current at the next clock edge: the
+        # offered group's first column when loading, else the next column of the group being executed
+        to_decode = Signal(self.lanes)
+        m.d.comb += to_decode.eq(Mux(self.load, g.columns[0], nxt[0]))
+        decs = []
+        for s in range(self.subcolumns):
+            dec = BBSColumnDecoder(gs)
+            m.submodules[f"decoder{s}"] = dec
+            m.d.comb += dec.column.eq(to_decode[s * gs:(s + 1) * gs])
+            decs.append(dec)
+
+        onehot = [[Signal(half + 1, name=f"sub{s}_lane{j}_onehot") for j in range(half)]
+                  for s in range(self.subcolumns)]
+        invert = [Signal(name=f"sub{s}_invert") for s in range(self.subcolumns)]
+
+        def register_decisions():
+            for s, dec in enumerate(decs):
+                m.d.sync += invert[s].eq(dec.invert)
+                for j in range(half):
+                    m.d.sync += onehot[s][j].eq(Mux(dec.valid[j], 1 << dec.sel[j], 0))
+
+        # sel / valid re-encoded from the registered one-hot selects (they are the decoder's outputs,
+        # one cycle later); a PE uses sel_onehot (an AND-OR window mux)
+        for s in range(self.subcolumns):
+            m.d.comb += self.invert[s].eq(invert[s])
+            for j in range(half):
+                oh = onehot[s][j]
+                m.d.comb += [self.sel_onehot[s][j].eq(oh), self.valid[s][j].eq(oh.any()),
+                             self.sel[s][j].eq(reduce(operator.or_, [Mux(oh[k], k, 0)
+                                                                    for k in range(1, half + 1)]))]
+
         with m.If(self.load):
-            m.d.sync += [cols[j].eq(g.columns[j]) for j in range(B)]
+            register_decisions()
+            m.d.sync += [nxt[j].eq(g.columns[j + 1]) for j in range(B - 1)]
             m.d.sync += [
                 col_idx.eq(Mux(g.sensitive, B - 1, B - 1 - r)),
                 is_msb.eq(1),
@@ -161,21 +214,16 @@ class BBSScheduler(Component):
                 digit_lo.eq(Mux(g.sensitive, 0, field[:DIGIT_BITS])),
             ]
         with m.Elif(self.advance):
-            m.d.sync += [cols[j].eq(cols[j + 1]) for j in range(B - 1)]
+            register_decisions()
+            m.d.sync += [nxt[j].eq(nxt[j + 1]) for j in range(B - 2)]
             m.d.sync += [
-                cols[B - 1].eq(0),
                 col_idx.eq(col_idx - 1),
                 is_msb.eq(0),
                 digit_now.eq(digit_lo),
                 digit_lo.eq(0),
             ]
+            m.d.sync += nxt[B - 2].eq(0)
 
-        for s in range(self.subcolumns):
-            dec = BBSColumnDecoder(gs)
-            m.submodules[f"decoder{s}"] = dec
-            m.d.comb += [dec.column.eq(cols[0][s * gs:(s + 1) * gs]), self.invert[s].eq(dec.invert)]
-            for j in range(gs // 2):
-                m.d.comb += [self.sel[s][j].eq(dec.sel[j]), self.valid[s][j].eq(dec.valid[j])]
         m.d.comb += [
             self.col_idx.eq(col_idx),
             self.is_msb.eq(is_msb),

@@ -16,12 +16,14 @@ Datapath (paper Fig. 7b, generalised to ``S = lanes / Gs`` sub-groups of ``Gs``)
   group's column words and gives, per cycle, the invert flag and ``Gs/2`` lane selects of every
   sub-column (:class:`~hw.bbs_column_decoder.BBSColumnDecoder`), ``col_idx``, ``is_msb`` and the constant
   digit;
-* per sub-group: ``Gs/2`` lanes, each a ``(Gs/2 + 1):1`` window mux over activations ``j .. j + Gs/2``
-  (gated by ``valid``), an :class:`~hw.adder_tree.AdderTree` of the lanes, and the Eq. 2/3 select:
-  the tree's sum, or the sub-group activation sum minus it when the sub-column is inverted
-  (``cfg.subgroup_sum_width`` bits);
-* the sum of the sub-groups (``cfg.pass_sum_width``), negated on the sign column, shifted by ``col_idx``
-  in one :class:`~hw.barrel_shifter.BarrelShifter`;
+* per sub-group: ``Gs/2`` lanes, each a ``(Gs/2 + 1):1`` AND-OR window mux over activations
+  ``j .. j + Gs/2`` (one-hot select ``sel_onehot``, 0 = idle lane), an :class:`~hw.adder_tree.AdderTree`
+  of the lanes (``L``), and the Eq. 2/3 select with the sign-column negation folded in: the signed term
+  ``(-1)**is_msb * (invert ? sum(A_sub) - L : L)`` computed as ``offset +/- L`` in one adder per sub-group
+  (``offset`` = ``+/- sum(A_sub)`` when inverted, else 0; subtract when ``invert xor is_msb``),
+  ``cfg.subgroup_sum_width + 1`` bits;
+* the sum of the sub-groups (``cfg.pass_sum_width + 1`` bits) shifted by ``col_idx`` in one
+  :class:`~hw.barrel_shifter.BarrelShifter`;
 * the BBS constant term ``C * sum(A)`` time-multiplexed (2.10: "3 constant bits per cycle, plus a shifter"):
   one 4-bit signed digit times the pass activation sum per cycle, ``<< 3`` in the first cycle (high digit),
   unshifted in the second (low digit), nothing after (:func:`golden.bitvert.constant_digits`). A 4 x 12 bit
@@ -40,8 +42,14 @@ Design decisions [I]:
   ``cfg.accumulator_width`` for the defaults); the result port is ``cfg.accumulator_width`` bits (the
   exact range of one pass's dot product, :attr:`golden.bbs.BBSConfig.weight_range` x int8, including
   ZPS weights outside INT-B);
-* the sub-group and pass activation sums are adder trees on the registered activations (in the paper's
-  array a shared "Group sum(A) generator" computes them once per input group);
+* the sub-group and pass activation sums are adder trees on the *offered* activations, registered with
+  the group at load (in the paper's array a shared "Group sum(A) generator" computes them once per input
+  group); they are therefore off the per-cycle path, like the registered scheduler decisions;
+* the scheduler's per-column decisions are registered one column ahead (:mod:`hw.bbs_scheduler`): the
+  decoder chain and this datapath are in different cycles; the per-cycle path is scheduler registers ->
+  window muxes -> lane tree -> +/- -> sub-group sum -> shifter -> accumulator adder (``acc_base =
+  (is_msb ? 0 : acc) + constant term`` is formed off that path). Same cycle behaviour as without these
+  registers; default PE 8.9 -> 17.0 MHz (iCE40 UP5K), 31.9 -> 51.4 MHz (ECP5-85F);
 * no pipeline register between the shifter and the accumulator (the RTL has one): the streaming contract
   of :mod:`hw.pe_stream` gives latency ``n + 1`` and one pass every ``n`` cycles without it;
 * ``ShiftAccumulator`` is not reused: it adds one term per cycle, BitVert adds the column term and the
@@ -56,6 +64,9 @@ the last (latency ``n + 1``); back to back one pass every ``n`` cycles.
 """
 
 from __future__ import annotations
+
+import operator
+from functools import reduce
 
 from amaranth.hdl import Module, Mux, Signal, signed
 
@@ -136,43 +147,55 @@ class BitVertPE(Component):
         with m.If(seq.load):
             m.d.sync += [acts[i].eq(self.i.payload.acts[i]) for i in range(n)]
 
-        # per sub-group: window muxes, adder tree, Eq. 2 / Eq. 3 select
-        bbs_sums, sub_asums = [], []
+        # activation sums of the offered group, computed at load and registered with it
+        sub_asums = []
+        for s in range(S):
+            asum_tree = AdderTree(gs, ACT_BITS)
+            m.submodules[f"asum{s}"] = asum_tree
+            m.d.comb += [asum_tree.x[i].eq(self.i.payload.acts[s * gs + i]) for i in range(gs)]
+            sub_asum = Signal(signed(cfg.subgroup_sum_width), name=f"sub{s}_asum")
+            with m.If(seq.load):
+                m.d.sync += sub_asum.eq(asum_tree.sum)
+            sub_asums.append((sub_asum, asum_tree.sum))
+        m.submodules.pass_asum_tree = pa_tree = AdderTree(S, cfg.subgroup_sum_width)
+        m.d.comb += [pa_tree.x[s].eq(sub_asums[s][1]) for s in range(S)]
+        pass_asum = Signal(signed(cfg.pass_sum_width))
+        with m.If(seq.load):
+            m.d.sync += pass_asum.eq(pa_tree.sum)
+
+        # per sub-group: window muxes, adder tree, Eq. 2 / Eq. 3 select with the sign-column negation
+        # folded in: (+/-)(invert ? asum - L : L) = offset +/- L, one adder per sub-group
+        bbs_sums = []
+        sw = cfg.subgroup_sum_width + 1
         for s in range(S):
             base = s * gs
             lanes_tree = AdderTree(half, ACT_BITS)
-            asum_tree = AdderTree(gs, ACT_BITS)
             m.submodules[f"lanes{s}"] = lanes_tree
-            m.submodules[f"asum{s}"] = asum_tree
             for j in range(half):
                 lane = Signal(signed(ACT_BITS), name=f"sub{s}_lane{j}")
-                with m.If(sch.valid[s][j]):
-                    with m.Switch(sch.sel[s][j]):
-                        for k in range(half + 1):
-                            with m.Case(k):
-                                m.d.comb += lane.eq(acts[base + j + k])
+                oh = sch.sel_onehot[s][j]
+                picks = [acts[base + j + k] & oh[k].replicate(ACT_BITS) for k in range(half + 1)]
+                m.d.comb += lane.eq(reduce(operator.or_, picks))
                 m.d.comb += lanes_tree.x[j].eq(lane)
-            m.d.comb += [asum_tree.x[i].eq(acts[base + i]) for i in range(gs)]
-            sub_asum = Signal(signed(cfg.subgroup_sum_width), name=f"sub{s}_asum")
-            bbs = Signal(signed(cfg.subgroup_sum_width), name=f"sub{s}_bbs_sum")
+            sub_asum = sub_asums[s][0]
+            neg = Signal(name=f"sub{s}_neg")
+            offset = Signal(signed(sw), name=f"sub{s}_offset")
+            lsum = Signal(signed(sw), name=f"sub{s}_lanes")
+            bbs = Signal(signed(sw), name=f"sub{s}_bbs_term")
             m.d.comb += [
-                sub_asum.eq(asum_tree.sum),
-                bbs.eq(Mux(sch.invert[s], sub_asum - lanes_tree.sum, lanes_tree.sum)),
+                neg.eq(sch.invert[s] ^ sch.is_msb),
+                offset.eq(Mux(sch.invert[s], Mux(sch.is_msb, -sub_asum, sub_asum), 0)),
+                lsum.eq(lanes_tree.sum),
+                bbs.eq(Mux(neg, offset - lsum, offset + lsum)),
             ]
             bbs_sums.append(bbs)
-            sub_asums.append(sub_asum)
 
-        m.submodules.column_tree = col_tree = AdderTree(S, cfg.subgroup_sum_width)
-        m.submodules.pass_asum_tree = asum_tree = AdderTree(S, cfg.subgroup_sum_width)
+        m.submodules.column_tree = col_tree = AdderTree(S, sw)
         m.d.comb += [col_tree.x[s].eq(bbs_sums[s]) for s in range(S)]
-        m.d.comb += [asum_tree.x[s].eq(sub_asums[s]) for s in range(S)]
-        col_sum = Signal(signed(cfg.pass_sum_width))
-        pass_asum = Signal(signed(cfg.pass_sum_width))
-        m.d.comb += [col_sum.eq(col_tree.sum), pass_asum.eq(asum_tree.sum)]
-
-        # sign-column negation and the single shifter << col_idx
         term = Signal(signed(cfg.pass_sum_width + 1))
-        m.d.comb += term.eq(Mux(sch.is_msb, -col_sum, col_sum))
+        m.d.comb += term.eq(col_tree.sum)
+
+        # the single shifter << col_idx
         m.submodules.shifter = sh = BarrelShifter(cfg.pass_sum_width + 1, B - 1, "left", arithmetic=True)
         m.d.comb += [sh.data.eq(term), sh.amount.eq(sch.col_idx)]
         col_term = sh.result.as_signed()
@@ -190,7 +213,8 @@ class BitVertPE(Component):
 
         acc = self.acc
         acc_next = Signal(signed(self.acc_width))
-        m.d.comb += acc_next.eq(Mux(sch.is_msb, 0, acc) + col_term + const_term)
+        acc_base = Signal(signed(self.acc_width))     # may wrap; acc_next (modulo 2**acc_width) is exact
+        m.d.comb += [acc_base.eq(Mux(sch.is_msb, 0, acc) + const_term), acc_next.eq(acc_base + col_term)]
         with m.If(seq.active):
             m.d.sync += acc.eq(acc_next)
         with m.If(seq.last):

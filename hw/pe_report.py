@@ -192,6 +192,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m hw.pe_report", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("names", nargs="*", help="PE configurations (default: all of PE_ROWS)")
+    ap.add_argument("--heavy", action="store_true",
+                    help="also the configurations marked heavy in hw/registry.py (tens of minutes)")
     ap.add_argument("--merge", action="store_true",
                     help="update these rows in an existing pe.json instead of writing a new one")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
@@ -199,7 +201,13 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     from golden.workloads import bbs_workloads
     workloads = bbs_workloads()
-    rows = [r for r in PE_ROWS if not args.names or r[0] in args.names]
+    if args.names:
+        rows = [r for r in PE_ROWS if r[0] in args.names]
+    else:
+        rows = [r for r in PE_ROWS if args.heavy or not get_config(r[0]).heavy]
+    if not args.names and not args.heavy:
+        print("skipping heavy PEs (use --heavy / make synth HEAVY=1): "
+              + ", ".join(r[0] for r in PE_ROWS if get_config(r[0]).heavy))
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         records = list(pool.map(lambda r: characterize(r[0], r[1], workloads), rows))
     out = Path(args.reports)

@@ -142,13 +142,22 @@ def main(argv=None) -> int:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("names", nargs="*", help="configurations (default: all registered)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--heavy", action="store_true",
+                    help="also the configurations marked heavy (tens of minutes of synthesis)")
     ap.add_argument("--reports", default=str(ROOT / "build" / "reports"))
     args = ap.parse_args(argv)
-    configs = [get_config(n) for n in args.names] if args.names else CONFIGS
+    configs = [get_config(n) for n in args.names] if args.names else [c for c in CONFIGS if args.heavy or not c.heavy]
+    skipped = [c.name for c in CONFIGS if c.heavy and c not in configs]
+    if skipped:
+        print(f"skipping heavy configurations (use --heavy / make synth HEAVY=1): {', '.join(skipped)}")
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         records = list(pool.map(lambda c: synthesize(c, ROOT / "build" / "synth" / c.name), configs))
     out = Path(args.reports)
     out.mkdir(parents=True, exist_ok=True)
+    if (out / "area.json").exists():     # keep earlier results of registered configurations not rebuilt now
+        old = {r["name"]: r for r in json.loads((out / "area.json").read_text())}
+        old.update({r["name"]: r for r in records})
+        records = [old[c.name] for c in CONFIGS if c.name in old]
     (out / "area.json").write_text(json.dumps(records, indent=2) + "\n")
     (out / "area.md").write_text(markdown(records))
     sys.stdout.write(markdown(records))

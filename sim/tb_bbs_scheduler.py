@@ -2,10 +2,11 @@
 
 The pytest side (``tests/test_bbs_scheduler.py``) writes ``BITSPARSE_PARAMS["vectors"]``: per pass the
 packed ``group``, its ``n_steps`` and, per live cycle, ``invert`` / ``sel`` / ``valid`` (per sub-column and
-lane), ``col_idx``, ``is_msb`` and ``(const_digit, const_shift)``, all from golden.bbs.column_sums,
-golden.primitives.bbs_column_decode and golden.bitvert.constant_digits. The bench loads each pass (with
-``advance`` also set on every third load: load wins), checks ``n_steps`` combinationally, then checks every
-cycle's controls once while holding (neither ``load`` nor ``advance``) and advances.
+lane), ``col_idx``, ``is_msb`` and ``(const_digit, const_shift)`` (and ``sel_onehot == valid << sel``),
+all from golden.bbs.column_sums, golden.primitives.bbs_column_decode and golden.bitvert.constant_digits. The
+bench loads each pass (with ``advance`` also set on every third load: load wins), checks ``n_steps``
+combinationally, then checks every cycle's controls once while holding (neither ``load`` nor ``advance``)
+and advances.
 """
 
 import json
@@ -20,6 +21,10 @@ from sim.runner import test_params
 def read(dut, S, half):
     def port(name):
         return getattr(dut, name)
+    for s in range(S):                                  # the PE's one-hot selects = valid << sel
+        for j in range(half):
+            assert int(port(f"sel_onehot__{s}__{j}").value) == \
+                int(port(f"valid__{s}__{j}").value) << int(port(f"sel__{s}__{j}").value)
     return {"invert": [int(port(f"invert__{s}").value) for s in range(S)],
             "sel": [[int(port(f"sel__{s}__{j}").value) for j in range(half)] for s in range(S)],
             "valid": [[int(port(f"valid__{s}__{j}").value) for j in range(half)] for s in range(S)],

@@ -86,6 +86,9 @@ def test_amaranth_controls_match_golden(bits, pruned, lanes, subgroup):
     got = []
 
     def read(ctx):
+        for s in range(S):                              # the PE's one-hot selects = valid << sel
+            for j in range(half):
+                assert ctx.get(dut.sel_onehot[s][j]) == ctx.get(dut.valid[s][j]) << ctx.get(dut.sel[s][j])
         return {"invert": [ctx.get(dut.invert[s]) for s in range(S)],
                 "sel": [[ctx.get(dut.sel[s][j]) for j in range(half)] for s in range(S)],
                 "valid": [[ctx.get(dut.valid[s][j]) for j in range(half)] for s in range(S)],
