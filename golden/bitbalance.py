@@ -52,8 +52,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .bits import popcount, signed_width, twos_range, unsigned_width
-from .check import check_int, check_int_array
+from .bits import nearest_magnitude_table, popcount, signed_width, twos_range, unsigned_width
+from .check import check_int, check_int_array, check_sign_magnitude_array
+from .primitives import leading_one
 
 __all__ = [
     "BitBalanceConfig", "BitBalanceCode", "allowed_magnitudes", "project", "project_layers",
@@ -166,36 +167,14 @@ def _tables(bits: int, k: int) -> tuple[np.ndarray, np.ndarray]:
     """(sorted allowed magnitudes, projection LUT over every signed value -(2**(bits-1)-1)..2**(bits-1)-1)."""
     mags = np.arange(1 << (bits - 1), dtype=np.int64)
     allowed = mags[popcount(mags) <= k]
-    hi_idx = np.minimum(np.searchsorted(allowed, mags, side="left"), allowed.size - 1)
-    lo_idx = np.where(allowed[hi_idx] > mags, hi_idx - 1, hi_idx)  # allowed[0] == 0 <= every m
-    lo, hi = allowed[lo_idx], allowed[hi_idx]
-    # nearest; equal distance -> smaller magnitude (lo); above max(allowed) hi == lo
-    proj = np.where(hi - mags < mags - lo, hi, lo)
     allowed.setflags(write=False)
-    signed = np.concatenate([-proj[:0:-1], proj])   # index q + 2**(bits-1) - 1
-    allowed.setflags(write=False)
-    signed.setflags(write=False)
-    return allowed, signed
+    return allowed, nearest_magnitude_table(allowed, bits)
 
 
 def allowed_magnitudes(bits: int = 8, k: int = 3) -> np.ndarray:
     """Sorted magnitudes in ``[0, 2**(bits-1)-1]`` with at most ``k`` one-bits (read-only int64 array)."""
     bits, k = _check_bits_k(bits, k)
     return _tables(bits, k)[0]
-
-
-def _check_q(name, q, bits):
-    """Symmetric sign-magnitude range; -2**(bits-1) refused with its own message (min/max fast path)."""
-    a = check_int_array(name, q)
-    top = 1 << (bits - 1)
-    if a.size and (a.min() < -(top - 1) or a.max() > top - 1):
-        neg = a == -top
-        if neg.any():
-            idx = tuple(int(i) for i in np.argwhere(neg)[0])
-            raise ValueError(f"{name} holds {-top} at index {idx}, which has no {bits}-bit sign-magnitude code; "
-                             f"weights must lie in the symmetric range [{-(top - 1)}, {top - 1}] (clip first)")
-        check_int_array(name, a, lo=-(top - 1), hi=top - 1)
-    return a
 
 
 def project(q, *, bits: int = 8, k: int = 3) -> np.ndarray:
@@ -223,7 +202,7 @@ def project(q, *, bits: int = 8, k: int = 3) -> np.ndarray:
     ``(bits, k)`` with ``np.searchsorted`` over the sorted allowed magnitudes (about 0.5 s per 25.6M weights).
     """
     bits, k = _check_bits_k(bits, k)
-    a = _check_q("q", q, bits)
+    a = check_sign_magnitude_array("q", q, bits)
     signed = _tables(bits, k)[1]
     return signed[a + ((1 << (bits - 1)) - 1)]
 
@@ -274,14 +253,6 @@ def project_layers(layers, *, bits: int = 8, k):
     return [project(layer, bits=bits, k=kk) for layer, kk in zip(layers, ks)]
 
 
-def _msb_index(m: np.ndarray, nbits: int) -> np.ndarray:
-    """Index of the most significant one of each non-negative ``m < 2**nbits``; -1 for 0."""
-    e = np.full(m.shape, -1, dtype=np.int64)
-    for p in range(nbits):
-        e = np.where((m >> p) & 1 == 1, p, e)
-    return e
-
-
 def encode(q, *, bits: int = 8, k: int = 3) -> BitBalanceCode:
     """Encode weights with at most ``k`` one-bits as ``(sign, pos[k], valid[k])``, slots MSB-first.
 
@@ -289,7 +260,7 @@ def encode(q, *, bits: int = 8, k: int = 3) -> BitBalanceCode:
     ``-2**(bits-1)``. See the module docstring for the layout and the unused-slot convention.
     """
     bits, k = _check_bits_k(bits, k)
-    a = _check_q("q", q, bits)
+    a = check_sign_magnitude_array("q", q, bits)
     m = np.abs(a)
     if m.size:
         pc = popcount(m)
@@ -302,11 +273,11 @@ def encode(q, *, bits: int = 8, k: int = 3) -> BitBalanceCode:
     valid = np.zeros(a.shape + (k,), dtype=np.uint8)
     r = m.copy()
     for j in range(k):
-        e = _msb_index(r, bits - 1)
-        used = e >= 0
-        pos[..., j] = np.where(used, e, 0)
+        top, found = leading_one(r, bits - 1)          # the hardware LOD's golden function
+        used = found == 1
+        pos[..., j] = np.where(used, top, 0)
         valid[..., j] = used
-        r = np.where(used, r - (np.int64(1) << np.maximum(e, 0)), r)
+        r = np.where(used, r - (np.int64(1) << top), r)
     return BitBalanceCode((a < 0).astype(np.uint8), pos, valid, bits, k)
 
 

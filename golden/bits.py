@@ -20,7 +20,7 @@ from .check import check_int, check_int_array
 __all__ = [
     "unsigned_width", "signed_width", "twos_range", "popcount",
     "twos_complement_planes", "from_twos_complement_planes",
-    "sign_magnitude_planes", "from_sign_magnitude_planes",
+    "sign_magnitude_planes", "from_sign_magnitude_planes", "nearest_magnitude_table",
 ]
 
 
@@ -101,3 +101,22 @@ def from_sign_magnitude_planes(sign, magnitude_planes) -> np.ndarray:
     weights = np.array([1 << k for k in range(p.shape[0])], dtype=np.int64)
     mag = np.tensordot(weights, p, axes=(0, 0)).astype(np.int64)
     return np.where(s == 1, -mag, mag)
+
+
+def nearest_magnitude_table(allowed, bits: int) -> np.ndarray:
+    """Projection of every signed ``bits``-bit sign-magnitude value onto ``+/-allowed``, as a table.
+
+    ``allowed`` is the sorted set of permitted magnitudes and contains 0. Entry ``q + 2**(bits-1) - 1``
+    is the value nearest to ``q`` whose magnitude is in ``allowed``, **ties to the smaller magnitude**,
+    sign kept; magnitudes above ``max(allowed)`` go to it. Read-only int64 array of ``2**bits - 1``
+    entries (the quantizers of Bit-balance and EBSP look weights up in it).
+    """
+    allowed = np.asarray(allowed, dtype=np.int64)
+    mags = np.arange(1 << (bits - 1), dtype=np.int64)
+    hi_idx = np.minimum(np.searchsorted(allowed, mags, side="left"), allowed.size - 1)
+    lo_idx = np.where(allowed[hi_idx] > mags, hi_idx - 1, hi_idx)      # allowed[0] == 0 <= every m
+    lo, hi = allowed[lo_idx], allowed[hi_idx]
+    proj = np.where(hi - mags < mags - lo, hi, lo)                     # equal distance -> lo
+    signed = np.concatenate([-proj[:0:-1], proj])
+    signed.setflags(write=False)
+    return signed

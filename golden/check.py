@@ -12,7 +12,8 @@ import operator
 
 import numpy as np
 
-__all__ = ["check_int", "check_choice", "check_bool", "check_int_array", "check_float_array"]
+__all__ = ["check_int", "check_choice", "check_bool", "check_int_array", "check_float_array",
+           "check_sign_magnitude_array"]
 
 
 def check_int(name: str, value, *, lo: int | None = None, hi: int | None = None,
@@ -85,6 +86,24 @@ def check_int_array(name: str, arr, *, lo: int | None = None, hi: int | None = N
             idx = tuple(int(i) for i in np.argwhere(bad)[0])
             raise ValueError(f"{name} must hold integers{_range_text(lo, hi)}, "
                              f"got {int(a[idx])} at index {idx}")
+    return a
+
+
+def check_sign_magnitude_array(name: str, q, bits: int) -> np.ndarray:
+    """Integers in the symmetric ``bits``-bit sign-magnitude range ``[-(2**(bits-1)-1), 2**(bits-1)-1]``.
+
+    ``-2**(bits-1)`` gets its own message (it has no sign-magnitude code; clip first). A min/max test
+    keeps the common in-range case fast on large tensors.
+    """
+    a = check_int_array(name, q)
+    top = 1 << (bits - 1)
+    if a.size and (a.min() < -(top - 1) or a.max() > top - 1):
+        neg = a == -top
+        if neg.any():
+            idx = tuple(int(i) for i in np.argwhere(neg)[0])
+            raise ValueError(f"{name} holds {-top} at index {idx}, which has no {bits}-bit sign-magnitude code; "
+                             f"weights must lie in the symmetric range [{-(top - 1)}, {top - 1}] (clip first)")
+        check_int_array(name, a, lo=-(top - 1), hi=top - 1)
     return a
 
 

@@ -53,8 +53,9 @@ from functools import lru_cache
 
 import numpy as np
 
-from .bits import signed_width, twos_range, unsigned_width
-from .check import check_float_array, check_int, check_int_array
+from .bits import nearest_magnitude_table, signed_width, twos_range, unsigned_width
+from .check import check_float_array, check_int, check_int_array, check_sign_magnitude_array
+from .primitives import leading_one
 
 __all__ = [
     "EBSPConfig", "EBSPCode", "pattern_values", "project", "lod", "encode", "decode", "pack", "unpack",
@@ -197,15 +198,8 @@ def _tables(bits: int, window: int) -> tuple[np.ndarray, np.ndarray]:
     d = np.arange(1 << window, dtype=np.int64)
     vals = np.unique(np.concatenate([d << p for p in range(bits - window)]))
     vals = vals[vals <= (1 << (bits - 1)) - 1]
-    mags = np.arange(1 << (bits - 1), dtype=np.int64)
-    hi_idx = np.minimum(np.searchsorted(vals, mags, side="left"), vals.size - 1)
-    lo_idx = np.where(vals[hi_idx] > mags, hi_idx - 1, hi_idx)  # vals[0] == 0 <= every m
-    lo, hi = vals[lo_idx], vals[hi_idx]
-    proj = np.where(hi - mags < mags - lo, hi, lo)  # nearest, tie -> smaller magnitude
-    signed = np.concatenate([-proj[:0:-1], proj])    # index q + 2**(bits-1) - 1
     vals.setflags(write=False)
-    signed.setflags(write=False)
-    return vals, signed
+    return vals, nearest_magnitude_table(vals, bits)
 
 
 def pattern_values(bits: int = 8, window: int = 3) -> np.ndarray:
@@ -215,20 +209,6 @@ def pattern_values(bits: int = 8, window: int = 3) -> np.ndarray:
     """
     bits, window = _check_bits_window(bits, window)
     return _tables(bits, window)[0]
-
-
-def _check_q(name, q, bits):
-    """Symmetric sign-magnitude range; -2**(bits-1) refused with its own message (min/max fast path)."""
-    a = check_int_array(name, q)
-    top = 1 << (bits - 1)
-    if a.size and (a.min() < -(top - 1) or a.max() > top - 1):
-        neg = a == -top
-        if neg.any():
-            idx = tuple(int(i) for i in np.argwhere(neg)[0])
-            raise ValueError(f"{name} holds {-top} at index {idx}, which has no {bits}-bit sign-magnitude code; "
-                             f"weights must lie in the symmetric range [{-(top - 1)}, {top - 1}] (clip first)")
-        check_int_array(name, a, lo=-(top - 1), hi=top - 1)
-    return a
 
 
 def project(q, *, bits: int = 8, window: int = 3) -> np.ndarray:
@@ -251,7 +231,7 @@ def project(q, *, bits: int = 8, window: int = 3) -> np.ndarray:
     ndarray of int64, same shape as ``q`` (one cached table look-up, ~0.5 s per 25.6M weights).
     """
     bits, window = _check_bits_window(bits, window)
-    a = _check_q("q", q, bits)
+    a = check_sign_magnitude_array("q", q, bits)
     return _tables(bits, window)[1][a + ((1 << (bits - 1)) - 1)]
 
 
@@ -259,16 +239,10 @@ def lod(m) -> np.ndarray:
     """Leading-one detector: index of the most significant one of each non-negative integer, **-1 for 0**.
 
     The hardware LOD has a separate "all zero" flag; here ``-1`` stands for it (``lod(m) >= 0`` is the
-    flag). Vectorized binary search over 6 shift steps (exact for any int64 ``m >= 0``).
+    flag). It is :func:`golden.primitives.leading_one`, the golden function of ``hw/lod.py``.
     """
-    r = check_int_array("m", m, lo=0)
-    e = np.zeros(r.shape, dtype=np.int64)
-    for s in (32, 16, 8, 4, 2, 1):
-        t = r >> s
-        hit = t > 0
-        e = np.where(hit, e + s, e)
-        r = np.where(hit, t, r)
-    return np.where(r == 0, -1, e)
+    index, valid = leading_one(check_int_array("m", m, lo=0), 63)
+    return np.where(valid == 1, index, -1)
 
 
 def _lod_fields(m, window):
@@ -288,7 +262,7 @@ def decode_plain(q, *, bits: int = 8, window: int = 3) -> np.ndarray:
     (non-negative magnitudes are a special case); ``-2**(bits-1)`` is refused.
     """
     bits, window = _check_bits_window(bits, window)
-    a = _check_q("q", q, bits)
+    a = check_sign_magnitude_array("q", q, bits)
     m = np.abs(a)
     p, d = _lod_fields(m, window)
     v = d << p
@@ -298,7 +272,7 @@ def decode_plain(q, *, bits: int = 8, window: int = 3) -> np.ndarray:
 def is_pattern(q, *, bits: int = 8, window: int = 3) -> np.ndarray:
     """Bool array: ``True`` where ``|q|`` is in ``P(bits, window)`` (so :func:`decode_plain` is exact)."""
     bits, window = _check_bits_window(bits, window)
-    a = _check_q("q", q, bits)
+    a = check_sign_magnitude_array("q", q, bits)
     return decode_plain(a, bits=bits, window=window) == a
 
 
@@ -309,7 +283,7 @@ def encode(q, *, bits: int = 8, window: int = 3) -> EBSPCode:
     ``-2**(bits-1)``.
     """
     bits, window = _check_bits_window(bits, window)
-    a = _check_q("q", q, bits)
+    a = check_sign_magnitude_array("q", q, bits)
     m = np.abs(a)
     p, d = _lod_fields(m, window)
     if a.size:

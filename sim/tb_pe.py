@@ -42,12 +42,23 @@ async def start(dut):
     dut.rst.value = 0
 
 
-async def run_stream(dut, payloads, *, in_prob=1.0, out_prob=1.0, seed=0, max_cycles=10**7):
-    """Drive all payloads, collect all results; returns (results, output cycle stamps, accept stamps)."""
+def signed_result(dut):
+    return dut.o__payload.value.to_signed()
+
+
+async def run_stream(dut, payloads, *, in_prob=1.0, out_prob=1.0, seed=0, max_cycles=10**7,
+                     n_results=None, read=signed_result, sample=None):
+    """Drive all payloads, collect ``n_results`` results (default: one per payload).
+
+    ``read(dut)`` reads a result at an output handshake; ``sample(dut)``, if given, is read there too
+    (a status flag, the cycle counter). Returns ``(results, output stamps, accept stamps, samples)``.
+    Every payload must have been accepted by the time the last result is out.
+    """
+    n_results = len(payloads) if n_results is None else n_results
     rng = np.random.default_rng(seed)
-    results, out_t, in_t = [], [], []
+    results, out_t, in_t, samples = [], [], [], []
     k, t = 0, 0
-    while len(results) < len(payloads):
+    while len(results) < n_results:
         # decide this cycle's inputs at the falling edge, sample handshakes just before the rising edge
         offer = k < len(payloads) and rng.random() < in_prob
         dut.i__valid.value = int(offer)
@@ -59,14 +70,17 @@ async def run_stream(dut, payloads, *, in_prob=1.0, out_prob=1.0, seed=0, max_cy
             in_t.append(t)
             k += 1
         if int(dut.o__valid.value) and int(dut.o__ready.value):
-            results.append(dut.o__payload.value.to_signed())
+            results.append(read(dut))
             out_t.append(t)
+            if sample is not None:
+                samples.append(sample(dut))
         await FallingEdge(dut.clk)
         t += 1
-        assert t < max_cycles, f"timeout: {len(results)} of {len(payloads)} results after {t} cycles"
+        assert t < max_cycles, f"timeout: {len(results)} of {n_results} results after {t} cycles"
     dut.i__valid.value = 0
     dut.o__ready.value = 0
-    return results, out_t, in_t
+    assert k == len(payloads), f"{len(payloads) - k} inputs left unaccepted after the last result"
+    return results, out_t, in_t, samples
 
 
 def check_results(got, want):
@@ -79,7 +93,7 @@ def check_results(got, want):
 async def back_to_back(dut):
     p, payloads, want, cycles = load()
     await start(dut)
-    got, out_t, in_t = await run_stream(dut, payloads)
+    got, out_t, in_t, _ = await run_stream(dut, payloads)
     check_results(got, want)
     assert out_t[0] - in_t[0] == cycles[0] + 1, (
         f"first result after {out_t[0] - in_t[0]} cycles, model {cycles[0]} steps + 1")
@@ -93,7 +107,7 @@ async def back_to_back(dut):
 async def random_backpressure(dut):
     p, payloads, want, cycles = load()
     await start(dut)
-    got, _, _ = await run_stream(dut, payloads, in_prob=0.7, out_prob=0.4, seed=p.get("seed", 1))
+    got, _, _, _ = await run_stream(dut, payloads, in_prob=0.7, out_prob=0.4, seed=p.get("seed", 1))
     check_results(got, want)
     await FallingEdge(dut.clk)
     assert int(dut.cycles.value) == sum(cycles), f"cycle counter {int(dut.cycles.value)}, model {sum(cycles)}"
@@ -122,7 +136,7 @@ async def abort_then_run(dut, use_reset):
     dut.clear.value = 0
     assert int(dut.o__valid.value) == 0, "an aborted group must not leave a result"
     assert int(dut.cycles.value) == 0, "clear/reset must zero the cycle counter"
-    got, _, _ = await run_stream(dut, payloads, in_prob=0.9, out_prob=0.8, seed=3)
+    got, _, _, _ = await run_stream(dut, payloads, in_prob=0.9, out_prob=0.8, seed=3)
     check_results(got, want)
     for _ in range(5):                       # and nothing else comes out afterwards
         dut.o__ready.value = 1

@@ -13,10 +13,10 @@ import json
 
 import cocotb
 import numpy as np
-from cocotb.triggers import FallingEdge, RisingEdge
+from cocotb.triggers import FallingEdge
 
 from sim.runner import test_params
-from sim.tb_pe import check_results, start
+from sim.tb_pe import check_results, run_stream, start
 
 
 def load():
@@ -27,27 +27,9 @@ def load():
 
 
 async def run_with_flag(dut, payloads, *, in_prob, out_prob, seed):
-    """Like ``sim.tb_pe.run_stream``, also sampling ``weight_error`` at every output handshake."""
-    rng = np.random.default_rng(seed)
-    results, flags = [], []
-    k = 0
-    for t in range(10**6):
-        if len(results) == len(payloads):
-            break
-        offer = k < len(payloads) and rng.random() < in_prob
-        dut.i__valid.value = int(offer)
-        if offer:
-            dut.i__payload.value = payloads[k]
-        dut.o__ready.value = int(rng.random() < out_prob)
-        await RisingEdge(dut.clk)
-        if offer and int(dut.i__ready.value):
-            k += 1
-        if int(dut.o__valid.value) and int(dut.o__ready.value):
-            results.append(dut.o__payload.value.to_signed())
-            flags.append(int(dut.weight_error.value))
-        await FallingEdge(dut.clk)
-    dut.i__valid.value = 0
-    dut.o__ready.value = 0
+    """``sim.tb_pe.run_stream``, also sampling ``weight_error`` at every output handshake."""
+    results, _, _, flags = await run_stream(dut, payloads, in_prob=in_prob, out_prob=out_prob, seed=seed,
+                                            max_cycles=10**6, sample=lambda d: int(d.weight_error.value))
     return results, flags
 
 

@@ -14,7 +14,7 @@ from golden import bitbalance as bb
 from golden.bits import signed_width, twos_range
 from golden.cycles import group_cycles_bitbalance
 from hw.bitbalance_pe import BitBalancePE
-from sim.amaranth_sim import run_sync
+from sim.amaranth_sim import run_pe_groups
 from sim.pe_vectors import pack_payloads, write_vectors
 from sim.runner import run_cocotb
 
@@ -117,23 +117,7 @@ def test_code_layout_is_the_golden_packed_word(bits, k):
 
 def simulate(pe, payloads):
     """One group at a time; returns per group (result, cycle-counter delta, weight_error)."""
-    out = []
-
-    async def bench(ctx):
-        ctx.set(pe.o.ready, 1)
-        before = 0
-        for pl in payloads:
-            ctx.set(pe.i.valid, 1)
-            ctx.set(pe.i.payload, pl)
-            await ctx.tick().until(pe.i.ready)
-            ctx.set(pe.i.valid, 0)
-            await ctx.tick().until(pe.o.valid)
-            c = ctx.get(pe.cycles)
-            out.append((ctx.get(pe.o.payload), c - before, ctx.get(pe.weight_error)))
-            before = c
-
-    run_sync(pe, bench)
-    return out
+    return run_pe_groups(pe, payloads, sample=lambda pe, ctx: ctx.get(pe.weight_error))
 
 
 def payload_list(w, x, gk, bits, k_max):

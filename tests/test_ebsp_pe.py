@@ -15,7 +15,7 @@ from golden import ebsp
 from golden.bits import signed_width, twos_range
 from golden.cycles import group_cycles_ebsp
 from hw.ebsp_pe import EBSPPE
-from sim.amaranth_sim import run_sync
+from sim.amaranth_sim import run_pe_groups
 from sim.pe_vectors import pack_payloads, write_vectors
 from sim.runner import run_cocotb
 
@@ -123,25 +123,8 @@ def test_encoded_layout_is_the_golden_packed_word(bits, window):
 
 def simulate(pe, payloads):
     """One group at a time; returns per group (result(s), cycle-counter delta, weight_error)."""
-    out = []
-
-    async def bench(ctx):
-        ctx.set(pe.o.ready, 1)
-        before = 0
-        for pl in payloads:
-            ctx.set(pe.i.valid, 1)
-            ctx.set(pe.i.payload, pl)
-            await ctx.tick().until(pe.i.ready)
-            ctx.set(pe.i.valid, 0)
-            await ctx.tick().until(pe.o.valid)
-            r = ctx.get(pe.o.payload)
-            r = [r] if isinstance(r, int) else list(r)
-            c = ctx.get(pe.cycles)
-            out.append((r, c - before, ctx.get(pe.weight_error)))
-            before = c
-
-    run_sync(pe, bench)
-    return out
+    return [([r] if isinstance(r, int) else list(r), c, e)
+            for r, c, e in run_pe_groups(pe, payloads, sample=lambda pe, ctx: ctx.get(pe.weight_error))]
 
 
 @pytest.mark.parametrize("bits, window, lanes, act_bits, fmt, rows", [

@@ -76,3 +76,21 @@ def test_grouping_refusals():
         group_weights(np.zeros((2, 48)), 32)
     with pytest.raises(ValueError, match=r"weights must be \[K, C\] \(fully connected\) or \[K, C, H, W\]"):
         group_weights(np.zeros((2, 3, 4)), 32)
+
+
+def test_nearest_magnitude_table():
+    from golden.bits import nearest_magnitude_table
+    t = nearest_magnitude_table(np.array([0, 1, 4]), 4)          # q in -7..7 at index q + 7
+    # 2 is equidistant from 1 and 4? no: |2-1| = 1 < 2 -> 1; 3 is nearer 4; 5..7 go to the largest, 4
+    assert t.tolist() == [-4, -4, -4, -4, -4, -1, -1, 0, 1, 1, 4, 4, 4, 4, 4]
+    t = nearest_magnitude_table(np.array([0, 2]), 3)             # 1 is a tie between 0 and 2 -> 0
+    assert t.tolist() == [-2, -2, 0, 0, 0, 2, 2]
+
+
+def test_check_sign_magnitude_array():
+    from golden.check import check_sign_magnitude_array
+    assert check_sign_magnitude_array("w", np.array([-7, 7]), 4).tolist() == [-7, 7]
+    with pytest.raises(ValueError, match=r"w holds -8 at index \(1,\), which has no 4-bit sign-magnitude code"):
+        check_sign_magnitude_array("w", np.array([0, -8]), 4)
+    with pytest.raises(ValueError, match=r"w must hold integers in \[-7, 7\], got 9"):
+        check_sign_magnitude_array("w", np.array([9]), 4)

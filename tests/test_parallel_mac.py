@@ -6,7 +6,7 @@ from golden.baselines import ParallelConfig, parallel_dot
 from golden.bits import twos_range
 from golden.cycles import group_cycles_parallel
 from hw.parallel_mac import ParallelMAC, sb_mac16_sim_model
-from sim.amaranth_sim import run_sync
+from sim.amaranth_sim import run_pe_groups, run_sync
 from sim.pe_vectors import pack_payloads, write_vectors
 from sim.runner import run_cocotb
 
@@ -93,19 +93,8 @@ def test_accumulator_worst_case(bits, lanes, act_bits):
     want = parallel_dot(w, a, cfg).tolist()
     lo, hi = cfg.dot_range()
     assert hi == want[0] and lo == min(want[1:])
-    got = []
-
-    async def bench(ctx):
-        ctx.set(pe.o.ready, 1)
-        for g in range(len(w)):
-            ctx.set(pe.i.valid, 1)
-            ctx.set(pe.i.payload, {"weights": [int(v) for v in w[g]], "acts": [int(v) for v in a[g]]})
-            await ctx.tick().until(pe.i.ready)
-            ctx.set(pe.i.valid, 0)
-            await ctx.tick().until(pe.o.valid)
-            got.append(ctx.get(pe.o.payload))
-
-    run_sync(pe, bench)
+    got = [r for r, _, _ in run_pe_groups(
+        pe, [{"weights": [int(v) for v in w[g]], "acts": [int(v) for v in a[g]]} for g in range(len(w))])]
     assert got == want
 
 

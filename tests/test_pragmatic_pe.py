@@ -5,7 +5,7 @@ from golden.baselines import PragmaticConfig, pragmatic_cycle_sums, pragmatic_do
 from golden.bits import twos_range
 from golden.cycles import group_cycles_pragmatic
 from hw.pragmatic_pe import PragmaticPE
-from sim.amaranth_sim import run_sync
+from sim.amaranth_sim import run_pe_groups, run_sync
 from sim.pe_vectors import pack_payloads, write_vectors
 from sim.runner import run_cocotb
 
@@ -118,20 +118,8 @@ def test_accumulator_worst_case(bits, lanes, act_bits):
     a = np.full((2, lanes), alo)
     want = pragmatic_dot(w, a, cfg).tolist()
     assert want == [cfg.dot_range()[0], cfg.dot_range()[1]]
-    got = []
-
-    async def bench(ctx):
-        ctx.set(pe.o.ready, 1)
-        for g in range(2):
-            ctx.set(pe.i.valid, 1)
-            ctx.set(pe.i.payload, {"weights": PragmaticPE.encode_weights(w[g], bits),
-                                   "acts": [int(v) for v in a[g]]})
-            await ctx.tick().until(pe.i.ready)
-            ctx.set(pe.i.valid, 0)
-            await ctx.tick().until(pe.o.valid)
-            got.append(ctx.get(pe.o.payload))
-
-    run_sync(pe, bench)
+    got = [r for r, _, _ in run_pe_groups(
+        pe, [{"weights": PragmaticPE.encode_weights(w[g], bits), "acts": [int(v) for v in a[g]]} for g in range(2)])]
     assert got == want
 
 

@@ -4,7 +4,7 @@ import pytest
 from golden.baselines import StripesConfig, stripes_cycle_sums, stripes_dot
 from golden.cycles import group_cycles_stripes
 from hw.stripes_pe import StripesPE
-from sim.amaranth_sim import run_sync
+from sim.amaranth_sim import run_pe_groups
 from sim.pe_vectors import pack_payloads, write_vectors
 from sim.runner import run_cocotb
 
@@ -27,23 +27,12 @@ def test_bad_parameters():
         StripesPE(bits=1)
 
 
-def test_amaranth_partial_sums_and_result():
+def test_amaranth_results():
     pe = StripesPE(bits=4, lanes=4, act_bits=4)
     w, a = groups(4, 4, 4, 12, seed=2)
     sums = stripes_cycle_sums(w, a, StripesConfig(bits=4, pe_length=4, act_bits=4))
-    got = []
-
-    async def bench(ctx):
-        ctx.set(pe.o.ready, 1)
-        for g in range(len(w)):
-            ctx.set(pe.i.valid, 1)
-            ctx.set(pe.i.payload, {"weights": [int(v) for v in w[g]], "acts": [int(v) for v in a[g]]})
-            await ctx.tick().until(pe.i.ready)
-            ctx.set(pe.i.valid, 0)
-            await ctx.tick().until(pe.o.valid)
-            got.append(ctx.get(pe.o.payload))
-
-    run_sync(pe, bench)
+    got = [r for r, _, _ in run_pe_groups(
+        pe, [{"weights": [int(v) for v in w[g]], "acts": [int(v) for v in a[g]]} for g in range(len(w))])]
     assert got == sums[:, -1].tolist()
 
 

@@ -1,0 +1,43 @@
+"""hw/pe_report.py: the cycles per group it reports on the reference layer (exact, from the cycle models)."""
+
+import numpy as np
+import pytest
+
+from golden.workloads import bbs_workloads
+from hw.pe_report import workload_cycles
+
+
+@pytest.fixture(scope="module")
+def workloads():
+    return bbs_workloads()
+
+
+def test_reference_layer_sensitive_shares(workloads):
+    # 320 channels: 10 % and 20 % are whole 32-channel tiles, so Algorithm 2 does not round them up
+    assert workloads["cons"].sensitive.sum() == 32 and workloads["mod"].sensitive.sum() == 64
+    assert workloads["int8"].weights.shape == (320, 128, 3, 3)
+
+
+def test_bitvert_cycles(workloads):
+    n2 = workload_cycles("bitvert", {"bits": 8, "pruned": 2, "lanes": 16}, workloads)
+    n4 = workload_cycles("bitvert", {"bits": 8, "pruned": 4, "lanes": 16}, workloads)
+    assert n2["int8"] == (8.0, 16)
+    assert n2["cons"] == (pytest.approx(0.9 * 6 + 0.1 * 8, abs=1e-12), 16)   # exactly 6.2
+    assert n2["mod"] == (pytest.approx(0.8 * 6 + 0.2 * 8, abs=1e-12), 16)    # N=4 weights on an N=2 PE
+    assert n4["cons"] == (None, 16)                                          # N=2 weights do not fit N=4
+    assert n4["mod"] == (pytest.approx(0.8 * 4 + 0.2 * 8, abs=1e-12), 16)
+
+
+def test_baselines_run_the_int8_weights(workloads):
+    s = workload_cycles("stripes", {"bits": 8, "lanes": 8}, workloads)
+    assert s == {"int8": (8.0, 8), "cons": (8.0, 8), "mod": (8.0, 8)}
+    p = workload_cycles("pragmatic", {"bits": 8, "lanes": 16}, workloads)
+    assert p["int8"] == p["cons"] == p["mod"]
+    assert workload_cycles("bitbalance", {"bits": 8, "k": 3, "lanes": 16}, workloads)["mod"] == (3.0, 16)
+    assert workload_cycles("ebsp", {"bits": 8, "window": 3, "lanes": 16}, workloads)["mod"] == (1.0, 16)
+    assert workload_cycles("bitlet", {"n_total": 16, "mode": "fp32"}, workloads)["int8"] == (None, 16)
+
+
+def test_bad_arch(workloads):
+    with pytest.raises(ValueError, match="arch must be one of .* got 'tpu'"):
+        workload_cycles("tpu", {}, workloads)
