@@ -810,25 +810,26 @@ def pe_stream_timing(cycles, *, load_cycles: int) -> PeTiming:
         Cycle 0 is the cycle the first beat of the first pass is accepted. The PE (see its docstring)
         stages beats ``0 .. L-2`` of a pass as soon as they are offered and accepts the last beat only
         when its compute stage is idle or in its last step; the pass then computes in the ``steps``
-        cycles after its last beat, each step's lane sum is accumulated one cycle later (the PE's two
-        register stages, select then add), and its result is valid two cycles after its last step::
+        cycles after its last beat, each step is accumulated two cycles later (the MAC's register stages:
+        selected values, lane sum, accumulator), and its result is valid three cycles after its last
+        step::
 
             steps_p     = max(1, cycles_p)              # a pass without enabled lanes still takes a step
             last_beat_0 = L - 1
             last_beat_p = last_beat_{p-1} + max(steps_{p-1}, L)
-            out_valid_p = last_beat_p + steps_p + 2
+            out_valid_p = last_beat_p + steps_p + 3
             counter_p   = sum_q min(steps_q, max(0, out_valid_p - 1 - last_beat_q))
 
         So with ``L <= steps`` (always when ``n_input >= n_check`` and a lane is enabled) consecutive
         results are exactly ``steps_p`` cycles apart: the overhead over the lane model is zero, the
-        latency of a pass from its first beat is ``L + steps + 1``.
+        latency of a pass from its first beat is ``L + steps + 2``.
     """
     load_cycles = check_int("load_cycles", load_cycles, lo=1, hi=MAX_TOTAL)
     c = check_int_array("cycles", cycles, lo=0, ndim=1)
     steps = np.maximum(c, 1)
     interval = np.maximum(steps, load_cycles)
     last_beat = load_cycles - 1 + np.concatenate([[0], np.cumsum(interval)[:-1]]).astype(np.int64)
-    out_valid = last_beat + steps + 2
+    out_valid = last_beat + steps + 3
     # steps of pass q run in cycles last_beat_q + 1 .. last_beat_q + steps_q; the counter seen in cycle
     # t counts the steps of the cycles before t
     ran = np.clip(out_valid[:, None] - 1 - last_beat[None, :], 0, steps[None, :])

@@ -40,7 +40,10 @@ pays the empty windows of the padding.
 Ports
 -----
 load : In(1)
-    Start a new column this cycle (wins over ``step``); the first decision is registered.
+    Start a new column this cycle (wins over ``step``; only when ``done``); the first decision is
+    registered.
+clear : In(1)
+    Drop the column: the lane is idle (wins over ``load``).
 column : In(n_total)
     Bit ``i`` = bit ``g`` of pair ``i``'s magnitude.
 signs : In(n_total)
@@ -90,7 +93,7 @@ class BitletLane(Component):
         self.select_width = unsigned_width(self.n_total - 1)
         self.ptr_width = unsigned_width(self.n_total - 1 + self.n_check)
         super().__init__({
-            "load": In(1), "column": In(self.n_total), "signs": In(self.n_total), "enable": In(1),
+            "load": In(1), "clear": In(1), "column": In(self.n_total), "signs": In(self.n_total), "enable": In(1),
             "step": In(1),
             "busy": Out(1), "valid": Out(1), "sel": Out(self.n_total), "neg": Out(1), "done": Out(1, init=1),
         })
@@ -104,7 +107,13 @@ class BitletLane(Component):
         return self._elaborate_whole() if self.whole_column else self._elaborate_window()
 
     def _register(self, m, valid, onehot, last):
-        """Register the decision made this cycle (at ``load``, or at a ``step`` that is not the last)."""
+        """Register the decision made this cycle (at ``load``, or at a ``step`` that is not the last).
+
+        The decision logic reads the column input when ``done`` is set and the lane's state otherwise:
+        a lane that is not done is never loaded (the PE loads only when every lane is done), and a lane
+        that is done only loads or goes idle. So the late ``load`` (it depends on the PE's handshake)
+        only enables the registers instead of steering the decision logic.
+        """
         decide = Signal()
         idle = Signal()
         sign_of = Signal()
@@ -123,6 +132,8 @@ class BitletLane(Component):
             m.d.sync += self.busy.eq(self.enable)
         with m.Elif(self.step & self.done):
             m.d.sync += self.busy.eq(0)
+        with m.If(self.clear):
+            m.d.sync += [self.busy.eq(0), self.valid.eq(0), self.sel.eq(0), self.neg.eq(0), self.done.eq(1)]
 
     def _elaborate_whole(self):
         m = Module()
@@ -131,7 +142,7 @@ class BitletLane(Component):
         lowest = Signal(self.n_total)                       # one-hot: the lowest one of cur
         rest = Signal(self.n_total)
         m.d.comb += [
-            cur.eq(Mux(self.load, self.column, rem)),
+            cur.eq(Mux(self.done, self.column, rem)),      # see _register: done = the next is a load
             rest.eq(cur & (cur - 1)),                       # without the lowest one
             lowest.eq(cur ^ rest),
         ]
@@ -147,8 +158,8 @@ class BitletLane(Component):
         ptr = Signal(self.ptr_width)                        # the window after the current decision
         cur_col = Signal(n)
         cur_ptr = Signal(self.select_width)                 # ptr <= n_total - 1 when a decision is made
-        m.d.comb += [cur_col.eq(Mux(self.load, self.column, col)),
-                     cur_ptr.eq(Mux(self.load, 0, ptr[:self.select_width]))]
+        m.d.comb += [cur_col.eq(Mux(self.done, self.column, col)),   # see _register
+                     cur_ptr.eq(Mux(self.done, 0, ptr[:self.select_width]))]
         win = Signal(c)
         m.d.comb += win.eq((Cat(cur_col, Const(0, c)) >> cur_ptr)[:c])   # zeros past the end
 

@@ -20,10 +20,14 @@ LUT of the OR tree), and the missing ``+1`` of every lane is collected as one ``
 ``sum_g neg_g << g`` that enters the lane sum (:class:`hw.bitlet_psum.ShiftedSum`) as its extra term. No
 negator per pair.
 
-Two register stages, so that the select and the adders are not one combinational path (on iCE40 the
-path act -> select -> lane sum -> accumulator is about 48 ns, the two halves about 25): ``capture``
-registers the folded lane values ``x_g`` and the corrections; one cycle later ``accumulate`` adds them:
-``acc_next = (restart ? 0 : acc) + lane sum``, ``acc <= acc_next``. Golden value of one step's lane sum:
+Three register stages, so that no path crosses both the select and an adder, nor two adder
+chains (iCE40: the path act -> select -> lane sum -> accumulator alone is about 48 ns): stage 1
+registers the selected, folded lane values ``x_g`` and the corrections, stage 2 the lane sum
+(:class:`hw.bitlet_psum.ShiftedSum`), stage 3 is the accumulator, ``acc <= (first ? 0 : acc) + psum``.
+A step entered with ``step`` reaches the accumulator :data:`BitletMAC.latency` cycles later; the
+``first``/``last`` flags travel with it, and ``finishing`` says that the accumulator adds a pass's last
+step this cycle, so ``acc_next`` is that pass's result. ``hold`` freezes every stage (the PE's output
+register is full); ``clear`` empties the stages. Golden value of one step's lane sum:
 :func:`mac_step_value`.
 
 Ports
@@ -34,16 +38,16 @@ sel : In(n_total).array(n_lanes)
     One-hot select of each lane (0: the lane adds nothing).
 neg : In(1).array(n_lanes)
     The sign of the selected pair's weight (0 when ``sel`` is 0).
-capture : In(1)
-    Register this cycle's selected, folded lane values (stage 1).
-accumulate : In(1)
-    Add the registered lane values to the accumulator this cycle (stage 2).
-restart : In(1)
-    With ``accumulate``: start from 0 instead of ``acc`` (the pass's first step).
+step, first, last : In(1)
+    A step enters this cycle; it is its pass's first (the accumulator restarts) / last step.
+hold, clear : In(1)
+    Freeze every stage / empty every stage (wins over ``hold``).
 acc : Out(signed(acc_width))
     The accumulator register.
 acc_next : Out(signed(acc_width))
-    ``(restart ? 0 : acc) + lane sum`` of the registered lane values (combinational).
+    ``(first ? 0 : acc) + psum`` of the step in the accumulate stage (combinational).
+finishing : Out(1)
+    The accumulate stage holds a pass's last step: ``acc_next`` is the pass's result.
 """
 
 from __future__ import annotations
@@ -74,6 +78,8 @@ def mac_step_value(acts, sel, neg) -> int:
 class BitletMAC(Component):
     """Bitlet MAC datapath.
 
+    ``latency = 2``: a step entered in cycle ``t`` is in the accumulate stage in cycle ``t + 2``.
+
     Parameters
     ----------
     n_total : int
@@ -88,6 +94,8 @@ class BitletMAC(Component):
         Accumulator width, 2..64 (the caller's exact worst case).
     """
 
+    latency = 2
+
     def __init__(self, n_total: int, n_lanes: int, x_width: int, act_signed: bool, acc_width: int):
         self.n_total = check_int("n_total", n_total, lo=1, hi=64)
         self.n_lanes = check_int("n_lanes", n_lanes, lo=1, hi=24)
@@ -99,15 +107,24 @@ class BitletMAC(Component):
             "acts": In(act_shape).array(self.n_total),
             "sel": In(self.n_total).array(self.n_lanes),
             "neg": In(1).array(self.n_lanes),
-            "capture": In(1), "accumulate": In(1), "restart": In(1),
+            "step": In(1), "first": In(1), "last": In(1), "hold": In(1), "clear": In(1),
             "acc": Out(signed(self.acc_width)),
             "acc_next": Out(signed(self.acc_width)),
+            "finishing": Out(1),
         })
 
     def elaborate(self, platform):
         m = Module()
         n, xw = self.n_total, self.x_width
         aw = len(self.acts[0])
+        go = ~self.hold
+        # control flags of the step in stage 1 (lane values) and stage 2 (lane sum)
+        v1, f1, l1, v2, f2, l2 = (Signal(name=nm) for nm in ("v1", "f1", "l1", "v2", "f2", "l2"))
+        with m.If(go):
+            m.d.sync += [v1.eq(self.step), f1.eq(self.first), l1.eq(self.last), v2.eq(v1), f2.eq(f1), l2.eq(l1)]
+        with m.If(self.clear):
+            m.d.sync += [v1.eq(0), v2.eq(0)]
+
         m.submodules.tree = tree = ShiftedSum(self.n_lanes, xw, extra_width=self.n_lanes)
         for g in range(self.n_lanes):
             picked = Signal(aw, name=f"picked{g}")
@@ -124,9 +141,12 @@ class BitletMAC(Component):
                 tree.x[g].eq(x_reg),
                 tree.extra[g].eq(c_reg),
             ]
-            with m.If(self.capture):
+            with m.If(self.step & go):
                 m.d.sync += [x_reg.eq(x ^ self.neg[g].replicate(xw)), c_reg.eq(self.neg[g])]
-        m.d.comb += self.acc_next.eq(Mux(self.restart, 0, self.acc) + tree.sum)
-        with m.If(self.accumulate):
+        psum = Signal(signed(tree.out_width))
+        with m.If(v1 & go):
+            m.d.sync += psum.eq(tree.sum)
+        m.d.comb += [self.acc_next.eq(Mux(f2, 0, self.acc) + psum), self.finishing.eq(v2 & l2)]
+        with m.If(v2 & go):
             m.d.sync += self.acc.eq(self.acc_next)
         return m

@@ -60,25 +60,25 @@ Timing (exact; golden :func:`golden.bitlet.pe_stream_timing`)
 -------------------------------------------------------------
 Register stages: a *staging* buffer for beats ``0 .. L-2``; the *compute* registers (the activations,
 the weight signs, the lane schedulers' columns and their first decisions and, for fp32, the block
-exponent); then the MAC's two stages (:class:`hw.bitlet_mac.BitletMAC`: the selected, folded lane
-values, then lane sum and accumulator). Beats ``0 .. L-2`` are accepted whenever offered (the staging
+exponent); then the MAC's stages (:class:`hw.bitlet_mac.BitletMAC`: the selected, folded lane values,
+the lane sum, the accumulator). Beats ``0 .. L-2`` are accepted whenever offered (the staging
 buffer only ever holds the pass being loaded). The last beat is accepted only when the compute stage can
 take a pass (idle, or in its last step); in that cycle the whole pass -- staged beats plus the last beat,
 for fp32 aligned to the block exponent ``max(running max of the staged beats, max tree of the last
 beat)`` -- is written into the compute registers. The pass then takes ``steps = max(1, pass_cycles)``
-cycles; each step's lane values are added one cycle later, so the result register is written one cycle
+cycles; each step reaches the accumulator two cycles later, so the result register is written two cycles
 after the last step and ``o.valid`` rises one cycle after that; the next pass's last beat can be
 accepted in the last step. Hence, input always valid and output always ready, consecutive passes' last
-beats are ``max(steps, L)`` cycles apart and each result appears ``steps + 2`` cycles after its last
+beats are ``max(steps, L)`` cycles apart and each result appears ``steps + 3`` cycles after its last
 beat: when ``n_input >= n_check`` the overhead over the lane model is **zero** (``steps >=
-ceil(n_total / n_check) >= L``). Latency of the first pass from its first beat: ``L + steps + 1``. The
+ceil(n_total / n_check) >= L``). Latency of the first pass from its first beat: ``L + steps + 2``. The
 output holds while ``o.valid & ~o.ready``; when the accumulate stage then holds a pass's last step,
 everything waits (no step, the next pass's last beat is refused).
 
 [I] Design decisions: the lane schedulers decide one step ahead and register their decisions, and the
-MAC registers the selected values before the adders, so no path crosses both the select and the adders
-(iCE40: the path act -> select -> lane sum -> accumulator alone took 48 ns; split, the PE runs at 27
-MHz); the cycle count stays exactly the lane model, the latency grows by one cycle. The fp32 alignment
+MAC registers the selected values and the lane sum, so no path crosses the select and the adders
+(iCE40: the path lane state -> select -> lane sum -> accumulator alone took 48 ns); the cycle count stays
+exactly the lane model, the latency grows by two cycles. The fp32 alignment
 sits between the staging buffer and the compute registers (all ``n_total`` mantissas in the cycle of
 the last beat, where the RTL aligns 8 per cycle) and the repack between the result register and
 ``o.payload`` (a register-to-port path; no extra cycle). ``n_valid`` is fixed to ``n_total``: shorter
@@ -215,16 +215,14 @@ class BitletPE(Component):
             lanes.append(lane)
         all_done = Cat(*[lane.done for lane in lanes]).all()
 
-        # stage 2 (accumulate) of a pass's last step writes the result register; it waits while the
-        # output holds an unread result, and everything waits with it
-        s_valid = Signal()       # stage 2 holds a step
-        s_first = Signal()       # ... the pass's first
-        s_last = Signal()        # ... the pass's last
+        # the MAC's accumulate stage writes a pass's result register; it waits while the output holds
+        # an unread result, and everything waits with it
+        m.submodules.mac = mac = BitletMAC(n, nch, cfg.act_bits, not fp, cfg.acc_width)
         hold = Signal()
         m.d.comb += [
             at_end.eq(busy & all_done),
             out_free.eq(~self.o.valid | self.o.ready),
-            hold.eq(s_valid & s_last & ~out_free),
+            hold.eq(mac.finishing & ~out_free),
             last.eq(at_end & ~hold),
             active.eq(busy & ~hold),
             last_beat.eq(1 if beat is None else beat == L - 1),
@@ -305,10 +303,10 @@ class BitletPE(Component):
             m.d.sync += [acts[i].eq(pass_act[i]) for i in range(n)]
             m.d.sync += signs.eq(Cat(*pass_neg))
         mask = self.i.payload.weights.lane_mask
-        m.submodules.mac = mac = BitletMAC(n, nch, cfg.act_bits, not fp, cfg.acc_width)
         for g, lane in enumerate(lanes):
             m.d.comb += [
                 lane.load.eq(load),
+                lane.clear.eq(self.clear),
                 lane.column.eq(Cat(*[pass_mag[i][g] for i in range(n)])),
                 lane.signs.eq(Mux(load, Cat(*pass_neg), signs)),
                 lane.enable.eq(mask[g]),
@@ -317,14 +315,15 @@ class BitletPE(Component):
                 mac.neg[g].eq(lane.neg),
             ]
         m.d.comb += [mac.acts[i].eq(acts[i]) for i in range(n)]
-        m.d.comb += [mac.capture.eq(active), mac.accumulate.eq(s_valid & ~hold), mac.restart.eq(s_first)]
-        with m.If(~hold):
-            m.d.sync += [s_valid.eq(active), s_first.eq(first), s_last.eq(last)]
-        if fp:                                   # the block exponent travels with the last step
-            s_emax = Signal(ESUM_WIDTH)
-            s_nonfinite = Signal()
-            with m.If(last):
-                m.d.sync += [s_emax.eq(emax), s_nonfinite.eq(nonfinite)]
+        m.d.comb += [mac.step.eq(active), mac.first.eq(first), mac.last.eq(last), mac.hold.eq(hold),
+                     mac.clear.eq(self.clear)]
+        if fp:                                   # the block exponent travels with the pass's last step
+            emax_d, nonfinite_d = emax, nonfinite
+            for k in range(BitletMAC.latency):
+                e_k, f_k = Signal(ESUM_WIDTH, name=f"emax_d{k}"), Signal(name=f"nonfinite_d{k}")
+                with m.If(~hold):
+                    m.d.sync += [e_k.eq(emax_d), f_k.eq(nonfinite_d)]
+                emax_d, nonfinite_d = e_k, f_k
 
         cycles = self.cycles
         with m.If(self.o.valid & self.o.ready):
@@ -340,16 +339,16 @@ class BitletPE(Component):
             m.submodules.repack = repack = Fp32Repack(cfg.acc_width)
             m.d.comb += [repack.acc.eq(res_acc), repack.emax.eq(res_emax),
                          repack.nonfinite.eq(res_nonfinite), self.o.payload.eq(repack.bits)]
-        with m.If(s_valid & s_last & ~hold):
+        with m.If(mac.finishing & ~hold):
             m.d.sync += self.o.valid.eq(1)
             if fp:
-                m.d.sync += [res_acc.eq(mac.acc_next), res_emax.eq(s_emax), res_nonfinite.eq(s_nonfinite)]
+                m.d.sync += [res_acc.eq(mac.acc_next), res_emax.eq(emax_d), res_nonfinite.eq(nonfinite_d)]
             else:
                 m.d.sync += self.o.payload.eq(mac.acc_next)
         with m.If(load):
             m.d.sync += [busy.eq(1), first.eq(1)]
         with m.If(self.clear):
-            m.d.sync += [busy.eq(0), s_valid.eq(0), self.o.valid.eq(0), cycles.eq(0)]
+            m.d.sync += [busy.eq(0), self.o.valid.eq(0), cycles.eq(0)]
             if beat is not None:
                 m.d.sync += beat.eq(0)
         return m

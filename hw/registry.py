@@ -16,6 +16,7 @@ from hw.lod import LeadingOneDetector
 from hw.popcount import Popcount
 from hw.shift_accumulator import ShiftAccumulator
 from hw.bitbalance_pe import BitBalancePE
+from hw.bitlet_mac import BitletMAC
 from hw.bitlet_pe import BitletPE
 from hw.bitvert_pe import BitVertPE
 from hw.ebsp_pe import EBSPPE
@@ -40,6 +41,7 @@ GENERATORS = {
     "ebsp_pe": EBSPPE,
     "bitbalance_pe": BitBalancePE,
     "bitlet_pe": BitletPE,
+    "bitlet_mac": BitletMAC,
 }
 
 
@@ -111,6 +113,9 @@ CONFIGS = [
     Config("bitlet_int8_n16_whole", "bitlet_pe",
            {"n_total": 16, "n_input": 16, "n_channel": 8, "n_check": 16, "act_bits": 8},
            "Bitlet INT8, 16 pairs, whole-column lanes"),
+    Config("bitlet_mac_n16", "bitlet_mac",
+           {"n_total": 16, "n_lanes": 8, "x_width": 8, "act_signed": True, "acc_width": 20},
+           "Bitlet INT8 MAC datapath alone (selects as inputs: the scope of the BBS authors' model)"),
     Config("bitlet_fixed24_n64", "bitlet_pe",
            {"n_total": 64, "n_input": 16, "n_channel": 24, "n_check": 8, "mode": "fixed"},
            "the paper's PE, 1-24 bit fixed point", heavy=True),

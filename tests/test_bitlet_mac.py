@@ -36,32 +36,44 @@ def test_mac_accumulates_golden_lane_sums(n, lanes, x_width, act_signed):
         if k == 0:
             acts = [lo if act_signed else hi] * n        # the extreme activation in every lane
         passes.append((acts, random_steps(rng, n, lanes, int(rng.integers(1, 6)))))
-    got = []
+    got, when = [], []
 
     async def bench(ctx):
-        for acts, steps in passes:
-            for i, a in enumerate(acts):
-                ctx.set(mac.acts[i], a)
-            for s, (sel, neg) in enumerate(steps):
+        # passes back to back, a step per cycle; one hold of 3 cycles in pass 4; results collected
+        # when the accumulate stage finishes a pass
+        schedule = [(acts, sel, neg, s == 0, s == len(steps) - 1)
+                    for acts, steps in passes for s, (sel, neg) in enumerate(steps)]
+        t = 0
+        for k in range(len(schedule) + BitletMAC.latency + 3):
+            hold = int(k in (9, 10, 11))
+            ctx.set(mac.hold, hold)
+            if not hold and schedule:
+                acts, sel, neg, first, last = schedule.pop(0)
+                for i, a in enumerate(acts):
+                    ctx.set(mac.acts[i], a)
                 for g in range(lanes):
                     ctx.set(mac.sel[g], sel[g])
                     ctx.set(mac.neg[g], neg[g])
-                ctx.set(mac.capture, 1)
-                ctx.set(mac.accumulate, int(s > 0))      # stage 2 runs one cycle behind stage 1
-                ctx.set(mac.restart, int(s == 1))
-                await ctx.tick()
-            ctx.set(mac.capture, 0)
-            ctx.set(mac.accumulate, 1)
-            ctx.set(mac.restart, int(len(steps) == 1))
-            got.append(ctx.get(mac.acc_next))
+                ctx.set(mac.step, 1)
+                ctx.set(mac.first, int(first))
+                ctx.set(mac.last, int(last))
+            else:
+                ctx.set(mac.step, 0)
+            if ctx.get(mac.finishing) and not hold:
+                got.append(ctx.get(mac.acc_next))
+                when.append(t)
             await ctx.tick()
-            assert ctx.get(mac.acc) == got[-1]
-            ctx.set(mac.accumulate, 0)
+            t += 1
 
     run_sync(mac, bench)
     want = [sum(mac_step_value(acts, sel, neg) for sel, neg in steps) for acts, steps in passes]
     assert got == want
     assert want[0] != 0
+    # steps enter in the cycles without hold; each moves one stage per cycle without hold and is
+    # accumulated in the latency-th such cycle after it entered
+    free = [k for k in range(200) if k not in (9, 10, 11)]
+    last_steps = np.cumsum([len(steps) for _, steps in passes]) - 1
+    assert when == [free[int(i) + BitletMAC.latency] for i in last_steps]
 
 
 def test_mac_step_value_refuses_a_select_that_is_not_one_hot():
@@ -85,6 +97,6 @@ def test_bad_parameters(kwargs, msg):
 def test_block_wrapper_takes_every_input_bit():
     mac = BitletMAC(4, 2, 4, True, 8)
     top = BlockPinWrapper(mac)
-    assert top.payload_width == 4 * 4 + 2 * 4 + 2 + 3      # acts, one-hot sels, negs, three controls
+    assert top.payload_width == 4 * 4 + 2 * 4 + 2 + 5      # acts, one-hot sels, negs, five controls
     text = to_verilog(top, "top")
     assert "module top" in text and "sresult" in text

@@ -244,6 +244,45 @@ def test_lane_schedule_matches_golden(n_total, n_check):
         assert negs == [int(sg[x]) if x != BUBBLE else 0 for x in sched]
 
 
+@pytest.mark.parametrize("n_total, n_check", [(16, 16), (16, 8)])
+def test_lane_clear_mid_pass_then_reload(n_total, n_check):
+    """``clear`` drops a column half way; the next load decides from the new column (a lane that is not
+    done steers its decision logic to its state, so clear must make it done)."""
+    first = np.ones(n_total, int)
+    second = np.zeros(n_total, int)
+    second[[3, 9, n_total - 1]] = 1
+    want = [x for x in lane_schedule(second[None, :], n_check=n_check)[0].tolist() if x != DONE]
+    lane = BitletLane(n_total, n_check)
+    seq = []
+
+    async def bench(ctx):
+        ctx.set(lane.enable, 1)
+        ctx.set(lane.column, int("".join(str(b) for b in reversed(first)), 2))
+        ctx.set(lane.load, 1)
+        await ctx.tick()
+        ctx.set(lane.load, 0)
+        ctx.set(lane.step, 1)
+        await ctx.tick().repeat(2)
+        assert ctx.get(lane.busy) and not ctx.get(lane.done)
+        ctx.set(lane.step, 0)
+        ctx.set(lane.clear, 1)
+        await ctx.tick()
+        ctx.set(lane.clear, 0)
+        assert not ctx.get(lane.busy) and ctx.get(lane.done) and ctx.get(lane.sel) == 0
+        ctx.set(lane.column, int("".join(str(b) for b in reversed(second)), 2))
+        ctx.set(lane.load, 1)
+        await ctx.tick()
+        ctx.set(lane.load, 0)
+        ctx.set(lane.step, 1)
+        while ctx.get(lane.busy):
+            sel = ctx.get(lane.sel)
+            seq.append(sel.bit_length() - 1 if sel else BUBBLE)
+            await ctx.tick()
+
+    run_sync(lane, bench)
+    assert seq == want
+
+
 @pytest.mark.parametrize("n, width, extra_width", [(8, 8, 8), (7, 9, 0), (24, 25, 24), (1, 3, 0), (5, 2, 5)])
 def test_shifted_sum_exact_at_extremes(n, width, extra_width):
     rng = np.random.default_rng(n * width)

@@ -611,12 +611,12 @@ def test_pe_stream_timing():
     tm = pe_stream_timing([3, 1, 5, 0], load_cycles=2)
     assert tm.steps.tolist() == [3, 1, 5, 1]
     assert tm.last_beat.tolist() == [1, 4, 6, 11]          # intervals max(steps, 2) = 3, 2, 5
-    assert tm.out_valid.tolist() == [6, 7, 13, 14]         # last beat + steps + 2
-    assert tm.counter.tolist() == [4, 4, 10, 10]           # pass 1's step runs before pass 0's result
+    assert tm.out_valid.tolist() == [7, 8, 14, 15]         # last beat + steps + 3
+    assert tm.counter.tolist() == [4, 5, 10, 10]           # later passes' steps run before a result
     tm = pe_stream_timing([8, 9, 12], load_cycles=1)
-    assert tm.last_beat.tolist() == [0, 8, 17] and tm.out_valid.tolist() == [10, 19, 31]
+    assert tm.last_beat.tolist() == [0, 8, 17] and tm.out_valid.tolist() == [11, 20, 32]
     assert np.diff(tm.out_valid).tolist() == [9, 12]       # steps >= L: results exactly steps apart
-    assert tm.counter.tolist() == [9, 18, 29]
+    assert tm.counter.tolist() == [10, 19, 29]
     assert pe_stream_timing(np.array([], dtype=np.int64), load_cycles=4).steps.size == 0
     with pytest.raises(ValueError, match=r"load_cycles must be an integer in \[1, 64\], got 0"):
         pe_stream_timing([1], load_cycles=0)
