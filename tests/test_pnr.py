@@ -1,0 +1,23 @@
+"""hw/pnr.py: a place-and-route result is reused only for the same wrapped design and arguments."""
+
+import pytest
+
+import hw.pnr as pnr
+from hw.popcount import Popcount
+
+
+def test_place_and_route_is_reused_for_an_unchanged_design(tmp_path, monkeypatch):
+    first = pnr.ice40_fmax("popcount_w4", Popcount(4), tmp_path / "pnr")
+    assert first["fmax_mhz"] > 0
+    key = (tmp_path / "pnr" / "pnr_key.txt").read_text()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("nextpnr ran again for an unchanged design")
+
+    monkeypatch.setattr(pnr, "_nextpnr", refuse)
+    assert pnr.ice40_fmax("popcount_w4", Popcount(4), tmp_path / "pnr") == first
+    # a different design (or different arguments) has a different key and is placed again
+    with pytest.raises(AssertionError, match="nextpnr ran again"):
+        pnr.ice40_fmax("popcount_w5", Popcount(5), tmp_path / "pnr")
+    assert pnr.pnr_key("v", "s", ["--seed", "1"]) != pnr.pnr_key("v", "s", ["--seed", "2"])
+    assert len(key) == 64
