@@ -146,7 +146,9 @@ def characterize(name: str, arch: str, workloads: dict) -> dict:
         notes.append("SB_MAC16 is an iCE40 primitive: no ECP5 figures")
     else:
         ecp = ecp5_area(name, cfg.build(), work / "ecp5_area")
-        ecp_f = ecp5_fmax(name, cfg.build(), work / "ecp5_pnr")
+        ecp_f = ecp5_fmax(name, cfg.build(), work / "ecp5_pnr", router="router2" if cfg.heavy else "router1")
+        if cfg.heavy:
+            notes.append("ECP5 routed with nextpnr's router2 (router1 does not finish on this size)")
     rows = []
     for wname, (c, lanes) in workload_cycles(arch, cfg.params, workloads).items():
         if c is None:        # the workload does not run on this configuration
