@@ -20,7 +20,6 @@ Tools: ``NEXTPNR_ICE40`` / ``NEXTPNR_ECP5`` may name native binaries; default th
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -28,7 +27,7 @@ import sys
 from pathlib import Path
 
 from hw.pin_wrapper import BlockPinWrapper, PinWrapper
-from hw.synth import fresh_dir, run_yosys
+from hw.synth import mark_done, reuse_or_fresh, run_key, run_yosys
 from hw.verilog import to_verilog
 
 __all__ = ["ice40_area", "ecp5_area", "ice40_fmax", "ecp5_fmax", "pnr_key", "SEED"]
@@ -68,10 +67,16 @@ def _cells(path: Path) -> dict:
 
 
 def _synth(script: str, name: str, component, workdir, top: str, json_out: str, expect: str) -> Path:
-    """Write ``component`` as Verilog module ``top`` in a fresh ``workdir`` and run a synthesis script."""
-    workdir = fresh_dir(workdir)
-    (workdir / f"{top}.v").write_text(to_verilog(component, top))
-    run_yosys(script.format(src=f"{top}.v", top=top, json=json_out), workdir, name, expect)
+    """Write ``component`` as Verilog module ``top`` in ``workdir`` and run a synthesis script (or reuse
+    the finished run of the same Verilog and script there)."""
+    verilog = to_verilog(component, top)
+    script = script.format(src=f"{top}.v", top=top, json=json_out)
+    key = run_key(verilog, script)
+    workdir, done = reuse_or_fresh(workdir, key, expect)
+    if not done:
+        (workdir / f"{top}.v").write_text(verilog)
+        run_yosys(script, workdir, name, expect)
+        mark_done(workdir, key)
     return workdir
 
 
@@ -113,21 +118,19 @@ def _read_report(report: Path, what: str) -> dict:
 
 def pnr_key(verilog: str, script: str, args: list[str]) -> str:
     """Key of a place-and-route run: the wrapped design, the synthesis script, the nextpnr arguments."""
-    return hashlib.sha256("\0".join([verilog, script, *args]).encode()).hexdigest()
+    return run_key(verilog, script, *args)
 
 
 def _place_and_route(script: str, name: str, component, workdir, tool: str, args: list[str], what: str) -> dict:
     verilog = to_verilog(_wrap(component), "top")
     key = pnr_key(verilog, script, args)
-    workdir = Path(workdir)
-    if (workdir / "pnr_key.txt").exists() and (workdir / "pnr_key.txt").read_text() == key \
-            and (workdir / "report.json").exists():
+    workdir, done = reuse_or_fresh(workdir, key, "report.json", key_file="pnr_key.txt")
+    if done:
         return _read_report(workdir / "report.json", what)
-    workdir = fresh_dir(workdir)
     (workdir / "top.v").write_text(verilog)
     run_yosys(script.format(src="top.v", top="top", json="-json top.json"), workdir, name, "top.json")
     result = _nextpnr([tool, *args], workdir, what)
-    (workdir / "pnr_key.txt").write_text(key)
+    mark_done(workdir, key, key_file="pnr_key.txt")
     return result
 
 

@@ -19,6 +19,7 @@ first ABC call. Writes ``build/reports/area.json`` (list of objects: ``name``, `
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -88,12 +89,37 @@ def fresh_dir(workdir) -> Path:
     return workdir
 
 
+def run_key(*parts: str) -> str:
+    """Key of a tool run: SHA-256 of its inputs (the Verilog, the script, the arguments)."""
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def reuse_or_fresh(workdir, key: str, expect: str, key_file: str = "run_key.txt") -> tuple[Path, bool]:
+    """``(workdir, True)`` when ``workdir`` holds a finished run with this key (``expect`` exists): its
+    results can be read again. Otherwise a fresh empty ``workdir`` and False; call :func:`mark_done`
+    after the run. Saves the minutes of Yosys and nextpnr on the 64-pair Bitlet PEs."""
+    workdir = Path(workdir)
+    kf = workdir / key_file
+    if kf.exists() and kf.read_text() == key and (workdir / expect).exists():
+        return workdir, True
+    return fresh_dir(workdir), False
+
+
+def mark_done(workdir: Path, key: str, key_file: str = "run_key.txt") -> None:
+    (Path(workdir) / key_file).write_text(key)
+
+
 def synthesize(cfg: Config, workdir: Path) -> dict:
     """Run both flows for one configuration in ``workdir``; return its area record."""
-    workdir = fresh_dir(workdir)
     comp = cfg.build()
-    (workdir / f"{cfg.name}.v").write_text(to_verilog(comp, cfg.name))
-    run_yosys(SCRIPT.format(src=f"{cfg.name}.v", top=cfg.name), workdir, cfg.name, "ice40.json")
+    verilog = to_verilog(comp, cfg.name)
+    script = SCRIPT.format(src=f"{cfg.name}.v", top=cfg.name)
+    key = run_key(verilog, script)
+    workdir, done = reuse_or_fresh(workdir, key, "cmos.json")
+    if not done:
+        (workdir / f"{cfg.name}.v").write_text(verilog)
+        run_yosys(script, workdir, cfg.name, "ice40.json")
+        mark_done(workdir, key)
     cmos = json.loads((workdir / "cmos.json").read_text())
     ice = json.loads((workdir / "ice40.json").read_text())
     cells = _cells(ice)
