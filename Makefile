@@ -45,7 +45,7 @@ verilog: $(STAMP)
 test: $(STAMP) iverilog
 	PYTHONWARNINGS=error $(PY) -m pytest -n $(JOBS) --durations=10 $(PYTEST_ARGS)
 
-# HEAVY=1 adds the configurations marked heavy (64-pair Bitlet, 16 LUT multipliers): tens of minutes
+# HEAVY=1 adds the configurations marked heavy (64-pair Bitlet, 16 LUT multipliers): hours
 synth: $(STAMP)
 	$(PY) -m hw.synth $(if $(HEAVY),--heavy)
 	$(PY) -m hw.pe_report --merge $(if $(HEAVY),--heavy)
