@@ -11,7 +11,7 @@ the next essential bit or a bubble, exactly as ``Bitlet_CheckWindow.v`` and the 
         else:         sel = ptr + lowest set bit of win
                       ptr += second-lowest set bit of win if it exists else n_check
 
-Implementation: each decision is made one cycle ahead and registered (``sel``, ``valid``, ``neg``,
+Implementation: each decision is made one cycle ahead and registered (``sel``, ``neg``,
 ``done`` are flip-flops), so the PE's select path starts at a register: at ``load`` the lane decides
 its first selection from the ``column`` input, at every ``step`` the next one from its state. ``sel`` is
 **one-hot** (bit ``i`` = pair ``i``; 0 for a bubble), which the MAC's AND-OR select
@@ -55,7 +55,7 @@ step : In(1)
 busy : Out(1)
     The lane has cycles left (this one included).
 valid : Out(1)
-    This cycle selects an essential bit (``sel != 0``).
+    This cycle selects an essential bit: ``sel != 0`` (combinational).
 sel : Out(n_total)
     One-hot: the selected pair (0 for a bubble or an idle lane).
 neg : Out(1)
@@ -106,7 +106,7 @@ class BitletLane(Component):
     def elaborate(self, platform):
         return self._elaborate_whole() if self.whole_column else self._elaborate_window()
 
-    def _register(self, m, valid, onehot, last):
+    def _register(self, m, onehot, last):
         """Register the decision made this cycle (at ``load``, or at a ``step`` that is not the last).
 
         The decision logic reads the column input when ``done`` is set and the lane's state otherwise:
@@ -119,21 +119,21 @@ class BitletLane(Component):
         sign_of = Signal()
         m.d.comb += [
             decide.eq(self.load | (self.step & self.busy & ~self.done)),
-            # a lane loaded disabled, or stepping past its last decision, shows no selection
-            idle.eq(Mux(self.load, ~self.enable, self.step & self.busy & self.done)),
+            # cleared, loaded disabled, or stepping past its last decision: no selection
+            idle.eq(self.clear | Mux(self.load, ~self.enable, self.step & self.busy & self.done)),
             sign_of.eq((onehot & self.signs).any()),
+            self.valid.eq(self.sel.any()),
         ]
         with m.If(idle):                                    # a synchronous reset of the decision
-            m.d.sync += [self.valid.eq(0), self.sel.eq(0), self.neg.eq(0), self.done.eq(1)]
+            m.d.sync += [self.sel.eq(0), self.neg.eq(0), self.done.eq(1)]
         with m.Elif(decide):
-            m.d.sync += [self.valid.eq(valid), self.sel.eq(onehot), self.neg.eq(sign_of),
-                         self.done.eq(last)]
-        with m.If(self.load):
+            m.d.sync += [self.sel.eq(onehot), self.neg.eq(sign_of), self.done.eq(last)]
+        with m.If(self.clear):
+            m.d.sync += self.busy.eq(0)
+        with m.Elif(self.load):
             m.d.sync += self.busy.eq(self.enable)
         with m.Elif(self.step & self.done):
             m.d.sync += self.busy.eq(0)
-        with m.If(self.clear):
-            m.d.sync += [self.busy.eq(0), self.valid.eq(0), self.sel.eq(0), self.neg.eq(0), self.done.eq(1)]
 
     def _elaborate_whole(self):
         m = Module()
@@ -148,7 +148,7 @@ class BitletLane(Component):
         ]
         with m.If(self.load | (self.step & self.busy & ~self.done)):
             m.d.sync += rem.eq(rest)
-        self._register(m, cur.any(), lowest, rest == 0)
+        self._register(m, lowest, rest == 0)
         return m
 
     def _elaborate_window(self):
@@ -187,5 +187,5 @@ class BitletLane(Component):
         with m.If(self.load | (self.step & self.busy & ~self.done)):
             m.d.sync += ptr.eq(ptr_next)
         onehot = Mux(lod_lo.valid, (Const(1, n) << index)[:n], 0)
-        self._register(m, lod_lo.valid, onehot, ptr_next >= n)
+        self._register(m, onehot, ptr_next >= n)
         return m

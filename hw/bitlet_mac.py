@@ -9,10 +9,9 @@ one set of schedulers could drive several MACs that share the weights (the scope
 Bitlet MAC model, whose ``act_sel``/``act_val`` are ports too).
 
 Select: one-hot (``sel[g]`` has bit ``i`` set when lane ``g`` picks pair ``i``; all zero for a bubble),
-an AND-OR over the pairs: ``OR_i (sel_i & act_i)``. On iCE40 LUT4s that is 11 LUTs per bit for 16 pairs
-(two AND terms per LUT, then a 4-input OR tree) with the bubble's zero for free, against 13 LUTs plus a
-gating LUT for a binary-coded 16:1 mux after ``synth_ice40`` (measured on 8 lanes of 9 bits: 792 against
-936 LUT4).
+an AND-OR over the pairs: ``OR_i (sel_i & act_i)``. In LUT4s that is two AND terms per LUT and then
+an OR tree, 11 LUTs per bit for 16 pairs, and a bubble's zero comes for free; a binary-coded 16:1 mux
+needs at least 10 and then a gate for the bubble.
 
 Sign fold [I]: the weight's sign of the selected pair, ``neg[g]``, flips the selected activation in
 ones' complement, ``x_g = act ^ -neg`` (``-act - 1``, still ``x_width`` bits; the XOR sits in the last
@@ -21,7 +20,7 @@ LUT of the OR tree), and the missing ``+1`` of every lane is collected as one ``
 negator per pair.
 
 Three register stages, so that no path crosses both the select and an adder, nor two adder
-chains (iCE40: the path act -> select -> lane sum -> accumulator alone is about 48 ns): stage 1
+chains: stage 1
 registers the selected, folded lane values ``x_g`` and the corrections, stage 2 the lane sum
 (:class:`hw.bitlet_psum.ShiftedSum`), stage 3 is the accumulator, ``acc <= (first ? 0 : acc) + psum``.
 A step entered with ``step`` reaches the accumulator :data:`BitletMAC.latency` cycles later; the

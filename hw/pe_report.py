@@ -42,7 +42,8 @@ from hw.registry import get_config
 from hw.synth import synthesize
 
 ROOT = Path(__file__).resolve().parent.parent
-__all__ = ["PE_ROWS", "BLOCK_ROWS", "BITLET_BAR", "characterize", "characterize_block", "bitlet_bar",
+__all__ = ["PE_ROWS", "BLOCK_ROWS", "BITLET_BAR", "characterize", "characterize_block", "fpga_figures",
+           "bitlet_bar",
            "workload_cycles", "main"]
 
 # (registry configuration, architecture)
@@ -129,10 +130,11 @@ def workload_cycles(arch: str, params: dict, workloads: dict) -> dict[str, float
     return out
 
 
-def characterize(name: str, arch: str, workloads: dict) -> dict:
-    cfg = get_config(name)
+def fpga_figures(cfg) -> tuple[dict, dict, list[str]]:
+    """iCE40 and ECP5 area and Fmax of a configuration (a PE or a block): ``(ice40, ecp5, notes)`` in
+    the record layout of pe.json."""
+    name = cfg.name
     work = ROOT / "build" / "pe" / name
-    area = synthesize(cfg, work / "cmos")
     ice = ice40_area(name, cfg.build(), work / "ice40_area")
     notes = []
     if ice["lut4"] + ice["ff"] // 2 > ICE40_UP5K_LCS:
@@ -149,6 +151,14 @@ def characterize(name: str, arch: str, workloads: dict) -> dict:
         ecp_f = ecp5_fmax(name, cfg.build(), work / "ecp5_pnr", router="router2" if cfg.heavy else "router1")
         if cfg.heavy:
             notes.append("ECP5 routed with nextpnr's router2 (router1 does not finish on this size)")
+    return ({**{k: ice[k] for k in ("lut4", "carry", "ff", "dsp")}, "fmax_mhz": ice_f["fmax_mhz"]},
+            {"lut4": ecp["lut4"], "ff": ecp["ff"], "fmax_mhz": ecp_f["fmax_mhz"]}, notes)
+
+
+def characterize(name: str, arch: str, workloads: dict) -> dict:
+    cfg = get_config(name)
+    area = synthesize(cfg, ROOT / "build" / "pe" / name / "cmos")
+    ice40, ecp5, notes = fpga_figures(cfg)
     rows = []
     for wname, (c, lanes) in workload_cycles(arch, cfg.params, workloads).items():
         if c is None:        # the workload does not run on this configuration
@@ -157,11 +167,10 @@ def characterize(name: str, arch: str, workloads: dict) -> dict:
             continue
         mpc = lanes / c
         rows.append({"name": wname, "cycles_per_group": round(c, 4), "macs_per_cycle": round(mpc, 4),
-                     "macs_per_cycle_per_klut": round(mpc / (ice["lut4"] / 1000), 4)})
+                     "macs_per_cycle_per_klut": round(mpc / (ice40["lut4"] / 1000), 4)})
     return {
         "name": name, "arch": arch, "params": cfg.params,
-        "ice40": {**{k: ice[k] for k in ("lut4", "carry", "ff", "dsp")}, "fmax_mhz": ice_f["fmax_mhz"]},
-        "ecp5": {"lut4": ecp["lut4"], "ff": ecp["ff"], "fmax_mhz": ecp_f["fmax_mhz"]},
+        "ice40": ice40, "ecp5": ecp5,
         "cmos_transistors": area["cmos_transistors"],
         "workloads": rows,
         "notes": notes,
@@ -171,14 +180,8 @@ def characterize(name: str, arch: str, workloads: dict) -> dict:
 def characterize_block(name: str, note: str) -> dict:
     """Area and Fmax of a block (no workloads): the PE columns that apply to a datapath alone."""
     cfg = get_config(name)
-    work = ROOT / "build" / "pe" / name
-    ice = ice40_area(name, cfg.build(), work / "ice40_area")
-    ice_f = ice40_fmax(name, cfg.build(), work / "ice40_pnr")
-    ecp = ecp5_area(name, cfg.build(), work / "ecp5_area")
-    ecp_f = ecp5_fmax(name, cfg.build(), work / "ecp5_pnr")
-    return {"name": name, "note": note, "params": cfg.params,
-            "ice40": {**{k: ice[k] for k in ("lut4", "carry", "ff", "dsp")}, "fmax_mhz": ice_f["fmax_mhz"]},
-            "ecp5": {"lut4": ecp["lut4"], "ff": ecp["ff"], "fmax_mhz": ecp_f["fmax_mhz"]}}
+    ice40, ecp5, notes = fpga_figures(cfg)
+    return {"name": name, "note": note, "params": cfg.params, "ice40": ice40, "ecp5": ecp5, "notes": notes}
 
 
 def bitlet_bar(pes: list[dict], blocks: list[dict]) -> str:
@@ -253,7 +256,6 @@ def main(argv=None) -> int:
                     help="update these rows in an existing pe.json instead of writing a new one")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--reports", default=str(ROOT / "build" / "reports"))
-    ap.add_argument("--no-blocks", action="store_true", help="skip the blocks of BLOCK_ROWS")
     args = ap.parse_args(argv)
     from golden.workloads import bbs_workloads
     workloads = bbs_workloads()
@@ -264,7 +266,7 @@ def main(argv=None) -> int:
     if not args.names and not args.heavy:
         print("skipping heavy PEs (use --heavy / make synth HEAVY=1): "
               + ", ".join(r[0] for r in PE_ROWS if get_config(r[0]).heavy))
-    blocks = [] if args.no_blocks else [b for b in BLOCK_ROWS if not args.names or b[0] in args.names]
+    blocks = [b for b in BLOCK_ROWS if not args.names or b[0] in args.names]
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         block_records = list(pool.map(lambda b: characterize_block(*b), blocks))
         records = list(pool.map(lambda r: characterize(r[0], r[1], workloads), rows))

@@ -22,6 +22,14 @@ from hw.base import Component
 __all__ = ["PinWrapper", "BlockPinWrapper"]
 
 
+def _shift_register(m, width: int, sdata, sshift) -> Signal:
+    """The ``width``-bit register loaded one bit per cycle from pin ``sdata`` while ``sshift``."""
+    shreg = Signal(width)
+    with m.If(sshift):
+        m.d.sync += shreg.eq((shreg << 1) | sdata)
+    return shreg
+
+
 class PinWrapper(Component):
     """Wrap a streaming PE (``i``/``o``/``clear``/``cycles``) into six pins."""
 
@@ -45,12 +53,8 @@ class PinWrapper(Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.pe = pe = self.pe
-        width = self.payload_width
-        shreg = Signal(width)
-        with m.If(self.sshift):
-            m.d.sync += shreg.eq((shreg << 1) | self.sdata)
         m.d.comb += [
-            pe.i.payload.eq(shreg),
+            pe.i.payload.eq(_shift_register(m, self.payload_width, self.sdata, self.sshift)),
             pe.i.valid.eq(self.in_valid),
             pe.o.ready.eq(self.out_ready),
             pe.clear.eq(self.clear),
@@ -88,9 +92,6 @@ class BlockPinWrapper(Component):
         m = Module()
         m.submodules.block = self.block
         inputs = Cat(*self._ports(Flow.In))
-        shreg = Signal(len(inputs))
-        with m.If(self.sshift):
-            m.d.sync += shreg.eq((shreg << 1) | self.sdata)
-        m.d.comb += inputs.eq(shreg)
+        m.d.comb += inputs.eq(_shift_register(m, len(inputs), self.sdata, self.sshift))
         m.d.sync += self.sresult.eq(Cat(*self._ports(Flow.Out)).xor())
         return m

@@ -150,8 +150,8 @@ def ecp5_fmax(name: str, pe, workdir, router: str = "router1") -> dict:
     """Fmax (MHz) of a wrapped PE or block on an ECP5-85F (CABGA381).
 
     ``router``: nextpnr's ``router1`` (its default; every PE of the table) or ``router2``, for the heavy
-    configurations: on the 64-pair fp32 Bitlet PE (49k LUT4) router1 went from 181,019 to 177,030 arcs
-    left to route between its 3rd and its 12th minute.
+    configurations: on a 64-pair fp32 Bitlet PE (49k LUT4; a revision before the lanes' last change)
+    router1 went from 181,019 to 177,030 arcs left to route between its 3rd and its 12th minute.
     """
     if router not in ("router1", "router2"):
         raise ValueError(f"router must be one of 'router1', 'router2', got {router!r}")

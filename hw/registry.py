@@ -16,6 +16,7 @@ from hw.lod import LeadingOneDetector
 from hw.popcount import Popcount
 from hw.shift_accumulator import ShiftAccumulator
 from hw.bitbalance_pe import BitBalancePE
+from hw.bitlet_lane import BitletLane
 from hw.bitlet_mac import BitletMAC
 from hw.bitlet_pe import BitletPE
 from hw.bitvert_pe import BitVertPE
@@ -42,6 +43,7 @@ GENERATORS = {
     "bitbalance_pe": BitBalancePE,
     "bitlet_pe": BitletPE,
     "bitlet_mac": BitletMAC,
+    "bitlet_lane": BitletLane,
 }
 
 
@@ -113,6 +115,10 @@ CONFIGS = [
     Config("bitlet_int8_n16_whole", "bitlet_pe",
            {"n_total": 16, "n_input": 16, "n_channel": 8, "n_check": 16, "act_bits": 8},
            "Bitlet INT8, 16 pairs, whole-column lanes"),
+    Config("bitlet_lane_n16_whole", "bitlet_lane", {"n_total": 16, "n_check": 16},
+           "one Bitlet lane scheduler, 16 pairs, whole-column form"),
+    Config("bitlet_lane_n16_c8", "bitlet_lane", {"n_total": 16, "n_check": 8},
+           "one Bitlet lane scheduler, 16 pairs, 8-bit check window"),
     Config("bitlet_mac_n16", "bitlet_mac",
            {"n_total": 16, "n_lanes": 8, "x_width": 8, "act_signed": True, "acc_width": 20},
            "Bitlet INT8 MAC datapath alone (selects as inputs: the scope of the BBS authors' model)"),

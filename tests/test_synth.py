@@ -25,7 +25,7 @@ def test_synthesizes(cfg):
     if cfg.generator == "shift_accumulator":
         # the accumulator register, nothing else
         assert rec["ice40"]["ff"] == shift_accumulator_width(**{k: v for k, v in cfg.params.items()})
-    elif cfg.generator.endswith(("_pe", "_mac")):
-        assert rec["ice40"]["ff"] > 0                         # PEs are sequential
+    elif cfg.generator.endswith(("_pe", "_mac", "_lane")):
+        assert rec["ice40"]["ff"] > 0                         # PEs and their schedulers are sequential
     elif cfg.params.get("register_every", 0) == 0:
         assert rec["ice40"]["ff"] == 0                        # combinational blocks have no state
