@@ -51,38 +51,47 @@ Ports: the streaming contract of :mod:`hw.pe_stream`, with one input transaction
 ``o.payload``
     ``signed(acc_width)`` (fixed) or the binary32 bit pattern in ``signed(32)`` (fp32).
 ``clear``, ``cycles``
-    As in :mod:`hw.pe_stream`; ``clear`` also drops a partly loaded pass (the next beat is beat 0).
+    As in :mod:`hw.pe_stream`; ``clear`` also drops a partly loaded pass (the next beat is beat 0) and,
+    in fp32, a pending one.
     ``cycles`` counts compute steps: its increase per pass is ``max(1, pass_cycles)``, the lane model.
 
 A pass is ``L = n_total / n_input`` consecutive beats, pair ``k * n_input + j`` = lane ``j`` of beat ``k``.
 
 Timing (exact; golden :func:`golden.bitlet.pe_stream_timing`)
 -------------------------------------------------------------
-Register stages: a *staging* buffer for beats ``0 .. L-2``; the *compute* registers (the activations,
-the weight signs, the lane schedulers' columns and their first decisions and, for fp32, the block
-exponent); then the MAC's stages (:class:`hw.bitlet_mac.BitletMAC`: the selected, folded lane values,
-the lane sum, the accumulator). Beats ``0 .. L-2`` are accepted whenever offered (the staging
-buffer only ever holds the pass being loaded). The last beat is accepted only when the compute stage can
-take a pass (idle, or in its last step); in that cycle the whole pass -- staged beats plus the last beat,
-for fp32 aligned to the block exponent ``max(running max of the staged beats, max tree of the last
-beat)`` -- is written into the compute registers. The pass then takes ``steps = max(1, pass_cycles)``
-cycles; each step reaches the accumulator two cycles later, so the result register is written two cycles
-after the last step and ``o.valid`` rises one cycle after that; the next pass's last beat can be
-accepted in the last step. Hence, input always valid and output always ready, consecutive passes' last
-beats are ``max(steps, L)`` cycles apart and each result appears ``steps + 3`` cycles after its last
-beat: when ``n_input >= n_check`` the overhead over the lane model is **zero** (``steps >=
-ceil(n_total / n_check) >= L``). Latency of the first pass from its first beat: ``L + steps + 2``. The
-output holds while ``o.valid & ~o.ready``; when the accumulate stage then holds a pass's last step,
-everything waits (no step, the next pass's last beat is refused).
+Register stages: a *staging* buffer for beats ``0 .. L-2`` (fixed) or for the whole pass (fp32, the
+*align stage*); the *compute* registers (the activations, the weight signs, the lane schedulers' columns
+and their first decisions and, for fp32, the block exponent); then the MAC's stages
+(:class:`hw.bitlet_mac.BitletMAC`: the selected, folded lane values, the lane sum, the accumulator).
+
+Fixed point: beats ``0 .. L-2`` are accepted whenever offered (the staging buffer only ever holds the
+pass being loaded). The last beat is accepted only when the compute stage can take a pass (idle, or in
+its last step); in that cycle the whole pass -- staged beats plus the last beat -- is written into the
+compute registers. fp32: every beat goes into the staging buffer; after its last beat the pass is
+*pending*, the buffer takes no beat until the pass moves, aligned to its block exponent (``max`` of all
+its ``Esum``, kept as the beats arrive), into the compute registers, which happens in the first cycle in
+which the compute stage can take it -- at the earliest the cycle after the last beat. The buffer takes
+the next pass's first beat in that same cycle.
+
+A pass then takes ``steps = max(1, pass_cycles)`` cycles; each step reaches the accumulator two cycles
+later, so the result register is written two cycles after the last step and ``o.valid`` rises one cycle
+after that. Hence, input always valid and output always ready, consecutive passes enter the compute
+registers ``max(steps, L)`` cycles apart and each result appears ``steps + 3`` cycles after that: when
+``n_input >= n_check`` the overhead over the lane model is **zero** (``steps >= ceil(n_total /
+n_check) >= L``). Latency of the first pass from its first beat: ``L + steps + 2`` (fixed), ``L + steps +
+3`` (fp32). The output holds while ``o.valid & ~o.ready``; when the accumulate stage then holds a pass's
+last step, everything waits (no step, no pass enters the compute registers).
 
 [I] Design decisions: the lane schedulers decide one step ahead and register their decisions, and the
 MAC registers the selected values and the lane sum, so no path crosses the select and the adders
 (the earlier single-cycle compute step ran at 16.6 MHz on iCE40 at 16 pairs); the cycle count stays
-exactly the lane model, the latency grows by two cycles. The fp32 alignment
-sits between the staging buffer and the compute registers (all ``n_total`` mantissas in the cycle of
-the last beat, where the RTL aligns 8 per cycle) and the repack between the result register and
-``o.payload`` (a register-to-port path; no extra cycle). ``n_valid`` is fixed to ``n_total``: shorter
-groups are zero-padded.
+exactly the lane model, the latency grows by two cycles. The fp32 alignment (all ``n_total`` mantissas
+at once, where the RTL aligns 8 per cycle) runs from the align stage's registers into the lanes' first
+decisions, so the input's decode and exponent max tree end at registers and the alignment starts at
+them (before the align stage, the decode, the max tree, the alignment and the first decisions were one
+path from the input); this costs one cycle of latency, no throughput, and ``n_input`` more pairs of
+staging registers. The repack sits between the result register and ``o.payload`` (a register-to-port
+path; no extra cycle). ``n_valid`` is fixed to ``n_total``: shorter groups are zero-padded.
 
 Sign folding [I]: each pair keeps its activation (fixed: as given; fp32: the 24-bit mantissa); the sign
 of its product (the weight's sign; fp32 ``Wsign ^ Asign``) goes to the lane schedulers, which register
@@ -219,17 +228,34 @@ class BitletPE(Component):
         # an unread result, and everything waits with it
         m.submodules.mac = mac = BitletMAC(n, nch, cfg.act_bits, not fp, cfg.acc_width)
         hold = Signal()
+        free = Signal()          # the compute stage can take a pass this cycle (idle or last step)
         m.d.comb += [
             at_end.eq(busy & all_done),
             out_free.eq(~self.o.valid | self.o.ready),
             hold.eq(mac.finishing & ~out_free),
             last.eq(at_end & ~hold),
             active.eq(busy & ~hold),
+            free.eq(~busy | last),
             last_beat.eq(1 if beat is None else beat == L - 1),
-            self.i.ready.eq(~self.clear & (~last_beat | ~busy | last)),
             accept.eq(self.i.valid & self.i.ready),
-            load.eq(accept & last_beat),
         ]
+        if fp:
+            # align stage: the whole pass waits in the staging buffer (``pending``) and moves into the
+            # compute registers, aligned, in a later cycle; the buffer takes beats again from that cycle
+            pending = Signal()
+            m.d.comb += [
+                load.eq(pending & free),
+                self.i.ready.eq(~self.clear & (~pending | load)),
+            ]
+            with m.If(load):
+                m.d.sync += pending.eq(0)
+            with m.If(accept & last_beat):
+                m.d.sync += pending.eq(1)
+        else:
+            m.d.comb += [
+                self.i.ready.eq(~self.clear & (~last_beat | free)),
+                load.eq(accept & last_beat),
+            ]
         if beat is not None:
             with m.If(accept):
                 m.d.sync += beat.eq(Mux(last_beat, 0, beat + 1))
@@ -251,15 +277,16 @@ class BitletPE(Component):
             beat_act = [self.i.payload.acts[j] for j in range(ni)]
             beat_neg = [self.i.payload.weights.w[j].sign for j in range(ni)]
 
-        # ---- staging of beats 0 .. L-2 ----------------------------------------------------------
+        # ---- staging of beats 0 .. L-2 (fixed) or 0 .. L-1 (fp32, the align stage) ---------------
         act_shape = MAN_WIDTH if fp else signed(cfg.act_bits)
-        stage_mag = [[Signal(mag_w, name=f"stage{k}_mag{j}") for j in range(ni)] for k in range(L - 1)]
-        stage_act = [[Signal(act_shape, name=f"stage{k}_act{j}") for j in range(ni)] for k in range(L - 1)]
-        stage_neg = [[Signal(name=f"stage{k}_neg{j}") for j in range(ni)] for k in range(L - 1)]
+        n_staged = L if fp else L - 1
+        stage_mag = [[Signal(mag_w, name=f"stage{k}_mag{j}") for j in range(ni)] for k in range(n_staged)]
+        stage_act = [[Signal(act_shape, name=f"stage{k}_act{j}") for j in range(ni)] for k in range(n_staged)]
+        stage_neg = [[Signal(name=f"stage{k}_neg{j}") for j in range(ni)] for k in range(n_staged)]
         stage_esum = [[Signal(ESUM_WIDTH, name=f"stage{k}_esum{j}") for j in range(ni)]
-                      for k in range(L - 1)] if fp else []
-        for k in range(L - 1):
-            with m.If(accept & (beat == k)):
+                      for k in range(n_staged)] if fp else []
+        for k in range(n_staged):
+            with m.If(accept & ((beat == k) if beat is not None else 1)):
                 m.d.sync += [stage_mag[k][j].eq(beat_mag[j]) for j in range(ni)]
                 m.d.sync += [stage_act[k][j].eq(beat_act[j]) for j in range(ni)]
                 m.d.sync += [stage_neg[k][j].eq(beat_neg[j]) for j in range(ni)]
@@ -267,6 +294,8 @@ class BitletPE(Component):
                     m.d.sync += [stage_esum[k][j].eq(beat_esum[j]) for j in range(ni)]
 
         def whole_pass(staged, current):
+            if fp:                               # the pass is all in the staging buffer
+                return [x for k in range(L) for x in staged[k]]
             return [x for k in range(L - 1) for x in staged[k]] + list(current)
 
         pass_mag = whole_pass(stage_mag, beat_mag)
@@ -275,24 +304,28 @@ class BitletPE(Component):
 
         # ---- fp32: block exponent and alignment -------------------------------------------------
         if fp:
-            run_emax = Signal(ESUM_WIDTH)        # max Esum of the staged beats
+            run_emax = Signal(ESUM_WIDTH)        # max Esum of the beats accepted so far of this pass
             run_nonfinite = Signal()
-            pass_emax = Signal(ESUM_WIDTH)
-            m.d.comb += pass_emax.eq(Mux(run_emax > dec.emax, run_emax, dec.emax))
-            with m.If(accept & ~last_beat):
-                m.d.sync += [run_emax.eq(pass_emax), run_nonfinite.eq(run_nonfinite | dec.nonfinite)]
-            with m.If(load | self.clear):
+            beat_emax = Signal(ESUM_WIDTH)
+            pend_emax = Signal(ESUM_WIDTH)       # block exponent and invalid flag of the pending pass
+            pend_nonfinite = Signal()
+            m.d.comb += beat_emax.eq(Mux(run_emax > dec.emax, run_emax, dec.emax))
+            with m.If(accept):
+                m.d.sync += [run_emax.eq(beat_emax), run_nonfinite.eq(run_nonfinite | dec.nonfinite)]
+            with m.If(accept & last_beat):
+                m.d.sync += [pend_emax.eq(beat_emax), pend_nonfinite.eq(run_nonfinite | dec.nonfinite)]
+            with m.If((accept & last_beat) | self.clear):
                 m.d.sync += [run_emax.eq(0), run_nonfinite.eq(0)]
             m.submodules.align = align = Fp32Align(n)
             pass_esum = whole_pass(stage_esum, beat_esum)
             for i in range(n):
                 m.d.comb += [align.wman[i].eq(pass_mag[i]), align.esum[i].eq(pass_esum[i])]
-            m.d.comb += align.emax.eq(pass_emax)
+            m.d.comb += align.emax.eq(pend_emax)
             pass_mag = [align.walign[i] for i in range(n)]
             emax = Signal(ESUM_WIDTH)            # compute-stage block exponent and invalid flag
             nonfinite = Signal()
             with m.If(load):
-                m.d.sync += [emax.eq(pass_emax), nonfinite.eq(run_nonfinite | dec.nonfinite)]
+                m.d.sync += [emax.eq(pend_emax), nonfinite.eq(pend_nonfinite)]
 
         # ---- compute registers, lane schedulers and MAC ----------------------------------------
         # the activations wait in registers; the weights live in the lanes (columns) and in one sign
@@ -303,6 +336,11 @@ class BitletPE(Component):
             m.d.sync += [acts[i].eq(pass_act[i]) for i in range(n)]
             m.d.sync += signs.eq(Cat(*pass_neg))
         mask = self.i.payload.weights.lane_mask
+        if fp:                                   # the pending pass's lane mask, from its last beat
+            pend_mask = Signal(nch)
+            with m.If(accept & last_beat):
+                m.d.sync += pend_mask.eq(mask)
+            mask = pend_mask
         for g, lane in enumerate(lanes):
             m.d.comb += [
                 lane.load.eq(load),
@@ -351,4 +389,6 @@ class BitletPE(Component):
             m.d.sync += [busy.eq(0), self.o.valid.eq(0), cycles.eq(0)]
             if beat is not None:
                 m.d.sync += beat.eq(0)
+            if fp:
+                m.d.sync += pending.eq(0)
         return m

@@ -14,6 +14,9 @@ binary32 bit pattern as an unsigned integer in fp32 mode), and the timing of
 * ``clear_mid_pass`` / ``reset_mid_pass``: the pass with the most steps is loaded, its result held back,
   and ``clear`` (``rst``) is pulsed half way through it; afterwards every pass runs and exactly their
   results come out, the counter restarts from zero.
+* ``clear_while_waiting``: the pass with the most steps is loaded and the next pass is offered behind it
+  (fixed: its last beat waits at the input; fp32: the whole pass waits in the align stage), then
+  ``clear``: both are dropped and every pass then runs exactly.
 * ``clear_mid_load``: beats ``0 .. L-2`` of a pass are accepted, then ``clear``: the partial pass is
   dropped (the next beat is beat 0 again) and every pass then runs exactly (with ``L = 1``: a plain
   clear between passes).
@@ -160,5 +163,35 @@ async def clear_mid_load(dut):
         assert int(dut.i__ready.value), "beats before a pass's last must be accepted"
         await FallingEdge(dut.clk)
     dut.i__valid.value = 0
+    await pulse(dut, use_reset=False)
+    await run_all_after(dut, p, v)
+
+
+@cocotb.test()
+async def clear_while_waiting(dut):
+    p, v = load()
+    L = v["load_cycles"]
+    await start(dut)
+    dut.o__ready.value = 1
+    g = int(np.argmax(v["steps"][:-1]))
+    for b in v["beats"][g * L:(g + 1) * L]:
+        dut.i__valid.value = 1
+        dut.i__payload.value = b
+        await RisingEdge(dut.clk)
+        assert int(dut.i__ready.value), "an idle PE must accept every beat of a pass"
+        await FallingEdge(dut.clk)
+    nxt = list(v["beats"][(g + 1) * L:(g + 2) * L])
+    waited = 0
+    while waited < max(v["steps"][g] // 2, 1):        # offer pass g + 1 behind it, half way through g
+        dut.i__valid.value = 1 if nxt else 0
+        if nxt:
+            dut.i__payload.value = nxt[0]
+        await RisingEdge(dut.clk)
+        if nxt and int(dut.i__ready.value):
+            nxt.pop(0)
+        await FallingEdge(dut.clk)
+        waited += 1
+    dut.i__valid.value = 0
+    assert int(dut.o__valid.value) == 0, "no result may be out before the pass with the most steps ends"
     await pulse(dut, use_reset=False)
     await run_all_after(dut, p, v)

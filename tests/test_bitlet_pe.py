@@ -405,18 +405,19 @@ def test_amaranth_fixed(kwargs):
     passes = fixed_passes(cfg, 25, seed=cfg.n_total)
     results, cycles = fixed_expect(cfg, passes)
     got, out_t, counter = run_pe_amaranth(cfg, beats_of(cfg, passes), len(passes))
-    tm = pe_stream_timing(cycles, load_cycles=cfg.load_cycles)
+    tm = pe_stream_timing(cycles, load_cycles=cfg.load_cycles, align_stage=cfg.align_stage)
     assert got == results
     assert out_t == tm.out_valid.tolist()
     assert counter == tm.counter.tolist()
 
 
-def test_amaranth_fp32():
-    cfg = BitletConfig(n_total=8, n_input=4, mode="fp32")
+@pytest.mark.parametrize("n_input", [4, 8])        # L = 2, and L = 1 (the staging buffer is the whole pass)
+def test_amaranth_fp32(n_input):
+    cfg = BitletConfig(n_total=8, n_input=n_input, mode="fp32")
     passes = fp32_passes(cfg, 40, seed=4)
     results, cycles = fp32_expect(cfg, passes)
     got, out_t, counter = run_pe_amaranth(cfg, beats_of(cfg, passes), len(passes))
-    tm = pe_stream_timing(cycles, load_cycles=cfg.load_cycles)
+    tm = pe_stream_timing(cycles, load_cycles=cfg.load_cycles, align_stage=cfg.align_stage)
     assert [g & 0xFFFFFFFF for g in got] == results
     assert out_t == tm.out_valid.tolist()
     assert counter == tm.counter.tolist()
@@ -441,7 +442,7 @@ def test_accumulator_worst_case_exact():
 # cocotb on the generated Verilog under Icarus
 
 def write_vectors(path, cfg, passes, results, cycles):
-    tm = pe_stream_timing(cycles, load_cycles=cfg.load_cycles)
+    tm = pe_stream_timing(cycles, load_cycles=cfg.load_cycles, align_stage=cfg.align_stage)
     path.write_text(json.dumps({
         "beats": pack(cfg, beats_of(cfg, passes)), "results": results, "load_cycles": cfg.load_cycles,
         "steps": tm.steps.tolist(), "last_beat": tm.last_beat.tolist(), "out_valid": tm.out_valid.tolist(),
@@ -473,7 +474,7 @@ def run_config(build_dir, kwargs, n_passes, seed):
 ], ids=["n64_fixed", "n16_fixed", "n16_int8", "n16_int8_whole"])
 @pytest.mark.cocotb
 def test_cocotb_fixed(kwargs, n_passes, build_dir):
-    assert run_config(build_dir, kwargs, n_passes, seed=n_passes) == 5
+    assert run_config(build_dir, kwargs, n_passes, seed=n_passes) == 6
 
 
 @pytest.mark.cocotb
@@ -482,4 +483,4 @@ def test_cocotb_fixed(kwargs, n_passes, build_dir):
     (dict(n_total=16, n_input=8, mode="fp32"), 160),
 ], ids=["n64_fp32", "n16_fp32"])
 def test_cocotb_fp32(kwargs, n_passes, build_dir):
-    assert run_config(build_dir, kwargs, n_passes, seed=n_passes + 1) == 5
+    assert run_config(build_dir, kwargs, n_passes, seed=n_passes + 1) == 6
