@@ -26,7 +26,9 @@ registers the selected, folded lane values ``x_g`` and the corrections, stage 2 
 A step entered with ``step`` reaches the accumulator :data:`BitletMAC.latency` cycles later; the
 ``first``/``last`` flags travel with it, and ``finishing`` says that the accumulator adds a pass's last
 step this cycle, so ``acc_next`` is that pass's result. ``hold`` freezes every stage (the PE's output
-register is full); ``clear`` empties the stages. Golden value of one step's lane sum:
+register is full; a ``step`` offered then is not taken: the PE does not offer one); ``clear`` drops the
+steps in stages 1 and 2 (the accumulator keeps a stale partial sum, which the next pass's ``first`` step
+discards). Golden value of one step's lane sum:
 :func:`mac_step_value`.
 
 Ports
@@ -40,7 +42,8 @@ neg : In(1).array(n_lanes)
 step, first, last : In(1)
     A step enters this cycle; it is its pass's first (the accumulator restarts) / last step.
 hold, clear : In(1)
-    Freeze every stage / empty every stage (wins over ``hold``).
+    Freeze every stage / drop the steps in stages 1 and 2 (wins over ``hold``; ``acc`` is undefined
+    until the next pass's first step).
 acc : Out(signed(acc_width))
     The accumulator register.
 acc_next : Out(signed(acc_width))
