@@ -45,10 +45,11 @@ verilog: $(STAMP)
 test: $(STAMP) iverilog
 	PYTHONWARNINGS=error $(PY) -m pytest -n $(JOBS) --durations=10 $(PYTEST_ARGS)
 
-# HEAVY=1 adds the configurations marked heavy (64-pair Bitlet, 16 LUT multipliers): hours
+# HEAVY=1 adds the configurations marked heavy (64-pair Bitlet, 16 LUT multipliers), placed on the ECP5
+# but not routed; ROUTE=1 routes them too (router2: hours)
 synth: $(STAMP)
 	$(PY) -m hw.synth $(if $(HEAVY),--heavy)
-	$(PY) -m hw.pe_report --merge $(if $(HEAVY),--heavy)
+	$(PY) -m hw.pe_report --merge $(if $(HEAVY),--heavy) $(if $(ROUTE),--route-heavy)
 
 bench: $(STAMP)
 	$(PY) -m golden.bench

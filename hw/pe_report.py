@@ -14,7 +14,8 @@ For each PE configuration of ``hw/registry.py`` listed in :data:`PE_ROWS`:
   Stripes, Pragmatic and Bitlet run the dense INT8 model).
 
 Writes ``build/reports/pe.json`` (list of objects: ``name``, ``arch``, ``params``, ``ice40`` {``lut4``,
-``carry``, ``ff``, ``dsp``, ``fmax_mhz``}, ``ecp5`` {``lut4``, ``ff``, ``fmax_mhz``},
+``carry``, ``ff``, ``dsp``, ``fmax_mhz``}, ``ecp5`` {``lut4``, ``ff``, ``fmax_mhz``, ``fmax_placed_mhz``
+(heavy configurations placed but not routed: nextpnr's post-placement estimate; else None)},
 ``cmos_transistors``, ``workloads`` [{``name``, ``cycles_per_group``, ``macs_per_cycle``,
 ``macs_per_cycle_per_klut``}]) and ``build/reports/pe.md``.
 
@@ -130,9 +131,13 @@ def workload_cycles(arch: str, params: dict, workloads: dict) -> dict[str, float
     return out
 
 
-def fpga_figures(cfg) -> tuple[dict, dict, list[str]]:
+def fpga_figures(cfg, route_heavy: bool = False) -> tuple[dict, dict, list[str]]:
     """iCE40 and ECP5 area and Fmax of a configuration (a PE or a block): ``(ice40, ecp5, notes)`` in
-    the record layout of pe.json."""
+    the record layout of pe.json.
+
+    A configuration marked heavy is placed on the ECP5 but not routed (``ecp5.fmax_mhz`` None,
+    ``ecp5.fmax_placed_mhz`` nextpnr's post-placement estimate) unless ``route_heavy``: then it is routed
+    with nextpnr's router2, which can take hours with the WebAssembly nextpnr."""
     name = cfg.name
     work = ROOT / "build" / "pe" / name
     ice = ice40_area(name, cfg.build(), work / "ice40_area")
@@ -148,17 +153,26 @@ def fpga_figures(cfg) -> tuple[dict, dict, list[str]]:
         notes.append("SB_MAC16 is an iCE40 primitive: no ECP5 figures")
     else:
         ecp = ecp5_area(name, cfg.build(), work / "ecp5_area")
-        ecp_f = ecp5_fmax(name, cfg.build(), work / "ecp5_pnr", router="router2" if cfg.heavy else "router1")
-        if cfg.heavy:
-            notes.append("ECP5 routed with nextpnr's router2 (router1 does not finish on this size)")
+        route = route_heavy or not cfg.heavy
+        ecp_f = ecp5_fmax(name, cfg.build(), work / "ecp5_pnr", router="router2" if cfg.heavy else "router1",
+                          route=route)
+        comb, total = ecp_f["utilization"].get("TRELLIS_COMB", (0, 1))
+        if not route:
+            notes.append(f"ECP5 placed, not routed (routing: make synth HEAVY=1 ROUTE=1): nextpnr's "
+                         f"post-placement estimate {ecp_f['fmax_placed_mhz']:.1f} MHz; {comb} of {total} "
+                         f"TRELLIS_COMB ({100 * comb / total:.0f} %)")
+        elif cfg.heavy:
+            notes.append(f"ECP5 routed with nextpnr's router2; {comb} of {total} TRELLIS_COMB "
+                         f"({100 * comb / total:.0f} %)")
     return ({**{k: ice[k] for k in ("lut4", "carry", "ff", "dsp")}, "fmax_mhz": ice_f["fmax_mhz"]},
-            {"lut4": ecp["lut4"], "ff": ecp["ff"], "fmax_mhz": ecp_f["fmax_mhz"]}, notes)
+            {"lut4": ecp["lut4"], "ff": ecp["ff"], "fmax_mhz": ecp_f["fmax_mhz"],
+             "fmax_placed_mhz": ecp_f.get("fmax_placed_mhz")}, notes)
 
 
-def characterize(name: str, arch: str, workloads: dict) -> dict:
+def characterize(name: str, arch: str, workloads: dict, route_heavy: bool = False) -> dict:
     cfg = get_config(name)
     area = synthesize(cfg, ROOT / "build" / "pe" / name / "cmos")
-    ice40, ecp5, notes = fpga_figures(cfg)
+    ice40, ecp5, notes = fpga_figures(cfg, route_heavy)
     rows = []
     for wname, (c, lanes) in workload_cycles(arch, cfg.params, workloads).items():
         if c is None:        # the workload does not run on this configuration
@@ -206,6 +220,13 @@ def bitlet_bar(pes: list[dict], blocks: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _ecp5_fmax(e: dict) -> str:
+    """The routed ECP5 Fmax, or for a configuration only placed its estimate, marked as such."""
+    if e["fmax_mhz"] is None and e.get("fmax_placed_mhz") is not None:
+        return f"{e['fmax_placed_mhz']:.1f} (placed, est.)"
+    return _fmt(e["fmax_mhz"], ".1f")
+
+
 def _fmt(v, spec=".2f", suffix=""):
     return "n/a" if v is None else f"{v:{spec}}{suffix}"
 
@@ -237,7 +258,7 @@ def markdown(records: list[dict]) -> str:
         lines.append(
             f"| {r['name']} | {r['arch']} | {i['lut4']} | {i['carry']} | {i['ff']} | {i['dsp']} | "
             f"{_fmt(i['fmax_mhz'], '.1f')} | {_fmt(e['lut4'], 'd')} | {_fmt(e['ff'], 'd')} | "
-            f"{_fmt(e['fmax_mhz'], '.1f')} | {r['cmos_transistors']} | "
+            f"{_ecp5_fmax(e)} | {r['cmos_transistors']} | "
             f"{_fmt(w8['cycles_per_group'])} | {_fmt(cons['cycles_per_group'])} | {_fmt(mod['cycles_per_group'])} | "
             f"{_fmt(cons['macs_per_cycle'])}, {_fmt(mod['macs_per_cycle'])} | "
             f"{_fmt(cons['macs_per_cycle_per_klut'])}, {_fmt(mod['macs_per_cycle_per_klut'])} | {lut_ratio} | "
@@ -252,6 +273,8 @@ def main(argv=None) -> int:
     ap.add_argument("names", nargs="*", help="PE configurations (default: all of PE_ROWS)")
     ap.add_argument("--heavy", action="store_true",
                     help="also the configurations marked heavy in hw/registry.py (tens of minutes)")
+    ap.add_argument("--route-heavy", action="store_true",
+                    help="route the heavy configurations on the ECP5 too (router2; hours), not only place them")
     ap.add_argument("--merge", action="store_true",
                     help="update these rows in an existing pe.json instead of writing a new one")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
@@ -269,7 +292,7 @@ def main(argv=None) -> int:
     blocks = [b for b in BLOCK_ROWS if not args.names or b[0] in args.names]
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         block_records = list(pool.map(lambda b: characterize_block(*b), blocks))
-        records = list(pool.map(lambda r: characterize(r[0], r[1], workloads), rows))
+        records = list(pool.map(lambda r: characterize(r[0], r[1], workloads, args.route_heavy), rows))
     out = Path(args.reports)
     out.mkdir(parents=True, exist_ok=True)
     if block_records:

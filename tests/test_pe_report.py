@@ -41,3 +41,10 @@ def test_baselines_run_the_int8_weights(workloads):
 def test_bad_arch(workloads):
     with pytest.raises(ValueError, match="arch must be one of .* got 'tpu'"):
         workload_cycles("tpu", {}, workloads)
+
+
+def test_ecp5_fmax_column_marks_a_placement_estimate():
+    from hw.pe_report import _ecp5_fmax
+    assert _ecp5_fmax({"fmax_mhz": 103.51, "fmax_placed_mhz": None}) == "103.5"
+    assert _ecp5_fmax({"fmax_mhz": None, "fmax_placed_mhz": 31.24}) == "31.2 (placed, est.)"
+    assert _ecp5_fmax({"fmax_mhz": None}) == "n/a"          # records written before the estimate existed

@@ -21,3 +21,14 @@ def test_place_and_route_is_reused_for_an_unchanged_design(tmp_path, monkeypatch
         pnr.ice40_fmax("popcount_w5", Popcount(5), tmp_path / "pnr")
     assert pnr.pnr_key("v", "s", ["--seed", "1"]) != pnr.pnr_key("v", "s", ["--seed", "2"])
     assert len(key) == 64
+
+
+def test_ecp5_place_only_gives_the_placement_estimate(tmp_path):
+    placed = pnr.ecp5_fmax("popcount_w4", Popcount(4), tmp_path / "placed", route=False)
+    assert placed["fmax_mhz"] is None and placed["fmax_placed_mhz"] > 0
+    used, available = placed["utilization"]["TRELLIS_COMB"]
+    assert 0 < used < available
+    routed = pnr.ecp5_fmax("popcount_w4", Popcount(4), tmp_path / "routed")
+    assert routed["fmax_mhz"] > 0 and "fmax_placed_mhz" not in routed
+    with pytest.raises(ValueError, match=r"router must be one of 'router1', 'router2', got 'router3'"):
+        pnr.ecp5_fmax("popcount_w4", None, tmp_path / "x", router="router3")   # checked first
