@@ -213,11 +213,6 @@ class BitletConfig:
         return self.n_total // self.n_input
 
     @property
-    def align_stage(self) -> bool:
-        """The hardware PE aligns a pass in a stage of its own (fp32): see :func:`pe_stream_timing`."""
-        return self.mode == "fp32"
-
-    @property
     def act_range(self) -> tuple[int, int]:
         """``(lo, hi)`` of an input activation: ``act_bits``-bit two's complement, or for 25 bits the
         symmetric ``[-A_MAX, A_MAX]``."""
@@ -799,7 +794,7 @@ class PeTiming(NamedTuple):
     counter: np.ndarray    #: the PE's ``cycles`` counter in that cycle (the next pass may have begun)
 
 
-def pe_stream_timing(cycles, *, load_cycles: int, align_stage: bool = False) -> PeTiming:
+def pe_stream_timing(cycles, *, load_cycles: int, mode: str = "fixed") -> PeTiming:
     """Timing of a stream of passes through the hardware PE, input always valid, output always ready.
 
     Parameters
@@ -808,9 +803,10 @@ def pe_stream_timing(cycles, *, load_cycles: int, align_stage: bool = False) -> 
         Lane-model cycles of each pass in stream order (:func:`pass_cycles` / :func:`pass_cycles_fp32`).
     load_cycles : int
         Input beats per pass, ``L = n_total / n_input`` (:attr:`BitletConfig.load_cycles`).
-    align_stage : bool
-        The PE has the fp32 align stage (``mode="fp32"``): a pass waits in its staging buffer after its
-        last beat and moves into the compute registers, aligned, in a later cycle.
+    mode : "fixed" or "fp32"
+        The PE's mode: fp32 has two more register stages, the align stage (a pass waits in its staging
+        buffer after its last beat and moves into the compute registers, aligned, in a later cycle) and
+        the repack's stage register.
 
     Returns
     -------
@@ -818,36 +814,37 @@ def pe_stream_timing(cycles, *, load_cycles: int, align_stage: bool = False) -> 
         Cycle 0 is the cycle the first beat of the first pass is accepted. A pass enters the PE's
         compute registers in cycle ``start_p`` (when its compute stage is idle or in its last step),
         computes in the ``steps`` cycles after it, each step is accumulated two cycles later (the MAC's
-        register stages: selected values, lane sum, accumulator), and its result is valid three cycles
-        after its last step::
+        register stages: selected values, lane sum, accumulator), and its result is valid ``R = 3``
+        (fixed) or ``R = 4`` (fp32: the repack's stage) cycles after its last step::
 
             steps_p     = max(1, cycles_p)              # a pass without enabled lanes still takes a step
             start_p     = start_{p-1} + max(steps_{p-1}, L)
-            out_valid_p = start_p + steps_p + 3
+            out_valid_p = start_p + steps_p + R
             counter_p   = sum_q min(steps_q, max(0, out_valid_p - 1 - start_q))
 
-        Fixed point (no align stage): the pass enters in the cycle of its last beat, which the PE
-        accepts only then, ``last_beat_p = start_p``, ``start_0 = L - 1``. fp32 (align stage): the
-        staging buffer takes the beats of the next pass from the cycle a pass leaves it, so ``start_0 =
-        L``, ``last_beat_0 = L - 1`` and ``last_beat_p = start_{p-1} + L - 1``.
+        Fixed point: the pass enters in the cycle of its last beat, which the PE accepts only then,
+        ``last_beat_p = start_p``, ``start_0 = L - 1``. fp32 (align stage): the staging buffer takes the
+        beats of the next pass from the cycle a pass leaves it, so ``start_0 = L``, ``last_beat_0 = L - 1``
+        and ``last_beat_p = start_{p-1} + L - 1``.
 
         So with ``L <= steps`` (always when ``n_input >= n_check`` and a lane is enabled) consecutive
         results are exactly ``steps_p`` cycles apart: the overhead over the lane model is zero; the
-        latency of a pass from its first beat is ``L + steps + 2`` (fixed) or ``L + steps + 3`` (fp32).
+        latency of a pass from its first beat is ``L + steps + 2`` (fixed) or ``L + steps + 4`` (fp32).
     """
     load_cycles = check_int("load_cycles", load_cycles, lo=1, hi=MAX_TOTAL)
     c = check_int_array("cycles", cycles, lo=0, ndim=1)
-    if not isinstance(align_stage, (bool, np.bool_)):
-        raise TypeError(f"align_stage must be a bool, got {align_stage!r}")
+    if mode not in ("fixed", "fp32"):
+        raise ValueError(f"mode must be one of 'fixed', 'fp32', got {mode!r}")
+    fp = mode == "fp32"
     steps = np.maximum(c, 1)
     interval = np.maximum(steps, load_cycles)
-    first = load_cycles if align_stage else load_cycles - 1
+    first = load_cycles if fp else load_cycles - 1
     start = first + np.concatenate([[0], np.cumsum(interval)[:-1]]).astype(np.int64)
-    if align_stage:
+    if fp:
         last_beat = load_cycles - 1 + np.concatenate([[0], start[:-1]]).astype(np.int64)
     else:
         last_beat = start
-    out_valid = start + steps + 3
+    out_valid = start + steps + (4 if fp else 3)
     # steps of pass q run in cycles start_q + 1 .. start_q + steps_q; the counter seen in cycle t counts
     # the steps of the cycles before t
     ran = np.clip(out_valid[:, None] - 1 - start[None, :], 0, steps[None, :])

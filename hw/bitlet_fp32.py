@@ -1,7 +1,8 @@
 """Bitlet fp32 datapath blocks: operand decode with the exponent max tree, the aligner, the repacker.
 
 algorithms.md 3.3 steps 1-3 and 6, golden model :mod:`golden.bitlet` (IEEE mode, ``rtl_quirks=False``,
-``nonfinite="nan"``). All three are combinational (latency 0); the PE puts registers around them.
+``nonfinite="nan"``). All three are combinational (latency 0); the PE puts registers around them, and
+the repacker can have a register stage in its middle (``registered=True``, as the PE uses it).
 
 :class:`Fp32Decode` (Reassembler + FindMax, ``n`` pairs)
     Per pair ``(w, a)`` of IEEE binary32 bit patterns: ``Esum = Wexp + Aexp`` with a denormal's field read
@@ -24,7 +25,9 @@ algorithms.md 3.3 steps 1-3 and 6, golden model :mod:`golden.bitlet` (IEEE mode,
     ``E > 254`` gives ``+-inf``, ``1 <= E <= 254`` a normal number, ``E <= 0`` the IEEE denormal
     ``those 24 bits >> (1 - E)`` (possibly a signed zero); ``acc = 0`` gives ``+0.0``; ``nonfinite``
     gives ``0x7FC00000``. The 77-bit normalizing shifter uses Amaranth's shift operator (the barrel
-    shifter primitive stops at 48 bits; Yosys builds the same log-depth shifter from it).
+    shifter primitive stops at 48 bits; Yosys builds the same log-depth shifter from it). With
+    ``registered=True`` the stage register sits after the leading-one detector and the exponent, which
+    splits the negation, the detector and the two shifters into two shorter paths.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
@@ -159,19 +162,30 @@ class Fp32Repack(Component):
     ----------
     acc_width : int
         Width of the signed accumulator, 2..64.
+    registered : bool
+        Put a register stage in the middle: ``|acc|``, its leading one ``cnt``, the biased exponent and
+        the flags are registered when ``en`` is set, and ``bits`` is packed from those registers (the
+        normalizing and denormal shifts). Default: combinational.
 
     Attributes
     ----------
     acc : In(signed(acc_width))
     emax : In(ESUM_WIDTH)
     nonfinite : In(1)
+    en : In(1)
+        Only when ``registered``: load the stage register.
     bits : Out(32)
     """
 
-    def __init__(self, acc_width: int):
+    def __init__(self, acc_width: int, registered: bool = False):
         self.acc_width = check_int("acc_width", acc_width, lo=2, hi=64)
-        super().__init__({"acc": In(signed(self.acc_width)), "emax": In(ESUM_WIDTH),
-                          "nonfinite": In(1), "bits": Out(32)})
+        if not isinstance(registered, bool):
+            raise TypeError(f"registered must be a bool, got {registered!r}")
+        self.registered = registered
+        ports = {"acc": In(signed(self.acc_width)), "emax": In(ESUM_WIDTH), "nonfinite": In(1), "bits": Out(32)}
+        if registered:
+            ports["en"] = In(1)
+        super().__init__(ports)
 
     def elaborate(self, platform):
         m = Module()
@@ -181,10 +195,16 @@ class Fp32Repack(Component):
         m.d.comb += [sign.eq(self.acc < 0), mag.eq(Mux(sign, -self.acc, self.acc))]
         m.submodules.lod = lod = LeadingOneDetector(mw + 1)
         m.d.comb += lod.data.eq(mag)
-        cnt = lod.index
         # biased exponent E = cnt + scale + 127, scale = emax - 300
         e = Signal(signed(12))
-        m.d.comb += e.eq(cnt + self.emax - (FP32_SCALE_OFFSET - _EXP_BIAS))
+        m.d.comb += e.eq(lod.index + self.emax - (FP32_SCALE_OFFSET - _EXP_BIAS))
+        front = [sign, mag, lod.index, lod.valid, e, self.nonfinite]
+        if self.registered:                     # the stage register: the rest starts at flip-flops
+            back = [Signal.like(x, name=f"{x.name}_r") for x in front]
+            with m.If(self.en):
+                m.d.sync += [b.eq(f) for b, f in zip(back, front)]
+            front = back
+        sign, mag, cnt, nonzero, e, nonfinite = front
         top = Signal(24)                        # the leading one and the 23 bits below it (truncated)
         m.d.comb += top.eq((Cat(Const(0, 23), mag) >> cnt)[:24])
         sub_shift = Signal(signed(13))
@@ -200,9 +220,9 @@ class Fp32Repack(Component):
             m.d.comb += body.eq(Cat(top[:23], e[:8]))
         with m.Else():
             m.d.comb += body.eq(sub)
-        with m.If(self.nonfinite):
+        with m.If(nonfinite):
             m.d.comb += self.bits.eq(FP32_NAN)
-        with m.Elif(~lod.valid):
+        with m.Elif(~nonzero):
             m.d.comb += self.bits.eq(0)
         with m.Else():
             m.d.comb += self.bits.eq(Cat(body, sign))

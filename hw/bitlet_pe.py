@@ -62,7 +62,8 @@ Timing (exact; golden :func:`golden.bitlet.pe_stream_timing`)
 Register stages: a *staging* buffer for beats ``0 .. L-2`` (fixed) or for the whole pass (fp32, the
 *align stage*); the *compute* registers (the activations, the weight signs, the lane schedulers' columns
 and their first decisions and, for fp32, the block exponent); then the MAC's stages
-(:class:`hw.bitlet_mac.BitletMAC`: the selected, folded lane values, the lane sum, the accumulator).
+(:class:`hw.bitlet_mac.BitletMAC`: the selected, folded lane values, the lane sum, the accumulator);
+the result register; for fp32 the repack's stage register.
 
 Fixed point: beats ``0 .. L-2`` are accepted whenever offered (the staging buffer only ever holds the
 pass being loaded). The last beat is accepted only when the compute stage can take a pass (idle, or in
@@ -75,12 +76,14 @@ the next pass's first beat in that same cycle.
 
 A pass then takes ``steps = max(1, pass_cycles)`` cycles; each step reaches the accumulator two cycles
 later, so the result register is written two cycles after the last step and ``o.valid`` rises one cycle
-after that. Hence, input always valid and output always ready, consecutive passes enter the compute
-registers ``max(steps, L)`` cycles apart and each result appears ``steps + 3`` cycles after that: when
-``n_input >= n_check`` the overhead over the lane model is **zero** (``steps >= ceil(n_total /
-n_check) >= L``). Latency of the first pass from its first beat: ``L + steps + 2`` (fixed), ``L + steps +
-3`` (fp32). The output holds while ``o.valid & ~o.ready``; when the accumulate stage then holds a pass's
-last step, everything waits (no step, no pass enters the compute registers).
+after that (fixed: the result register is the output) or two (fp32: the repack's stage register is the
+output). Hence, input always valid and output always ready, consecutive passes enter the compute
+registers ``max(steps, L)`` cycles apart and each result appears ``steps + 3`` (fixed) or ``steps + 4``
+(fp32) cycles after that: when ``n_input >= n_check`` the overhead over the lane model is **zero**
+(``steps >= ceil(n_total / n_check) >= L``). Latency of the first pass from its first beat: ``L + steps +
+2`` (fixed), ``L + steps + 4`` (fp32). The output holds while ``o.valid & ~o.ready``; a result behind it
+waits in the result register (fp32), and when the accumulate stage then holds a pass's last step that
+cannot be written, everything waits (no step, no pass enters the compute registers).
 
 [I] Design decisions: the lane schedulers decide one step ahead and register their decisions, and the
 MAC registers the selected values and the lane sum, so no path crosses the select and the adders
@@ -90,8 +93,9 @@ at once, where the RTL aligns 8 per cycle) runs from the align stage's registers
 decisions, so the input's decode and exponent max tree end at registers and the alignment starts at
 them (before the align stage, the decode, the max tree, the alignment and the first decisions were one
 path from the input); this costs one cycle of latency, no throughput, and ``n_input`` more pairs of
-staging registers. The repack sits between the result register and ``o.payload`` (a register-to-port
-path; no extra cycle). ``n_valid`` is fixed to ``n_total``: shorter groups are zero-padded.
+staging registers. The repack (:class:`hw.bitlet_fp32.Fp32Repack`, ``registered=True``) has its stage
+register after the leading-one detector; ``o.payload`` is packed from it (the two shifts: a
+register-to-port path), one cycle of latency more. ``n_valid`` is fixed to ``n_total``: shorter groups are zero-padded.
 
 Sign folding [I]: each pair keeps its activation (fixed: as given; fp32: the 24-bit mantissa); the sign
 of its product (the weight's sign; fp32 ``Wsign ^ Asign``) goes to the lane schedulers, which register
@@ -224,15 +228,22 @@ class BitletPE(Component):
             lanes.append(lane)
         all_done = Cat(*[lane.done for lane in lanes]).all()
 
-        # the MAC's accumulate stage writes a pass's result register; it waits while the output holds
-        # an unread result, and everything waits with it
+        # the MAC's accumulate stage writes a pass's result register (fixed: the output register; fp32:
+        # the register before the repack's stage); it waits while that register holds an unread result,
+        # and everything waits with it
         m.submodules.mac = mac = BitletMAC(n, nch, cfg.act_bits, not fp, cfg.acc_width)
         hold = Signal()
         free = Signal()          # the compute stage can take a pass this cycle (idle or last step)
+        res_free = Signal()      # the result register can be written this cycle
+        if fp:
+            res_valid = Signal()
+            m.d.comb += res_free.eq(~res_valid | out_free)
+        else:
+            m.d.comb += res_free.eq(out_free)
         m.d.comb += [
             at_end.eq(busy & all_done),
             out_free.eq(~self.o.valid | self.o.ready),
-            hold.eq(mac.finishing & ~out_free),
+            hold.eq(mac.finishing & ~res_free),
             last.eq(at_end & ~hold),
             active.eq(busy & ~hold),
             free.eq(~busy | last),
@@ -371,18 +382,23 @@ class BitletPE(Component):
         with m.If(last):
             m.d.sync += busy.eq(0)
         if fp:
+            # result register -> the repack's front half -> its stage register (= the output, o.valid)
             res_acc = Signal(signed(cfg.acc_width))
             res_emax = Signal(ESUM_WIDTH)
             res_nonfinite = Signal()
-            m.submodules.repack = repack = Fp32Repack(cfg.acc_width)
+            m.submodules.repack = repack = Fp32Repack(cfg.acc_width, registered=True)
             m.d.comb += [repack.acc.eq(res_acc), repack.emax.eq(res_emax),
-                         repack.nonfinite.eq(res_nonfinite), self.o.payload.eq(repack.bits)]
-        with m.If(mac.finishing & ~hold):
-            m.d.sync += self.o.valid.eq(1)
-            if fp:
+                         repack.nonfinite.eq(res_nonfinite), self.o.payload.eq(repack.bits),
+                         repack.en.eq(out_free & res_valid)]
+            with m.If(out_free):
+                m.d.sync += self.o.valid.eq(res_valid)
+            with m.If(res_free):
+                m.d.sync += res_valid.eq(mac.finishing)
+            with m.If(mac.finishing & res_free):
                 m.d.sync += [res_acc.eq(mac.acc_next), res_emax.eq(emax_d), res_nonfinite.eq(nonfinite_d)]
-            else:
-                m.d.sync += self.o.payload.eq(mac.acc_next)
+        else:
+            with m.If(mac.finishing & res_free):
+                m.d.sync += [self.o.valid.eq(1), self.o.payload.eq(mac.acc_next)]
         with m.If(load):
             m.d.sync += [busy.eq(1), first.eq(1)]
         with m.If(self.clear):
@@ -390,5 +406,5 @@ class BitletPE(Component):
             if beat is not None:
                 m.d.sync += beat.eq(0)
             if fp:
-                m.d.sync += pending.eq(0)
+                m.d.sync += [pending.eq(0), res_valid.eq(0)]
         return m

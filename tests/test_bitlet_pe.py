@@ -367,6 +367,29 @@ def test_fp32_repack_matches_golden(acc_width):
     nan = run_comb(rp, [[(rp.acc, 5), (rp.emax, 300), (rp.nonfinite, 1)]], lambda ctx: ctx.get(rp.bits))
     assert nan == [FP32_NAN]
 
+    # with its stage register: the result of the inputs of the last cycle with ``en``, one cycle later
+    rr = Fp32Repack(acc_width, registered=True)
+    staged = []
+
+    async def bench(ctx):
+        for k, (x, e) in enumerate(cases + [(5, 300)]):
+            nf = int(k == len(cases))
+            ctx.set(rr.acc, x)
+            ctx.set(rr.emax, e)
+            ctx.set(rr.nonfinite, nf)
+            ctx.set(rr.en, 1)
+            await ctx.tick()
+            ctx.set(rr.en, 0)                            # a cycle without en keeps the stage
+            ctx.set(rr.acc, -x - 1)
+            ctx.set(rr.nonfinite, 1 - nf)
+            await ctx.tick()
+            staged.append(ctx.get(rr.bits))
+
+    run_sync(rr, bench)
+    assert staged == want.view(np.uint32).tolist() + [FP32_NAN]
+    with pytest.raises(TypeError, match=r"registered must be a bool, got 1"):
+        Fp32Repack(acc_width, registered=1)
+
 
 # ------------------------------------------------------------------------------------------------
 # the PE in the Amaranth simulator: results, stream timing and the counter pass by pass
@@ -405,7 +428,7 @@ def test_amaranth_fixed(kwargs):
     passes = fixed_passes(cfg, 25, seed=cfg.n_total)
     results, cycles = fixed_expect(cfg, passes)
     got, out_t, counter = run_pe_amaranth(cfg, beats_of(cfg, passes), len(passes))
-    tm = pe_stream_timing(cycles, load_cycles=cfg.load_cycles, align_stage=cfg.align_stage)
+    tm = pe_stream_timing(cycles, load_cycles=cfg.load_cycles, mode=cfg.mode)
     assert got == results
     assert out_t == tm.out_valid.tolist()
     assert counter == tm.counter.tolist()
@@ -417,7 +440,7 @@ def test_amaranth_fp32(n_input):
     passes = fp32_passes(cfg, 40, seed=4)
     results, cycles = fp32_expect(cfg, passes)
     got, out_t, counter = run_pe_amaranth(cfg, beats_of(cfg, passes), len(passes))
-    tm = pe_stream_timing(cycles, load_cycles=cfg.load_cycles, align_stage=cfg.align_stage)
+    tm = pe_stream_timing(cycles, load_cycles=cfg.load_cycles, mode=cfg.mode)
     assert [g & 0xFFFFFFFF for g in got] == results
     assert out_t == tm.out_valid.tolist()
     assert counter == tm.counter.tolist()
@@ -442,7 +465,7 @@ def test_accumulator_worst_case_exact():
 # cocotb on the generated Verilog under Icarus
 
 def write_vectors(path, cfg, passes, results, cycles):
-    tm = pe_stream_timing(cycles, load_cycles=cfg.load_cycles, align_stage=cfg.align_stage)
+    tm = pe_stream_timing(cycles, load_cycles=cfg.load_cycles, mode=cfg.mode)
     path.write_text(json.dumps({
         "beats": pack(cfg, beats_of(cfg, passes)), "results": results, "load_cycles": cfg.load_cycles,
         "steps": tm.steps.tolist(), "last_beat": tm.last_beat.tolist(), "out_valid": tm.out_valid.tolist(),
