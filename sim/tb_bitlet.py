@@ -7,8 +7,8 @@ binary32 bit pattern as an unsigned integer in fp32 mode), and the timing of
 
 * ``back_to_back``: input always valid, output always ready. Results exact and in order; the cycle of
   every pass's last beat and of every result equal the timing model (cycle 0 = first beat); the
-  ``cycles`` counter, sampled when result ``p`` appears, equals ``sum(steps[:p+1])`` (the lane model
-  pass by pass) and ends at the total.
+  ``cycles`` counter, sampled when result ``p`` appears, equals the timing model's ``counter`` (the lane
+  model's steps run so far, pass by pass) and ends at the total.
 * ``random_backpressure``: random input gaps and random ``o.ready``: results exact, none lost or
   duplicated, counter equals the total.
 * ``clear_mid_pass`` / ``reset_mid_pass``: the pass with the most steps is loaded, its result held back,
