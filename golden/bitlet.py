@@ -804,9 +804,10 @@ def pe_stream_timing(cycles, *, load_cycles: int, mode: str = "fixed") -> PeTimi
     load_cycles : int
         Input beats per pass, ``L = n_total / n_input`` (:attr:`BitletConfig.load_cycles`).
     mode : "fixed" or "fp32"
-        The PE's mode: fp32 has two more register stages, the align stage (a pass waits in its staging
-        buffer after its last beat and moves into the compute registers, aligned, in a later cycle) and
-        the repack's stage register.
+        The PE's mode: fp32 has more register stages: the decoder's (its exponent max tree takes the
+        cycle after a beat), the align stage (a pass waits in its staging buffer after its last beat and
+        moves into the compute registers, aligned, once its block exponent is registered) and the
+        repack's stage register.
 
     Returns
     -------
@@ -818,18 +819,22 @@ def pe_stream_timing(cycles, *, load_cycles: int, mode: str = "fixed") -> PeTimi
         (fixed) or ``R = 4`` (fp32: the repack's stage) cycles after its last step::
 
             steps_p     = max(1, cycles_p)              # a pass without enabled lanes still takes a step
-            start_p     = start_{p-1} + max(steps_{p-1}, L)
+            start_p     = start_{p-1} + max(steps_{p-1}, L)          # fixed
+            start_p     = start_{p-1} + max(steps_{p-1}, L + 1)      # fp32
             out_valid_p = start_p + steps_p + R
             counter_p   = sum_q min(steps_q, max(0, out_valid_p - 1 - start_q))
 
         Fixed point: the pass enters in the cycle of its last beat, which the PE accepts only then,
-        ``last_beat_p = start_p``, ``start_0 = L - 1``. fp32 (align stage): the staging buffer takes the
-        beats of the next pass from the cycle a pass leaves it, so ``start_0 = L``, ``last_beat_0 = L - 1``
-        and ``last_beat_p = start_{p-1} + L - 1``.
+        ``last_beat_p = start_p``, ``start_0 = L - 1``. fp32: a pass's block exponent is registered two
+        cycles after its last beat, and the staging buffer takes the beats of the next pass from the
+        cycle a pass leaves it, so ``start_0 = L + 1``, ``last_beat_0 = L - 1`` and ``last_beat_p =
+        start_{p-1} + L - 1``.
 
-        So with ``L <= steps`` (always when ``n_input >= n_check`` and a lane is enabled) consecutive
-        results are exactly ``steps_p`` cycles apart: the overhead over the lane model is zero; the
-        latency of a pass from its first beat is ``L + steps + 2`` (fixed) or ``L + steps + 4`` (fp32).
+        So with ``L <= steps`` (fixed; always when ``n_input >= n_check`` and a lane is enabled) or ``L <
+        steps`` (fp32; always when ``ceil(n_total / n_check) > L``, as in the paper's 64 pairs, 16 per
+        beat, 8-bit window: 8 > 4) consecutive results are exactly ``steps_p`` cycles apart: the
+        overhead over the lane model is zero; the latency of a pass from its first beat is ``L + steps +
+        2`` (fixed) or ``L + steps + 5`` (fp32).
     """
     load_cycles = check_int("load_cycles", load_cycles, lo=1, hi=MAX_TOTAL)
     c = check_int_array("cycles", cycles, lo=0, ndim=1)
@@ -838,7 +843,9 @@ def pe_stream_timing(cycles, *, load_cycles: int, mode: str = "fixed") -> PeTimi
     fp = mode == "fp32"
     steps = np.maximum(c, 1)
     interval = np.maximum(steps, load_cycles)
-    first = load_cycles if fp else load_cycles - 1
+    if fp:                       # the block exponent is ready two cycles after the last beat
+        interval = np.maximum(steps, load_cycles + 1)
+    first = load_cycles + 1 if fp else load_cycles - 1
     start = first + np.concatenate([[0], np.cumsum(interval)[:-1]]).astype(np.int64)
     if fp:
         last_beat = load_cycles - 1 + np.concatenate([[0], start[:-1]]).astype(np.int64)

@@ -2,7 +2,8 @@
 
 algorithms.md 3.3 steps 1-3 and 6, golden model :mod:`golden.bitlet` (IEEE mode, ``rtl_quirks=False``,
 ``nonfinite="nan"``). All three are combinational (latency 0); the PE puts registers around them, and
-the repacker can have a register stage in its middle (``registered=True``, as the PE uses it).
+the decoder can register the exponent sums before its max tree and the repacker can have a register
+stage in its middle (``registered=True``, as the PE uses both).
 
 :class:`Fp32Decode` (Reassembler + FindMax, ``n`` pairs)
     Per pair ``(w, a)`` of IEEE binary32 bit patterns: ``Esum = Wexp + Aexp`` with a denormal's field read
@@ -68,16 +69,26 @@ class Fp32Decode(Component):
         Maximum ``esum``.
     nonfinite : Out(1)
         Some operand is infinite or NaN.
+    en : In(1)
+        Only when ``registered``: the ``esum`` and the special-operand flags of this cycle are
+        registered, and ``emax`` / ``nonfinite`` are those of the last cycle with ``en`` (the max tree
+        starts at flip-flops); the other outputs stay combinational.
     """
 
-    def __init__(self, n: int):
+    def __init__(self, n: int, registered: bool = False):
         self.n = check_int("n", n, lo=1, hi=MAX_TOTAL)
-        super().__init__({
+        if not isinstance(registered, bool):
+            raise TypeError(f"registered must be a bool, got {registered!r}")
+        self.registered = registered
+        ports = {
             "w": In(32).array(self.n), "a": In(32).array(self.n),
             "wman": Out(MAN_WIDTH).array(self.n), "esum": Out(ESUM_WIDTH).array(self.n),
             "aman": Out(MAN_WIDTH).array(self.n), "neg": Out(1).array(self.n),
             "emax": Out(ESUM_WIDTH), "nonfinite": Out(1),
-        })
+        }
+        if registered:
+            ports["en"] = In(1)
+        super().__init__(ports)
 
     def elaborate(self, platform):
         m = Module()
@@ -102,9 +113,16 @@ class Fp32Decode(Component):
                 self.neg[i].eq(w[31] ^ a[31]),
             ]
             special.append(sp)
-        m.d.comb += self.nonfinite.eq(Cat(*special).any())
+        esums, specials = [self.esum[i] for i in range(self.n)], Cat(*special)
+        if self.registered:
+            esums = [Signal(ESUM_WIDTH, name=f"esum_r{i}") for i in range(self.n)]
+            specials = Signal(self.n)
+            with m.If(self.en):
+                m.d.sync += [r.eq(self.esum[i]) for i, r in enumerate(esums)]
+                m.d.sync += specials.eq(Cat(*special))
+        m.d.comb += self.nonfinite.eq(specials.any())
         # max tree over the exponent sums
-        nodes = [self.esum[i] for i in range(self.n)]
+        nodes = esums
         level = 0
         while len(nodes) > 1:
             level += 1

@@ -70,18 +70,20 @@ pass being loaded). The last beat is accepted only when the compute stage can ta
 its last step); in that cycle the whole pass -- staged beats plus the last beat -- is written into the
 compute registers. fp32: every beat goes into the staging buffer; after its last beat the pass is
 *pending*, the buffer takes no beat until the pass moves, aligned to its block exponent (``max`` of all
-its ``Esum``, kept as the beats arrive), into the compute registers, which happens in the first cycle in
-which the compute stage can take it -- at the earliest the cycle after the last beat. The buffer takes
-the next pass's first beat in that same cycle.
+its ``Esum``), into the compute registers, which happens in the first cycle in which the compute stage
+can take it -- at the earliest two cycles after the last beat: the decoder registers each beat's ``Esum``
+and its max tree adds them to the running maximum in the following cycle. The buffer takes the next
+pass's first beat in the cycle the pass moves.
 
 A pass then takes ``steps = max(1, pass_cycles)`` cycles; each step reaches the accumulator two cycles
 later, so the result register is written two cycles after the last step and ``o.valid`` rises one cycle
 after that (fixed: the result register is the output) or two (fp32: the repack's stage register is the
 output). Hence, input always valid and output always ready, consecutive passes enter the compute
-registers ``max(steps, L)`` cycles apart and each result appears ``steps + 3`` (fixed) or ``steps + 4``
-(fp32) cycles after that: when ``n_input >= n_check`` the overhead over the lane model is **zero**
-(``steps >= ceil(n_total / n_check) >= L``). Latency of the first pass from its first beat: ``L + steps +
-2`` (fixed), ``L + steps + 4`` (fp32). The output holds while ``o.valid & ~o.ready``; a result behind it
+registers ``max(steps, L)`` (fixed) or ``max(steps, L + 1)`` (fp32) cycles apart and each result appears
+``steps + 3`` (fixed) or ``steps + 4`` (fp32) cycles after that: the overhead over the lane model is
+**zero** when ``n_input >= n_check`` (fixed: ``steps >= ceil(n_total / n_check) >= L``) or when
+``ceil(n_total / n_check) > L`` (fp32; the paper's 64 pairs in beats of 16 with an 8-bit window: 8 > 4).
+Latency of the first pass from its first beat: ``L + steps + 2`` (fixed), ``L + steps + 5`` (fp32). The output holds while ``o.valid & ~o.ready``; a result behind it
 waits in the result register (fp32), and when the accumulate stage then holds a pass's last step that
 cannot be written, everything waits (no step, no pass enters the compute registers).
 
@@ -90,10 +92,11 @@ MAC registers the selected values and the lane sum, so no path crosses the selec
 (the earlier single-cycle compute step ran at 16.6 MHz on iCE40 at 16 pairs); the cycle count stays
 exactly the lane model, the latency grows by two cycles. The fp32 alignment (all ``n_total`` mantissas
 at once, where the RTL aligns 8 per cycle) runs from the align stage's registers into the lanes' first
-decisions, so the input's decode and exponent max tree end at registers and the alignment starts at
-them (before the align stage, the decode, the max tree, the alignment and the first decisions were one
-path from the input); this costs one cycle of latency, no throughput, and ``n_input`` more pairs of
-staging registers. The repack (:class:`hw.bitlet_fp32.Fp32Repack`, ``registered=True``) has its stage
+decisions, and the decoder (:class:`hw.bitlet_fp32.Fp32Decode`, ``registered=True``) registers each
+beat's ``Esum`` before its max tree: the input path ends after the decode, the max tree starts at
+registers, the alignment starts at registers (before, the decode, the max tree, the alignment and the
+first decisions were one path from the input); this costs two cycles of latency, no throughput when
+``ceil(n_total / n_check) > L``, and ``n_input`` more pairs of staging registers. The repack (:class:`hw.bitlet_fp32.Fp32Repack`, ``registered=True``) has its stage
 register after the leading-one detector; ``o.payload`` is packed from it (the two shifts: a
 register-to-port path), one cycle of latency more. ``n_valid`` is fixed to ``n_total``: shorter groups are zero-padded.
 
@@ -254,12 +257,13 @@ class BitletPE(Component):
             # align stage: the whole pass waits in the staging buffer (``pending``) and moves into the
             # compute registers, aligned, in a later cycle; the buffer takes beats again from that cycle
             pending = Signal()
+            emax_ready = Signal()            # the pending pass's block exponent is in its register
             m.d.comb += [
-                load.eq(pending & free),
+                load.eq(emax_ready & free),
                 self.i.ready.eq(~self.clear & (~pending | load)),
             ]
             with m.If(load):
-                m.d.sync += pending.eq(0)
+                m.d.sync += [pending.eq(0), emax_ready.eq(0)]
             with m.If(accept & last_beat):
                 m.d.sync += pending.eq(1)
         else:
@@ -276,7 +280,8 @@ class BitletPE(Component):
         # sign ``neg`` to fold into it; the fold happens after the lanes' select muxes
         beat_esum = []
         if fp:
-            m.submodules.decode = dec = Fp32Decode(ni)
+            m.submodules.decode = dec = Fp32Decode(ni, registered=True)    # emax a cycle later
+            m.d.comb += dec.en.eq(accept)
             for j in range(ni):
                 m.d.comb += [dec.w[j].eq(self.i.payload.weights.w[j]), dec.a[j].eq(self.i.payload.acts[j])]
             beat_mag = [dec.wman[j] for j in range(ni)]
@@ -320,13 +325,19 @@ class BitletPE(Component):
             beat_emax = Signal(ESUM_WIDTH)
             pend_emax = Signal(ESUM_WIDTH)       # block exponent and invalid flag of the pending pass
             pend_nonfinite = Signal()
+            # the decoder's max tree works on the beat accepted in the previous cycle (``took``)
+            took, took_last = Signal(), Signal()
+            m.d.sync += [took.eq(accept), took_last.eq(accept & last_beat)]
             m.d.comb += beat_emax.eq(Mux(run_emax > dec.emax, run_emax, dec.emax))
-            with m.If(accept):
+            with m.If(took):
                 m.d.sync += [run_emax.eq(beat_emax), run_nonfinite.eq(run_nonfinite | dec.nonfinite)]
-            with m.If(accept & last_beat):
-                m.d.sync += [pend_emax.eq(beat_emax), pend_nonfinite.eq(run_nonfinite | dec.nonfinite)]
-            with m.If((accept & last_beat) | self.clear):
+            with m.If(took_last):
+                m.d.sync += [pend_emax.eq(beat_emax), pend_nonfinite.eq(run_nonfinite | dec.nonfinite),
+                             emax_ready.eq(1)]
+            with m.If(took_last | self.clear):
                 m.d.sync += [run_emax.eq(0), run_nonfinite.eq(0)]
+            with m.If(self.clear):
+                m.d.sync += [took.eq(0), took_last.eq(0), emax_ready.eq(0)]
             m.submodules.align = align = Fp32Align(n)
             pass_esum = whole_pass(stage_esum, beat_esum)
             for i in range(n):

@@ -348,6 +348,26 @@ def test_fp32_decode_and_align_match_golden():
                                                          ctx.get(dec.emax), ctx.get(dec.nonfinite)))
     assert nf == 1 and walign[:3] == [1 << 23, 0, 0] and esum[:3] == [254, 0, 0] and emax == 254
 
+    # registered (as the PE uses it): emax and the flag of the last cycle with en, one cycle later
+    rd = Fp32Decode(n, registered=True)
+    seq = [(ww, aa, 1) for ww, aa in rows[:20]] + [(w, a, 1), (rows[0][0], rows[0][1], 0)]
+    staged = []
+
+    async def bench(ctx):
+        for ww, aa, en in seq:
+            for i in range(n):
+                ctx.set(rd.w[i], _fp32_bits(ww)[i])
+                ctx.set(rd.a[i], _fp32_bits(aa)[i])
+            ctx.set(rd.en, en)
+            await ctx.tick()
+            staged.append((ctx.get(rd.emax), ctx.get(rd.nonfinite)))
+
+    run_sync(rd, bench)
+    want = [(int(fp32_preprocess(ww, aa).emax), 0) for ww, aa in rows[:20]] + [(254, 1), (254, 1)]
+    assert staged == want                               # the last cycle has no en: the stage keeps
+    with pytest.raises(TypeError, match=r"registered must be a bool, got 'yes'"):
+        Fp32Decode(n, registered="yes")
+
 
 @pytest.mark.parametrize("acc_width", [55, 49])
 def test_fp32_repack_matches_golden(acc_width):

@@ -617,16 +617,17 @@ def test_pe_stream_timing():
     assert tm.last_beat.tolist() == [0, 8, 17] and tm.out_valid.tolist() == [11, 20, 32]
     assert np.diff(tm.out_valid).tolist() == [9, 12]       # steps >= L: results exactly steps apart
     assert tm.counter.tolist() == [10, 19, 29]
-    # fp32's align stage: a pass enters the compute registers at start_p = 2, 5, 7, 12 (a cycle after its
-    # last beat, or when the pass before it ends); the next pass's beats follow from that cycle; the
-    # repack's stage adds one cycle to every result
+    # fp32: the decoder's max tree takes the cycle after a beat, so a pass's block exponent is ready two
+    # cycles after its last beat: it enters the compute registers at start_p = 3, 6, 9, 14 (intervals
+    # max(steps, L + 1) = 3, 3, 5); the next pass's beats follow from that cycle; the repack's stage
+    # adds one cycle to every result
     tm = pe_stream_timing([3, 1, 5, 0], load_cycles=2, mode="fp32")
-    assert tm.last_beat.tolist() == [1, 3, 6, 8]
-    assert tm.out_valid.tolist() == [9, 10, 16, 17]        # start + steps + 4
-    assert tm.counter.tolist() == [5, 6, 10, 10]
+    assert tm.last_beat.tolist() == [1, 4, 7, 10]
+    assert tm.out_valid.tolist() == [10, 11, 18, 19]       # start + steps + 4
+    assert tm.counter.tolist() == [4, 5, 10, 10]
     tm = pe_stream_timing([8, 9, 12], load_cycles=1, mode="fp32")
-    assert tm.last_beat.tolist() == [0, 1, 9] and tm.out_valid.tolist() == [13, 22, 34]
-    assert np.diff(tm.out_valid).tolist() == [9, 12]
+    assert tm.last_beat.tolist() == [0, 2, 10] and tm.out_valid.tolist() == [14, 23, 35]
+    assert np.diff(tm.out_valid).tolist() == [9, 12]       # steps > L: results exactly steps apart
     with pytest.raises(ValueError, match=r"mode must be one of 'fixed', 'fp32', got 'float'"):
         pe_stream_timing([1], load_cycles=1, mode="float")
     assert pe_stream_timing(np.array([], dtype=np.int64), load_cycles=4).steps.size == 0
