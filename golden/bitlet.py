@@ -838,13 +838,10 @@ def pe_stream_timing(cycles, *, load_cycles: int, mode: str = "fixed") -> PeTimi
     """
     load_cycles = check_int("load_cycles", load_cycles, lo=1, hi=MAX_TOTAL)
     c = check_int_array("cycles", cycles, lo=0, ndim=1)
-    if mode not in ("fixed", "fp32"):
-        raise ValueError(f"mode must be one of 'fixed', 'fp32', got {mode!r}")
-    fp = mode == "fp32"
+    fp = check_choice("mode", mode, ("fixed", "fp32")) == "fp32"
     steps = np.maximum(c, 1)
-    interval = np.maximum(steps, load_cycles)
-    if fp:                       # the block exponent is ready two cycles after the last beat
-        interval = np.maximum(steps, load_cycles + 1)
+    # fp32: the block exponent is ready two cycles after the last beat
+    interval = np.maximum(steps, load_cycles + 1 if fp else load_cycles)
     first = load_cycles + 1 if fp else load_cycles - 1
     start = first + np.concatenate([[0], np.cumsum(interval)[:-1]]).astype(np.int64)
     if fp:

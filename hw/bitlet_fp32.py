@@ -36,7 +36,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.bitlet import FP32_NAN, FP32_SCALE_OFFSET, MAX_CHANNEL, MAX_TOTAL
 from golden.bits import unsigned_width
-from golden.check import check_int
+from golden.check import check_bool, check_int
 from hw.barrel_shifter import BarrelShifter
 from hw.base import Component
 from hw.lod import LeadingOneDetector
@@ -77,9 +77,7 @@ class Fp32Decode(Component):
 
     def __init__(self, n: int, registered: bool = False):
         self.n = check_int("n", n, lo=1, hi=MAX_TOTAL)
-        if not isinstance(registered, bool):
-            raise TypeError(f"registered must be a bool, got {registered!r}")
-        self.registered = registered
+        self.registered = check_bool("registered", registered)
         ports = {
             "w": In(32).array(self.n), "a": In(32).array(self.n),
             "wman": Out(MAN_WIDTH).array(self.n), "esum": Out(ESUM_WIDTH).array(self.n),
@@ -197,9 +195,7 @@ class Fp32Repack(Component):
 
     def __init__(self, acc_width: int, registered: bool = False):
         self.acc_width = check_int("acc_width", acc_width, lo=2, hi=64)
-        if not isinstance(registered, bool):
-            raise TypeError(f"registered must be a bool, got {registered!r}")
-        self.registered = registered
+        self.registered = check_bool("registered", registered)
         ports = {"acc": In(signed(self.acc_width)), "emax": In(ESUM_WIDTH), "nonfinite": In(1), "bits": Out(32)}
         if registered:
             ports["en"] = In(1)

@@ -254,18 +254,19 @@ class BitletPE(Component):
             accept.eq(self.i.valid & self.i.ready),
         ]
         if fp:
-            # align stage: the whole pass waits in the staging buffer (``pending``) and moves into the
-            # compute registers, aligned, in a later cycle; the buffer takes beats again from that cycle
-            pending = Signal()
+            # align stage: the whole pass waits in the staging buffer (pending) and moves into the
+            # compute registers, aligned, in a later cycle; the buffer takes beats again from that cycle.
+            # Pending = the cycle after its last beat (``took_last``: its block exponent is being taken)
+            # and then ``emax_ready`` until it moves.
+            took, took_last = Signal(), Signal()        # a beat / the last beat was accepted last cycle
             emax_ready = Signal()            # the pending pass's block exponent is in its register
             m.d.comb += [
                 load.eq(emax_ready & free),
-                self.i.ready.eq(~self.clear & (~pending | load)),
+                self.i.ready.eq(~self.clear & (~(took_last | emax_ready) | load)),
             ]
+            m.d.sync += [took.eq(accept), took_last.eq(accept & last_beat)]
             with m.If(load):
-                m.d.sync += [pending.eq(0), emax_ready.eq(0)]
-            with m.If(accept & last_beat):
-                m.d.sync += pending.eq(1)
+                m.d.sync += emax_ready.eq(0)
         else:
             m.d.comb += [
                 self.i.ready.eq(~self.clear & (~last_beat | free)),
@@ -326,8 +327,6 @@ class BitletPE(Component):
             pend_emax = Signal(ESUM_WIDTH)       # block exponent and invalid flag of the pending pass
             pend_nonfinite = Signal()
             # the decoder's max tree works on the beat accepted in the previous cycle (``took``)
-            took, took_last = Signal(), Signal()
-            m.d.sync += [took.eq(accept), took_last.eq(accept & last_beat)]
             m.d.comb += beat_emax.eq(Mux(run_emax > dec.emax, run_emax, dec.emax))
             with m.If(took):
                 m.d.sync += [run_emax.eq(beat_emax), run_nonfinite.eq(run_nonfinite | dec.nonfinite)]
@@ -336,8 +335,6 @@ class BitletPE(Component):
                              emax_ready.eq(1)]
             with m.If(took_last | self.clear):
                 m.d.sync += [run_emax.eq(0), run_nonfinite.eq(0)]
-            with m.If(self.clear):
-                m.d.sync += [took.eq(0), took_last.eq(0), emax_ready.eq(0)]
             m.submodules.align = align = Fp32Align(n)
             pass_esum = whole_pass(stage_esum, beat_esum)
             for i in range(n):
@@ -416,6 +413,6 @@ class BitletPE(Component):
             m.d.sync += [busy.eq(0), self.o.valid.eq(0), cycles.eq(0)]
             if beat is not None:
                 m.d.sync += beat.eq(0)
-            if fp:
-                m.d.sync += [pending.eq(0), res_valid.eq(0)]
+            if fp:                               # (no beat is accepted during clear: took stays 0)
+                m.d.sync += [emax_ready.eq(0), res_valid.eq(0)]
         return m

@@ -27,6 +27,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from golden.check import check_choice
 from hw.pin_wrapper import BlockPinWrapper, PinWrapper
 from hw.synth import mark_done, reuse_or_fresh, run_key, run_yosys
 from hw.verilog import to_verilog
@@ -113,8 +114,8 @@ _MAX_FREQUENCY = re.compile(r"Max frequency for clock '[^']*': ([0-9.]+) MHz")
 
 def _read_report(report: Path, what: str) -> dict:
     """``fmax_mhz`` (routed) and ``utilization`` (``{cell type: (used, available)}``) from nextpnr's
-    report; after ``--no-route`` the report
-    has no Fmax and ``fmax_placed_mhz`` is nextpnr's post-placement estimate, from its log."""
+    report; after ``--no-route`` the report has no Fmax and ``fmax_placed_mhz`` is nextpnr's
+    post-placement estimate, from its log."""
     rep = json.loads(report.read_text())
     used = {k: (v["used"], v["available"]) for k, v in rep["utilization"].items() if v["used"]}
     if not rep["fmax"]:
@@ -168,8 +169,7 @@ def ecp5_fmax(name: str, pe, workdir, router: str = "router1", route: bool = Tru
     configurations: on a 64-pair fp32 Bitlet PE (49k LUT4; a revision before the lanes' last change)
     router1 went from 181,019 to 177,030 arcs left to route between its 3rd and its 12th minute.
     """
-    if router not in ("router1", "router2"):
-        raise ValueError(f"router must be one of 'router1', 'router2', got {router!r}")
+    check_choice("router", router, ("router1", "router2"))
     args = ["--85k", "--package", "CABGA381", "--json", "top.json",
             "--freq", str(ECP5_TARGET_MHZ), "--seed", str(SEED)]
     if router != "router1":

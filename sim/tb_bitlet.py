@@ -120,19 +120,24 @@ async def run_all_after(dut, p, v):
     assert int(dut.cycles.value) == sum(v["steps"])
 
 
+async def feed(dut, beats, why):
+    """Offer ``beats`` one per cycle, each of which must be accepted at once (``why`` says why)."""
+    for b in beats:
+        dut.i__valid.value = 1
+        dut.i__payload.value = b
+        await RisingEdge(dut.clk)
+        assert int(dut.i__ready.value), why
+        await FallingEdge(dut.clk)
+    dut.i__valid.value = 0
+
+
 async def abort_then_run(dut, use_reset):
     p, v = load()
     L = v["load_cycles"]
     await start(dut)
     g = int(np.argmax(v["steps"]))
     dut.o__ready.value = 0
-    for b in v["beats"][g * L:(g + 1) * L]:
-        dut.i__valid.value = 1
-        dut.i__payload.value = b
-        await RisingEdge(dut.clk)
-        assert int(dut.i__ready.value), "an idle PE must accept every beat of a pass"
-        await FallingEdge(dut.clk)
-    dut.i__valid.value = 0
+    await feed(dut, v["beats"][g * L:(g + 1) * L], "an idle PE must accept every beat of a pass")
     for _ in range(max(v["steps"][g] // 2, 1)):
         await FallingEdge(dut.clk)
     await pulse(dut, use_reset)
@@ -156,13 +161,8 @@ async def clear_mid_load(dut):
     await start(dut)
     dut.o__ready.value = 1
     g = len(v["results"]) // 2
-    for b in v["beats"][g * L:g * L + max(L - 1, 0)]:      # all but the last beat of pass g
-        dut.i__valid.value = 1
-        dut.i__payload.value = b
-        await RisingEdge(dut.clk)
-        assert int(dut.i__ready.value), "beats before a pass's last must be accepted"
-        await FallingEdge(dut.clk)
-    dut.i__valid.value = 0
+    await feed(dut, v["beats"][g * L:g * L + max(L - 1, 0)],      # all but the last beat of pass g
+               "beats before a pass's last must be accepted")
     await pulse(dut, use_reset=False)
     await run_all_after(dut, p, v)
 
@@ -174,12 +174,7 @@ async def clear_while_waiting(dut):
     await start(dut)
     dut.o__ready.value = 1
     g = int(np.argmax(v["steps"][:-1]))
-    for b in v["beats"][g * L:(g + 1) * L]:
-        dut.i__valid.value = 1
-        dut.i__payload.value = b
-        await RisingEdge(dut.clk)
-        assert int(dut.i__ready.value), "an idle PE must accept every beat of a pass"
-        await FallingEdge(dut.clk)
+    await feed(dut, v["beats"][g * L:(g + 1) * L], "an idle PE must accept every beat of a pass")
     nxt = list(v["beats"][(g + 1) * L:(g + 2) * L])
     waited = 0
     while waited < max(v["steps"][g] // 2, 1):        # offer pass g + 1 behind it, half way through g

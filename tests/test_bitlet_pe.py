@@ -365,7 +365,7 @@ def test_fp32_decode_and_align_match_golden():
     run_sync(rd, bench)
     want = [(int(fp32_preprocess(ww, aa).emax), 0) for ww, aa in rows[:20]] + [(254, 1), (254, 1)]
     assert staged == want                               # the last cycle has no en: the stage keeps
-    with pytest.raises(TypeError, match=r"registered must be a bool, got 'yes'"):
+    with pytest.raises(TypeError, match=r"registered must be a bool \(True or False\), got 'yes'"):
         Fp32Decode(n, registered="yes")
 
 
@@ -407,7 +407,7 @@ def test_fp32_repack_matches_golden(acc_width):
 
     run_sync(rr, bench)
     assert staged == want.view(np.uint32).tolist() + [FP32_NAN]
-    with pytest.raises(TypeError, match=r"registered must be a bool, got 1"):
+    with pytest.raises(TypeError, match=r"registered must be a bool \(True or False\), got 1"):
         Fp32Repack(acc_width, registered=1)
 
 
