@@ -155,7 +155,7 @@ def fpga_figures(cfg, route_heavy: bool = False) -> tuple[dict, dict, list[str]]
         ecp = ecp5_area(name, cfg.build(), work / "ecp5_area")
         route = route_heavy or not cfg.heavy
         ecp_f = ecp5_fmax(name, cfg.build(), work / "ecp5_pnr", router="router2" if cfg.heavy else "router1",
-                          route=route)
+                          placer="static" if cfg.heavy else "heap", route=route)
         comb, total = ecp_f["utilization"].get("TRELLIS_COMB", (0, 1))
         if not route:
             notes.append(f"ECP5 placed, not routed (routing: make synth HEAVY=1 ROUTE=1): nextpnr's "

@@ -159,7 +159,7 @@ def ice40_fmax(name: str, pe, workdir) -> dict:
                              "--freq", str(ICE40_TARGET_MHZ), "--seed", str(SEED)], f"{name} (iCE40 UP5K)")
 
 
-def ecp5_fmax(name: str, pe, workdir, router: str = "router1", route: bool = True) -> dict:
+def ecp5_fmax(name: str, pe, workdir, router: str = "router1", route: bool = True, placer: str = "heap") -> dict:
     """Fmax (MHz) of a wrapped PE or block on an ECP5-85F (CABGA381).
 
     ``route=False`` places only (``--no-route``): ``fmax_mhz`` is None and ``fmax_placed_mhz`` nextpnr's
@@ -170,8 +170,11 @@ def ecp5_fmax(name: str, pe, workdir, router: str = "router1", route: bool = Tru
     router1 went from 181,019 to 177,030 arcs left to route between its 3rd and its 12th minute.
     """
     check_choice("router", router, ("router1", "router2"))
+    check_choice("placer", placer, ("heap", "static"))
     args = ["--85k", "--package", "CABGA381", "--json", "top.json",
             "--freq", str(ECP5_TARGET_MHZ), "--seed", str(SEED)]
+    if placer != "heap":
+        args += ["--placer", placer]
     if router != "router1":
         args += ["--router", router]
     if not route:

@@ -32,3 +32,12 @@ def test_ecp5_place_only_gives_the_placement_estimate(tmp_path):
     assert routed["fmax_mhz"] > 0 and "fmax_placed_mhz" not in routed
     with pytest.raises(ValueError, match=r"router must be one of 'router1', 'router2', got 'router3'"):
         pnr.ecp5_fmax("popcount_w4", None, tmp_path / "x", router="router3")   # checked first
+
+
+def test_ecp5_static_placer_and_router2_are_the_ones_run(tmp_path):
+    routed = pnr.ecp5_fmax("popcount_w4", Popcount(4), tmp_path / "static", router="router2", placer="static")
+    assert routed["fmax_mhz"] > 0
+    log = (tmp_path / "static" / "nextpnr.log").read_text()
+    assert "Running Static placer" in log and "Running router2" in log
+    with pytest.raises(ValueError, match=r"placer must be one of 'heap', 'static', got 'sa'"):
+        pnr.ecp5_fmax("popcount_w4", None, tmp_path / "x", placer="sa")
