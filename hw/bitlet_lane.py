@@ -21,7 +21,9 @@ sign of its weight), so the MAC needs no sign input per pair.
 Window form (``n_check < n_total``): the column register is static during a pass; the window is
 ``(col >> ptr)[:n_check]``, a logarithmic right shifter whose stages are trimmed to the ``n_check`` bits
 that are used (``~n_check * log2(n_total)`` 2:1 muxes, against ``n_total * n_check`` for shifting the
-whole column by the step each cycle: 4x fewer LUTs at ``n_total = 64``). Lowest and second-lowest set
+whole column by the step each cycle: 4x fewer LUTs at ``n_total = 64``). The first window of a column
+is ``column[:n_check]``, taken from the input past the shifter, so the path from the PE's column (in
+fp32 the alignment shifters) to the first decision has no shifter in it. Lowest and second-lowest set
 bits come from two leading-one detectors (:class:`hw.lod.LeadingOneDetector`) on the bit-reversed
 window and on the window with its lowest one cleared (``win & (win - 1)``); ``ptr + lowest`` is decoded
 to the one-hot ``sel``. The shifter uses Amaranth's shift operator: :class:`hw.barrel_shifter.BarrelShifter`
@@ -156,12 +158,14 @@ class BitletLane(Component):
         n, c = self.n_total, self.n_check
         col = Signal(n)
         ptr = Signal(self.ptr_width)                        # the window after the current decision
-        cur_col = Signal(n)
         cur_ptr = Signal(self.select_width)                 # ptr <= n_total - 1 when a decision is made
-        m.d.comb += [cur_col.eq(Mux(self.done, self.column, col)),   # see _register
-                     cur_ptr.eq(Mux(self.done, 0, ptr[:self.select_width]))]
         win = Signal(c)
-        m.d.comb += win.eq((Cat(cur_col, Const(0, c)) >> cur_ptr)[:c])   # zeros past the end
+        m.d.comb += [
+            cur_ptr.eq(Mux(self.done, 0, ptr[:self.select_width])),   # see _register
+            # the first window of a new column is its first n_check bits: the column input does not
+            # pass through the window shifter (zeros past the end)
+            win.eq(Mux(self.done, self.column[:c], (Cat(col, Const(0, c)) >> ptr[:self.select_width])[:c])),
+        ]
 
         # lowest set bit: leading one of the reversed window
         m.submodules.lod_lo = lod_lo = LeadingOneDetector(c)
