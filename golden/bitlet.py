@@ -805,9 +805,9 @@ def pe_stream_timing(cycles, *, load_cycles: int, mode: str = "fixed") -> PeTimi
         Input beats per pass, ``L = n_total / n_input`` (:attr:`BitletConfig.load_cycles`).
     mode : "fixed" or "fp32"
         The PE's mode: fp32 has more register stages: the decoder's (its exponent max tree takes the
-        cycle after a beat), the align stage (a pass waits in its staging buffer after its last beat and
-        moves into the compute registers, aligned, once its block exponent is registered) and the
-        repack's stage register.
+        cycle after a beat), the align stage (a pass waits in its staging buffer after its last beat
+        until its block exponent is registered, and moves, aligned, into the aligned registers), the
+        aligned registers (from which it enters the compute registers) and the repack's stage register.
 
     Returns
     -------
@@ -820,33 +820,44 @@ def pe_stream_timing(cycles, *, load_cycles: int, mode: str = "fixed") -> PeTimi
 
             steps_p     = max(1, cycles_p)              # a pass without enabled lanes still takes a step
             start_p     = start_{p-1} + max(steps_{p-1}, L)          # fixed
-            start_p     = start_{p-1} + max(steps_{p-1}, L + 1)      # fp32
             out_valid_p = start_p + steps_p + R
             counter_p   = sum_q min(steps_q, max(0, out_valid_p - 1 - start_q))
 
         Fixed point: the pass enters in the cycle of its last beat, which the PE accepts only then,
-        ``last_beat_p = start_p``, ``start_0 = L - 1``. fp32: a pass's block exponent is registered two
-        cycles after its last beat, and the staging buffer takes the beats of the next pass from the
-        cycle a pass leaves it, so ``start_0 = L + 1``, ``last_beat_0 = L - 1`` and ``last_beat_p =
-        start_{p-1} + L - 1``.
+        ``last_beat_p = start_p``, ``start_0 = L - 1``.
+
+        fp32: a pass's block exponent is registered two cycles after its last beat; from then it can
+        move into the aligned registers (cycle ``move_p``) when they are empty or their pass enters the
+        compute registers in that cycle; the staging buffer takes the next pass's first beat in the
+        cycle a pass moves; a pass enters the compute registers at the earliest the cycle after its
+        move::
+
+            last_beat_p = move_{p-1} + L - 1            # last_beat_0 = L - 1
+            move_p      = max(last_beat_p + 2, start_{p-1})
+            start_p     = max(move_p + 1, start_{p-1} + steps_{p-1})    # start_0 = L + 2
 
         So with ``L <= steps`` (fixed; always when ``n_input >= n_check`` and a lane is enabled) or ``L <
         steps`` (fp32; always when ``ceil(n_total / n_check) > L``, as in the paper's 64 pairs, 16 per
         beat, 8-bit window: 8 > 4) consecutive results are exactly ``steps_p`` cycles apart: the
-        overhead over the lane model is zero; the latency of a pass from its first beat is ``L + steps +
-        2`` (fixed) or ``L + steps + 5`` (fp32).
+        overhead over the lane model is zero (fp32: passes ``L + 1`` cycles apart at most); the latency
+        of a pass from its first beat is ``L + steps + 2`` (fixed) or ``L + steps + 6`` (fp32).
     """
     load_cycles = check_int("load_cycles", load_cycles, lo=1, hi=MAX_TOTAL)
     c = check_int_array("cycles", cycles, lo=0, ndim=1)
     fp = check_choice("mode", mode, ("fixed", "fp32")) == "fp32"
     steps = np.maximum(c, 1)
-    # fp32: the block exponent is ready two cycles after the last beat
-    interval = np.maximum(steps, load_cycles + 1 if fp else load_cycles)
-    first = load_cycles + 1 if fp else load_cycles - 1
-    start = first + np.concatenate([[0], np.cumsum(interval)[:-1]]).astype(np.int64)
     if fp:
-        last_beat = load_cycles - 1 + np.concatenate([[0], start[:-1]]).astype(np.int64)
+        start = np.zeros(steps.size, dtype=np.int64)
+        last_beat = np.zeros(steps.size, dtype=np.int64)
+        move, done = 0, 0            # pass 0's first beat in cycle 0; no earlier pass computing
+        for p in range(steps.size):
+            last_beat[p] = move + load_cycles - 1
+            move = max(last_beat[p] + 2, start[p - 1] if p else 0)
+            start[p] = max(move + 1, done)
+            done = start[p] + steps[p]
     else:
+        interval = np.maximum(steps, load_cycles)
+        start = load_cycles - 1 + np.concatenate([[0], np.cumsum(interval)[:-1]]).astype(np.int64)
         last_beat = start
     out_valid = start + steps + (4 if fp else 3)
     # steps of pass q run in cycles start_q + 1 .. start_q + steps_q; the counter seen in cycle t counts

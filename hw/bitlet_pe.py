@@ -60,7 +60,8 @@ A pass is ``L = n_total / n_input`` consecutive beats, pair ``k * n_input + j`` 
 Timing (exact; golden :func:`golden.bitlet.pe_stream_timing`)
 -------------------------------------------------------------
 Register stages: a *staging* buffer for beats ``0 .. L-2`` (fixed) or for the whole pass (fp32, the
-*align stage*); the *compute* registers (the activations, the weight signs, the lane schedulers' columns
+*align stage*); for fp32 the *aligned* registers (the pass with its weight mantissas aligned to its
+block exponent); the *compute* registers (the activations, the weight signs, the lane schedulers' columns
 and their first decisions and, for fp32, the block exponent); then the MAC's stages
 (:class:`hw.bitlet_mac.BitletMAC`: the selected, folded lane values, the lane sum, the accumulator);
 the result register; for fp32 the repack's stage register.
@@ -70,20 +71,21 @@ pass being loaded). The last beat is accepted only when the compute stage can ta
 its last step); in that cycle the whole pass -- staged beats plus the last beat -- is written into the
 compute registers. fp32: every beat goes into the staging buffer; after its last beat the pass is
 *pending*, the buffer takes no beat until the pass moves, aligned to its block exponent (``max`` of all
-its ``Esum``), into the compute registers, which happens in the first cycle in which the compute stage
-can take it -- at the earliest two cycles after the last beat: the decoder registers each beat's ``Esum``
-and its max tree adds them to the running maximum in the following cycle. The buffer takes the next
-pass's first beat in the cycle the pass moves.
+its ``Esum``), into the aligned registers, which happens in the first cycle in which they are empty or
+their pass enters the compute registers -- at the earliest two cycles after the last beat: the decoder
+registers each beat's ``Esum`` and its max tree adds them to the running maximum in the following cycle.
+The buffer takes the next pass's first beat in the cycle the pass moves. From the aligned registers a
+pass enters the compute registers in the first cycle in which the compute stage can take it.
 
 A pass then takes ``steps = max(1, pass_cycles)`` cycles; each step reaches the accumulator two cycles
 later, so the result register is written two cycles after the last step and ``o.valid`` rises one cycle
 after that (fixed: the result register is the output) or two (fp32: the repack's stage register is the
 output). Hence, input always valid and output always ready, consecutive passes enter the compute
-registers ``max(steps, L)`` (fixed) or ``max(steps, L + 1)`` (fp32) cycles apart and each result appears
-``steps + 3`` (fixed) or ``steps + 4`` (fp32) cycles after that: the overhead over the lane model is
-**zero** when ``n_input >= n_check`` (fixed: ``steps >= ceil(n_total / n_check) >= L``) or when
+registers ``max(steps, L)`` (fixed) or at most ``max(steps, L + 1)`` (fp32) cycles apart and each result
+appears ``steps + 3`` (fixed) or ``steps + 4`` (fp32) cycles after that: the overhead over the lane model
+is **zero** when ``n_input >= n_check`` (fixed: ``steps >= ceil(n_total / n_check) >= L``) or when
 ``ceil(n_total / n_check) > L`` (fp32; the paper's 64 pairs in beats of 16 with an 8-bit window: 8 > 4).
-Latency of the first pass from its first beat: ``L + steps + 2`` (fixed), ``L + steps + 5`` (fp32). The output holds while ``o.valid & ~o.ready``; a result behind it
+Latency of the first pass from its first beat: ``L + steps + 2`` (fixed), ``L + steps + 6`` (fp32). The output holds while ``o.valid & ~o.ready``; a result behind it
 waits in the result register (fp32), and when the accumulate stage then holds a pass's last step that
 cannot be written, everything waits (no step, no pass enters the compute registers).
 
@@ -91,12 +93,13 @@ cannot be written, everything waits (no step, no pass enters the compute registe
 MAC registers the selected values and the lane sum, so no path crosses the select and the adders
 (the earlier single-cycle compute step ran at 16.6 MHz on iCE40 at 16 pairs); the cycle count stays
 exactly the lane model, the latency grows by two cycles. The fp32 alignment (all ``n_total`` mantissas
-at once, where the RTL aligns 8 per cycle) runs from the align stage's registers into the lanes' first
-decisions, and the decoder (:class:`hw.bitlet_fp32.Fp32Decode`, ``registered=True``) registers each
+at once, where the RTL aligns 8 per cycle) runs from the align stage's registers into the aligned
+registers, and the decoder (:class:`hw.bitlet_fp32.Fp32Decode`, ``registered=True``) registers each
 beat's ``Esum`` before its max tree: the input path ends after the decode, the max tree starts at
-registers, the alignment starts at registers (before, the decode, the max tree, the alignment and the
-first decisions were one path from the input); this costs two cycles of latency, no throughput when
-``ceil(n_total / n_check) > L``, and ``n_input`` more pairs of staging registers. The repack (:class:`hw.bitlet_fp32.Fp32Repack`, ``registered=True``) has its stage
+registers, the alignment starts and ends at registers, and the lanes' first decisions start at the
+aligned registers (before, the decode, the max tree, the alignment and the first decisions were one
+path from the input); this costs three cycles of latency, no throughput when ``ceil(n_total / n_check)
+> L``, ``n_input`` more pairs of staging registers and a pass's worth of aligned registers. The repack (:class:`hw.bitlet_fp32.Fp32Repack`, ``registered=True``) has its stage
 register after the leading-one detector; ``o.payload`` is packed from it (the two shifts: a
 register-to-port path), one cycle of latency more. ``n_valid`` is fixed to ``n_total``: shorter groups are zero-padded.
 
@@ -254,19 +257,27 @@ class BitletPE(Component):
             accept.eq(self.i.valid & self.i.ready),
         ]
         if fp:
-            # align stage: the whole pass waits in the staging buffer (pending) and moves into the
-            # compute registers, aligned, in a later cycle; the buffer takes beats again from that cycle.
-            # Pending = the cycle after its last beat (``took_last``: its block exponent is being taken)
-            # and then ``emax_ready`` until it moves.
+            # align stage: the whole pass waits in the staging buffer (pending) and moves, aligned, into
+            # the aligned registers (``move``) in a later cycle; the buffer takes beats again from that
+            # cycle. Pending = the cycle after its last beat (``took_last``: its block exponent is being
+            # taken) and then ``emax_ready`` until it moves. From the aligned registers the pass moves
+            # into the compute registers (``load``).
             took, took_last = Signal(), Signal()        # a beat / the last beat was accepted last cycle
             emax_ready = Signal()            # the pending pass's block exponent is in its register
+            aligned_full = Signal()          # the aligned registers hold a pass
+            move = Signal()
             m.d.comb += [
-                load.eq(emax_ready & free),
-                self.i.ready.eq(~self.clear & (~(took_last | emax_ready) | load)),
+                move.eq(emax_ready & (~aligned_full | load)),
+                load.eq(aligned_full & free),
+                self.i.ready.eq(~self.clear & (~(took_last | emax_ready) | move)),
             ]
             m.d.sync += [took.eq(accept), took_last.eq(accept & last_beat)]
-            with m.If(load):
+            with m.If(move):
                 m.d.sync += emax_ready.eq(0)
+            with m.If(load):
+                m.d.sync += aligned_full.eq(0)
+            with m.If(move):
+                m.d.sync += aligned_full.eq(1)
         else:
             m.d.comb += [
                 self.i.ready.eq(~self.clear & (~last_beat | free)),
@@ -340,11 +351,22 @@ class BitletPE(Component):
             for i in range(n):
                 m.d.comb += [align.wman[i].eq(pass_mag[i]), align.esum[i].eq(pass_esum[i])]
             m.d.comb += align.emax.eq(pend_emax)
-            pass_mag = [align.walign[i] for i in range(n)]
+            # the aligned registers: the pass, its weight mantissas aligned, between the staging buffer
+            # and the compute registers (no path from the block exponent to the lanes' decisions)
+            al_mag = [Signal(MAN_WIDTH, name=f"aligned_mag{i}") for i in range(n)]
+            al_act = [Signal(act_shape, name=f"aligned_act{i}") for i in range(n)]
+            al_neg = [Signal(name=f"aligned_neg{i}") for i in range(n)]
+            al_emax, al_nonfinite = Signal(ESUM_WIDTH), Signal()
+            with m.If(move):
+                m.d.sync += [al_mag[i].eq(align.walign[i]) for i in range(n)]
+                m.d.sync += [al_act[i].eq(pass_act[i]) for i in range(n)]
+                m.d.sync += [al_neg[i].eq(pass_neg[i]) for i in range(n)]
+                m.d.sync += [al_emax.eq(pend_emax), al_nonfinite.eq(pend_nonfinite)]
+            pass_mag, pass_act, pass_neg = al_mag, al_act, al_neg
             emax = Signal(ESUM_WIDTH)            # compute-stage block exponent and invalid flag
             nonfinite = Signal()
             with m.If(load):
-                m.d.sync += [emax.eq(pend_emax), nonfinite.eq(pend_nonfinite)]
+                m.d.sync += [emax.eq(al_emax), nonfinite.eq(al_nonfinite)]
 
         # ---- compute registers, lane schedulers and MAC ----------------------------------------
         # the activations wait in registers; the weights live in the lanes (columns) and in one sign
@@ -357,9 +379,12 @@ class BitletPE(Component):
         mask = self.i.payload.weights.lane_mask
         if fp:                                   # the pending pass's lane mask, from its last beat
             pend_mask = Signal(nch)
+            al_mask = Signal(nch)
             with m.If(accept & last_beat):
                 m.d.sync += pend_mask.eq(mask)
-            mask = pend_mask
+            with m.If(move):
+                m.d.sync += al_mask.eq(pend_mask)
+            mask = al_mask
         for g, lane in enumerate(lanes):
             m.d.comb += [
                 lane.load.eq(load),
@@ -414,5 +439,5 @@ class BitletPE(Component):
             if beat is not None:
                 m.d.sync += beat.eq(0)
             if fp:                               # (no beat is accepted during clear: took stays 0)
-                m.d.sync += [emax_ready.eq(0), res_valid.eq(0)]
+                m.d.sync += [emax_ready.eq(0), aligned_full.eq(0), res_valid.eq(0)]
         return m

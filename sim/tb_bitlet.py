@@ -14,9 +14,10 @@ binary32 bit pattern as an unsigned integer in fp32 mode), and the timing of
 * ``clear_mid_pass`` / ``reset_mid_pass``: the pass with the most steps is loaded, its result held back,
   and ``clear`` (``rst``) is pulsed half way through it; afterwards every pass runs and exactly their
   results come out, the counter restarts from zero.
-* ``clear_while_waiting``: the pass with the most steps is loaded and the next pass is offered behind it
-  (fixed: its last beat waits at the input; fp32: the whole pass waits in the align stage), then
-  ``clear``: both are dropped and every pass then runs exactly.
+* ``clear_while_waiting``: the pass with the most steps is loaded and the next passes are offered behind
+  it (fixed: the next pass's last beat waits at the input; fp32: the next pass waits in the aligned
+  registers and the one after it, pending, in the staging buffer), then ``clear``: all are dropped and
+  every pass then runs exactly.
 * ``clear_mid_load``: beats ``0 .. L-2`` of a pass are accepted, then ``clear``: the partial pass is
   dropped (the next beat is beat 0 again) and every pass then runs exactly (with ``L = 1``: a plain
   clear between passes).
@@ -173,11 +174,15 @@ async def clear_while_waiting(dut):
     L = v["load_cycles"]
     await start(dut)
     dut.o__ready.value = 1
-    g = int(np.argmax(v["steps"][:-1]))
+    g = int(np.argmax(v["steps"][:-2]))
     await feed(dut, v["beats"][g * L:(g + 1) * L], "an idle PE must accept every beat of a pass")
-    nxt = list(v["beats"][(g + 1) * L:(g + 2) * L])
-    waited = 0
-    while waited < max(v["steps"][g] // 2, 1):        # offer pass g + 1 behind it, half way through g
+    # offer the passes behind it: fixed point takes all but the last beat of pass g + 1 (its last beat
+    # waits at the input) and waits half of pass g; fp32 takes pass g + 1 into the aligned registers and
+    # pass g + 2 into the staging buffer, where it is pending two cycles after its last beat
+    nxt = list(v["beats"][(g + 1) * L:((g + 3) if p["fp32"] else (g + 2)) * L])
+    waited, settle = 0, 0
+    while (settle < 3 if p["fp32"] else waited < max(v["steps"][g] // 2, 1)):
+        assert not p["fp32"] or waited < 4 * L + 10, "fp32: the two passes behind the computing one were not taken"
         dut.i__valid.value = 1 if nxt else 0
         if nxt:
             dut.i__payload.value = nxt[0]
@@ -186,6 +191,7 @@ async def clear_while_waiting(dut):
             nxt.pop(0)
         await FallingEdge(dut.clk)
         waited += 1
+        settle += not nxt
     dut.i__valid.value = 0
     assert int(dut.o__valid.value) == 0, "no result may be out before the pass with the most steps ends"
     await pulse(dut, use_reset=False)

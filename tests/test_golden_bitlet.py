@@ -618,16 +618,20 @@ def test_pe_stream_timing():
     assert np.diff(tm.out_valid).tolist() == [9, 12]       # steps >= L: results exactly steps apart
     assert tm.counter.tolist() == [10, 19, 29]
     # fp32: the decoder's max tree takes the cycle after a beat, so a pass's block exponent is ready two
-    # cycles after its last beat: it enters the compute registers at start_p = 3, 6, 9, 14 (intervals
-    # max(steps, L + 1) = 3, 3, 5); the next pass's beats follow from that cycle; the repack's stage
-    # adds one cycle to every result
+    # cycles after its last beat; it moves into the aligned registers then (move_p = 3, 6, 9, 12) or once
+    # they are free, and enters the compute registers a cycle later at the earliest (start_p = 4, 7, 10,
+    # 15: intervals max(steps, L + 1) = 3, 3, 5); the next pass's beats follow from the move; the
+    # repack's stage adds one cycle to every result
     tm = pe_stream_timing([3, 1, 5, 0], load_cycles=2, mode="fp32")
     assert tm.last_beat.tolist() == [1, 4, 7, 10]
-    assert tm.out_valid.tolist() == [10, 11, 18, 19]       # start + steps + 4
+    assert tm.out_valid.tolist() == [11, 12, 19, 20]       # start + steps + 4
     assert tm.counter.tolist() == [4, 5, 10, 10]
+    # L = 1: pass 2 is taken while pass 1 waits in the aligned registers (move_1 = 4), and moves when
+    # pass 1 enters the compute registers (start_1 = 11 = start_0 + steps_0)
     tm = pe_stream_timing([8, 9, 12], load_cycles=1, mode="fp32")
-    assert tm.last_beat.tolist() == [0, 2, 10] and tm.out_valid.tolist() == [14, 23, 35]
+    assert tm.last_beat.tolist() == [0, 2, 4] and tm.out_valid.tolist() == [15, 24, 36]
     assert np.diff(tm.out_valid).tolist() == [9, 12]       # steps > L: results exactly steps apart
+    assert tm.counter.tolist() == [11, 20, 29]
     with pytest.raises(ValueError, match=r"mode must be one of 'fixed', 'fp32', got 'float'"):
         pe_stream_timing([1], load_cycles=1, mode="float")
     assert pe_stream_timing(np.array([], dtype=np.int64), load_cycles=4).steps.size == 0
