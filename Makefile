@@ -45,8 +45,9 @@ verilog: $(STAMP)
 test: $(STAMP) iverilog
 	PYTHONWARNINGS=error $(PY) -m pytest -n $(JOBS) --durations=10 $(PYTEST_ARGS)
 
-# HEAVY=1 adds the configurations marked heavy (64-pair Bitlet, 16 LUT multipliers), placed on the ECP5
-# but not routed; ROUTE=1 routes them too (router2: hours)
+# HEAVY=1 adds the configurations marked heavy (Bitlet fp32 and 64-pair, 16 LUT multipliers; nextpnr's
+# static placer and router2 on the ECP5); the 64-pair Bitlet PEs are placed, not routed: ROUTE=1 routes
+# them too (hours)
 synth: $(STAMP)
 	$(PY) -m hw.synth $(if $(HEAVY),--heavy)
 	$(PY) -m hw.pe_report --merge $(if $(HEAVY),--heavy) $(if $(ROUTE),--route-heavy)

@@ -85,9 +85,10 @@ registers ``max(steps, L)`` (fixed) or at most ``max(steps, L + 1)`` (fp32) cycl
 appears ``steps + 3`` (fixed) or ``steps + 4`` (fp32) cycles after that: the overhead over the lane model
 is **zero** when ``n_input >= n_check`` (fixed: ``steps >= ceil(n_total / n_check) >= L``) or when
 ``ceil(n_total / n_check) > L`` (fp32; the paper's 64 pairs in beats of 16 with an 8-bit window: 8 > 4).
-Latency of the first pass from its first beat: ``L + steps + 2`` (fixed), ``L + steps + 6`` (fp32). The output holds while ``o.valid & ~o.ready``; a result behind it
-waits in the result register (fp32), and when the accumulate stage then holds a pass's last step that
-cannot be written, everything waits (no step, no pass enters the compute registers).
+Latency of the first pass from its first beat: ``L + steps + 2`` (fixed), ``L + steps + 6`` (fp32).
+The output holds while ``o.valid & ~o.ready``; a result behind it waits in the result register (fp32),
+and when the accumulate stage then holds a pass's last step that cannot be written, everything waits
+(no step, no pass enters the compute registers).
 
 [I] Design decisions: the lane schedulers decide one step ahead and register their decisions, and the
 MAC registers the selected values and the lane sum, so no path crosses the select and the adders
@@ -99,9 +100,10 @@ beat's ``Esum`` before its max tree: the input path ends after the decode, the m
 registers, the alignment starts and ends at registers, and the lanes' first decisions start at the
 aligned registers (before, the decode, the max tree, the alignment and the first decisions were one
 path from the input); this costs three cycles of latency, no throughput when ``ceil(n_total / n_check)
-> L``, ``n_input`` more pairs of staging registers and a pass's worth of aligned registers. The repack (:class:`hw.bitlet_fp32.Fp32Repack`, ``registered=True``) has its stage
-register after the leading-one detector; ``o.payload`` is packed from it (the two shifts: a
-register-to-port path), one cycle of latency more. ``n_valid`` is fixed to ``n_total``: shorter groups are zero-padded.
+> L``, ``n_input`` more pairs of staging registers and a pass's worth of aligned registers. The repack
+(:class:`hw.bitlet_fp32.Fp32Repack`, ``registered=True``) has its stage register after the leading-one
+detector; ``o.payload`` is packed from it (the two shifts: a register-to-port path), one cycle of latency
+more. ``n_valid`` is fixed to ``n_total``: shorter groups are zero-padded.
 
 Sign folding [I]: each pair keeps its activation (fixed: as given; fp32: the 24-bit mantissa); the sign
 of its product (the weight's sign; fp32 ``Wsign ^ Asign``) goes to the lane schedulers, which register

@@ -15,7 +15,8 @@ For each PE configuration of ``hw/registry.py`` listed in :data:`PE_ROWS`:
 
 Writes ``build/reports/pe.json`` (list of objects: ``name``, ``arch``, ``params``, ``ice40`` {``lut4``,
 ``carry``, ``ff``, ``dsp``, ``fmax_mhz``}, ``ecp5`` {``lut4``, ``ff``, ``fmax_mhz``, ``fmax_placed_mhz``
-(heavy configurations placed but not routed: nextpnr's post-placement estimate; else None)},
+(configurations marked ``place_only``, placed but not routed: nextpnr's post-placement estimate; else
+None)},
 ``cmos_transistors``, ``workloads`` [{``name``, ``cycles_per_group``, ``macs_per_cycle``,
 ``macs_per_cycle_per_klut``}]) and ``build/reports/pe.md``.
 
@@ -64,6 +65,7 @@ PE_ROWS = [
     ("bitlet_int8_n16_whole", "bitlet"),
     ("bitlet_fixed24_n64", "bitlet"),
     ("bitlet_fp32_n64", "bitlet"),
+    ("bitlet_fp32_n16", "bitlet"),
 ]
 
 # blocks characterized on their own: (registry configuration, what it is)
@@ -135,9 +137,11 @@ def fpga_figures(cfg, route_heavy: bool = False) -> tuple[dict, dict, list[str]]
     """iCE40 and ECP5 area and Fmax of a configuration (a PE or a block): ``(ice40, ecp5, notes)`` in
     the record layout of pe.json.
 
-    A configuration marked heavy is placed on the ECP5 but not routed (``ecp5.fmax_mhz`` None,
-    ``ecp5.fmax_placed_mhz`` nextpnr's post-placement estimate) unless ``route_heavy``: then it is routed
-    with nextpnr's router2, which can take hours with the WebAssembly nextpnr."""
+    A configuration marked heavy is placed on the ECP5 with nextpnr's static placer and routed with its
+    router2 (in exploration runs on a 16-pair fp32 Bitlet PE, neither router converged after nextpnr's
+    default HeAP placer, which packs its select crossbar densely). One marked ``place_only`` is placed but not routed (``ecp5.fmax_mhz`` None,
+    ``ecp5.fmax_placed_mhz`` nextpnr's post-placement estimate) unless ``route_heavy``: routing it takes
+    hours with the WebAssembly nextpnr."""
     name = cfg.name
     work = ROOT / "build" / "pe" / name
     ice = ice40_area(name, cfg.build(), work / "ice40_area")
@@ -153,17 +157,17 @@ def fpga_figures(cfg, route_heavy: bool = False) -> tuple[dict, dict, list[str]]
         notes.append("SB_MAC16 is an iCE40 primitive: no ECP5 figures")
     else:
         ecp = ecp5_area(name, cfg.build(), work / "ecp5_area")
-        route = route_heavy or not cfg.heavy
+        route = route_heavy or not cfg.place_only
         ecp_f = ecp5_fmax(name, cfg.build(), work / "ecp5_pnr", router="router2" if cfg.heavy else "router1",
                           placer="static" if cfg.heavy else "heap", route=route)
         comb, total = ecp_f["utilization"].get("TRELLIS_COMB", (0, 1))
         if not route:
-            notes.append(f"ECP5 placed, not routed (routing: make synth HEAVY=1 ROUTE=1): nextpnr's "
-                         f"post-placement estimate {ecp_f['fmax_placed_mhz']:.1f} MHz; {comb} of {total} "
-                         f"TRELLIS_COMB ({100 * comb / total:.0f} %)")
+            notes.append(f"ECP5 placed (static placer), not routed (routing: make synth HEAVY=1 ROUTE=1): "
+                         f"nextpnr's post-placement estimate {ecp_f['fmax_placed_mhz']:.1f} MHz; {comb} of "
+                         f"{total} TRELLIS_COMB ({100 * comb / total:.0f} %)")
         elif cfg.heavy:
-            notes.append(f"ECP5 routed with nextpnr's router2; {comb} of {total} TRELLIS_COMB "
-                         f"({100 * comb / total:.0f} %)")
+            notes.append(f"ECP5 placed with nextpnr's static placer, routed with router2; {comb} of {total} "
+                         f"TRELLIS_COMB ({100 * comb / total:.0f} %)")
     return ({**{k: ice[k] for k in ("lut4", "carry", "ff", "dsp")}, "fmax_mhz": ice_f["fmax_mhz"]},
             {"lut4": ecp["lut4"], "ff": ecp["ff"], "fmax_mhz": ecp_f["fmax_mhz"],
              "fmax_placed_mhz": ecp_f.get("fmax_placed_mhz")}, notes)
@@ -274,7 +278,7 @@ def main(argv=None) -> int:
     ap.add_argument("--heavy", action="store_true",
                     help="also the configurations marked heavy in hw/registry.py (tens of minutes)")
     ap.add_argument("--route-heavy", action="store_true",
-                    help="route the heavy configurations on the ECP5 too (router2; hours), not only place them")
+                    help="route the place_only configurations on the ECP5 too (router2; hours), not only place them")
     ap.add_argument("--merge", action="store_true",
                     help="update these rows in an existing pe.json instead of writing a new one")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)

@@ -54,6 +54,7 @@ class Config:
     params: dict = field(default_factory=dict)
     note: str = ""
     heavy: bool = False   # minutes of synthesis: left out of the make-test synthesis smoke, kept in make synth
+    place_only: bool = False   # ECP5: placed, not routed (routing does not finish in hours); make synth ROUTE=1
 
     def build(self):
         return build(self.generator, self.params)
@@ -124,10 +125,13 @@ CONFIGS = [
            "Bitlet INT8 MAC datapath alone (selects as inputs: the scope of the BBS authors' model)"),
     Config("bitlet_fixed24_n64", "bitlet_pe",
            {"n_total": 64, "n_input": 16, "n_channel": 24, "n_check": 8, "mode": "fixed"},
-           "the paper's PE, 1-24 bit fixed point", heavy=True),
+           "the paper's PE, 1-24 bit fixed point", heavy=True, place_only=True),
     Config("bitlet_fp32_n64", "bitlet_pe",
            {"n_total": 64, "n_input": 16, "n_channel": 24, "n_check": 8, "mode": "fp32"},
-           "the paper's PE, fp32", heavy=True),
+           "the paper's PE, fp32", heavy=True, place_only=True),
+    Config("bitlet_fp32_n16", "bitlet_pe",
+           {"n_total": 16, "n_input": 8, "n_channel": 24, "n_check": 8, "mode": "fp32"},
+           "Bitlet fp32, 16 pairs (the paper's lanes and window)", heavy=True),
 ]
 
 

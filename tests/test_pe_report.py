@@ -48,3 +48,33 @@ def test_ecp5_fmax_column_marks_a_placement_estimate():
     assert _ecp5_fmax({"fmax_mhz": 103.51, "fmax_placed_mhz": None}) == "103.5"
     assert _ecp5_fmax({"fmax_mhz": None, "fmax_placed_mhz": 31.24}) == "31.2 (placed, est.)"
     assert _ecp5_fmax({"fmax_mhz": None}) == "n/a"          # records written before the estimate existed
+
+
+def test_fpga_flow_of_light_heavy_and_place_only_configurations(monkeypatch):
+    """Which ECP5 placer and router each kind of configuration gets, and when it is only placed."""
+    import hw.pe_report as pr
+    from hw.registry import get_config
+
+    calls = []
+
+    def ecp5_fmax(name, pe, workdir, router, placer, route):
+        calls.append((name, placer, router, route))
+        if route:
+            return {"fmax_mhz": 50.0, "utilization": {"TRELLIS_COMB": (100, 1000)}}
+        return {"fmax_mhz": None, "fmax_placed_mhz": 40.0, "utilization": {"TRELLIS_COMB": (100, 1000)}}
+
+    monkeypatch.setattr(pr, "ice40_area", lambda *a: {"lut4": 9000, "carry": 0, "ff": 0, "dsp": 0})
+    monkeypatch.setattr(pr, "ecp5_area", lambda *a: {"lut4": 9000, "ff": 0})
+    monkeypatch.setattr(pr, "ecp5_fmax", ecp5_fmax)
+    monkeypatch.setattr(pr, "ice40_fmax", lambda *a: pytest.fail("9000 LUT4 cannot be placed on the UP5K"))
+    monkeypatch.setattr("hw.registry.build", lambda generator, params: None)   # nothing is elaborated
+    _, light, _ = pr.fpga_figures(get_config("stripes_pe_l8"))
+    _, heavy, heavy_notes = pr.fpga_figures(get_config("bitlet_fp32_n16"))
+    _, placed, placed_notes = pr.fpga_figures(get_config("bitlet_fp32_n64"))
+    _, routed, _ = pr.fpga_figures(get_config("bitlet_fp32_n64"), route_heavy=True)
+    assert calls == [("stripes_pe_l8", "heap", "router1", True), ("bitlet_fp32_n16", "static", "router2", True),
+                     ("bitlet_fp32_n64", "static", "router2", False), ("bitlet_fp32_n64", "static", "router2", True)]
+    assert light["fmax_mhz"] == heavy["fmax_mhz"] == routed["fmax_mhz"] == 50.0
+    assert placed["fmax_mhz"] is None and placed["fmax_placed_mhz"] == 40.0
+    assert "routed with router2; 100 of 1000 TRELLIS_COMB (10 %)" in heavy_notes[-1]
+    assert "not routed" in placed_notes[-1] and "estimate 40.0 MHz" in placed_notes[-1]
