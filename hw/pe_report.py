@@ -213,7 +213,8 @@ def bitlet_bar(pes: list[dict], blocks: list[dict]) -> str:
              f"{bar['ecp5']['fmax_mhz']:.1f} | 1.00x | 1.00x |"]
     rows = [(b, "MAC, selects as ports") for b in blocks if b["name"].startswith("bitlet_")]
     rows += [(r, "whole PE: schedulers, registers, stream") for r in pes
-             if r["arch"] == "bitlet" and r["params"].get("n_total") == 16]
+             if r["arch"] == "bitlet" and r["params"].get("n_total") == 16
+             and r["params"].get("mode", "fixed") == "fixed" and r["params"].get("act_bits") == 8]
     for r, scope in rows:
         i, e = r["ice40"], r["ecp5"]
         lines.append(
