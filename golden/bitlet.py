@@ -827,13 +827,13 @@ def pe_stream_timing(cycles, *, load_cycles: int, mode: str = "fixed") -> PeTimi
         ``last_beat_p = start_p``, ``start_0 = L - 1``.
 
         fp32: a pass's block exponent is registered two cycles after its last beat; from then it can
-        move into the aligned registers (cycle ``move_p``) when they are empty or their pass enters the
-        compute registers in that cycle; the staging buffer takes the next pass's first beat in the
+        move into the aligned registers (cycle ``move_p``) when they are empty, from the cycle after
+        their pass entered the compute registers; the staging buffer takes the next pass's first beat in the
         cycle a pass moves; a pass enters the compute registers at the earliest the cycle after its
         move::
 
             last_beat_p = move_{p-1} + L - 1            # last_beat_0 = L - 1
-            move_p      = max(last_beat_p + 2, start_{p-1})
+            move_p      = max(last_beat_p + 2, start_{p-1} + 1)
             start_p     = max(move_p + 1, start_{p-1} + steps_{p-1})    # start_0 = L + 2
 
         So with ``L <= steps`` (fixed; always when ``n_input >= n_check`` and a lane is enabled) or ``L <
@@ -852,7 +852,7 @@ def pe_stream_timing(cycles, *, load_cycles: int, mode: str = "fixed") -> PeTimi
         move, done = 0, 0            # pass 0's first beat in cycle 0; no earlier pass computing
         for p in range(steps.size):
             last_beat[p] = move + load_cycles - 1
-            move = max(last_beat[p] + 2, start[p - 1] if p else 0)
+            move = max(last_beat[p] + 2, start[p - 1] + 1 if p else 0)
             start[p] = max(move + 1, done)
             done = start[p] + steps[p]
     else:

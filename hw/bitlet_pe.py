@@ -71,8 +71,9 @@ pass being loaded). The last beat is accepted only when the compute stage can ta
 its last step); in that cycle the whole pass -- staged beats plus the last beat -- is written into the
 compute registers. fp32: every beat goes into the staging buffer; after its last beat the pass is
 *pending*, the buffer takes no beat until the pass moves, aligned to its block exponent (``max`` of all
-its ``Esum``), into the aligned registers, which happens in the first cycle in which they are empty or
-their pass enters the compute registers -- at the earliest two cycles after the last beat: the decoder
+its ``Esum``), into the aligned registers, which happens in the first cycle in which they are empty
+(from the cycle after their pass entered the compute registers; so the input's ``ready`` comes from
+registers) -- at the earliest two cycles after the last beat: the decoder
 registers each beat's ``Esum`` and its max tree adds them to the running maximum in the following cycle.
 The buffer takes the next pass's first beat in the cycle the pass moves. From the aligned registers a
 pass enters the compute registers in the first cycle in which the compute stage can take it.
@@ -269,7 +270,7 @@ class BitletPE(Component):
             aligned_full = Signal()          # the aligned registers hold a pass
             move = Signal()
             m.d.comb += [
-                move.eq(emax_ready & (~aligned_full | load)),
+                move.eq(emax_ready & ~aligned_full),     # from registers: i.ready is too
                 load.eq(aligned_full & free),
                 self.i.ready.eq(~self.clear & (~(took_last | emax_ready) | move)),
             ]

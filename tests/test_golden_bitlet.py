@@ -626,12 +626,17 @@ def test_pe_stream_timing():
     assert tm.last_beat.tolist() == [1, 4, 7, 10]
     assert tm.out_valid.tolist() == [11, 12, 19, 20]       # start + steps + 4
     assert tm.counter.tolist() == [4, 5, 10, 10]
-    # L = 1: pass 2 is taken while pass 1 waits in the aligned registers (move_1 = 4), and moves when
-    # pass 1 enters the compute registers (start_1 = 11 = start_0 + steps_0)
+    # L = 1: pass 2 is taken while pass 1 waits in the aligned registers (move_1 = 4), and moves the
+    # cycle after pass 1 enters the compute registers (start_1 = 11 = start_0 + steps_0, move_2 = 12)
     tm = pe_stream_timing([8, 9, 12], load_cycles=1, mode="fp32")
     assert tm.last_beat.tolist() == [0, 2, 4] and tm.out_valid.tolist() == [15, 24, 36]
     assert np.diff(tm.out_valid).tolist() == [9, 12]       # steps > L: results exactly steps apart
     assert tm.counter.tolist() == [11, 20, 29]
+    # ... which costs a cycle when the pass in the compute registers takes one step: pass 2 moves in
+    # cycle 12 (not 11, when pass 1 enters the compute registers) and enters them in 13, not 12
+    tm = pe_stream_timing([8, 1, 1], load_cycles=1, mode="fp32")
+    assert tm.last_beat.tolist() == [0, 2, 4] and tm.out_valid.tolist() == [15, 16, 18]
+    assert tm.counter.tolist() == [10, 10, 10]
     with pytest.raises(ValueError, match=r"mode must be one of 'fixed', 'fp32', got 'float'"):
         pe_stream_timing([1], load_cycles=1, mode="float")
     assert pe_stream_timing(np.array([], dtype=np.int64), load_cycles=4).steps.size == 0
