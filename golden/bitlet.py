@@ -828,9 +828,9 @@ def pe_stream_timing(cycles, *, load_cycles: int, mode: str = "fixed") -> PeTimi
 
         fp32: a pass's block exponent is registered two cycles after its last beat; from then it can
         move into the aligned registers (cycle ``move_p``) when they are empty, from the cycle after
-        their pass entered the compute registers; the staging buffer takes the next pass's first beat in the
-        cycle a pass moves; a pass enters the compute registers at the earliest the cycle after its
-        move::
+        their pass entered the compute registers; the staging buffer takes the next pass's first beat
+        in the cycle a pass moves; a pass enters the compute registers at the earliest the cycle after
+        its move::
 
             last_beat_p = move_{p-1} + L - 1            # last_beat_0 = L - 1
             move_p      = max(last_beat_p + 2, start_{p-1} + 1)
@@ -839,8 +839,9 @@ def pe_stream_timing(cycles, *, load_cycles: int, mode: str = "fixed") -> PeTimi
         So with ``L <= steps`` (fixed; always when ``n_input >= n_check`` and a lane is enabled) or ``L <
         steps`` (fp32; always when ``ceil(n_total / n_check) > L``, as in the paper's 64 pairs, 16 per
         beat, 8-bit window: 8 > 4) consecutive results are exactly ``steps_p`` cycles apart: the
-        overhead over the lane model is zero (fp32: passes ``L + 1`` cycles apart at most); the latency
-        of a pass from its first beat is ``L + steps + 2`` (fixed) or ``L + steps + 6`` (fp32).
+        overhead over the lane model is zero (otherwise fp32 passes enter at most ``max(steps_{p-1}, L
+        + 1)`` cycles apart); the latency of a pass from its first beat is ``L + steps + 2`` (fixed) or
+        ``L + steps + 6`` (fp32).
     """
     load_cycles = check_int("load_cycles", load_cycles, lo=1, hi=MAX_TOTAL)
     c = check_int_array("cycles", cycles, lo=0, ndim=1)

@@ -73,8 +73,8 @@ compute registers. fp32: every beat goes into the staging buffer; after its last
 *pending*, the buffer takes no beat until the pass moves, aligned to its block exponent (``max`` of all
 its ``Esum``), into the aligned registers, which happens in the first cycle in which they are empty
 (from the cycle after their pass entered the compute registers; so the input's ``ready`` comes from
-registers) -- at the earliest two cycles after the last beat: the decoder
-registers each beat's ``Esum`` and its max tree adds them to the running maximum in the following cycle.
+registers) -- at the earliest two cycles after the last beat: the decoder registers each beat's ``Esum``
+and its max tree adds them to the running maximum in the following cycle.
 The buffer takes the next pass's first beat in the cycle the pass moves. From the aligned registers a
 pass enters the compute registers in the first cycle in which the compute stage can take it.
 
@@ -279,7 +279,7 @@ class BitletPE(Component):
                 m.d.sync += emax_ready.eq(0)
             with m.If(load):
                 m.d.sync += aligned_full.eq(0)
-            with m.If(move):
+            with m.If(move):                 # (never with load: move needs them empty, load full)
                 m.d.sync += aligned_full.eq(1)
         else:
             m.d.comb += [

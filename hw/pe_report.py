@@ -139,9 +139,9 @@ def fpga_figures(cfg, route_heavy: bool = False) -> tuple[dict, dict, list[str]]
 
     A configuration marked heavy is placed on the ECP5 with nextpnr's static placer and routed with its
     router2 (in exploration runs on a 16-pair fp32 Bitlet PE, neither router converged after nextpnr's
-    default HeAP placer, which packs its select crossbar densely). One marked ``place_only`` is placed but not routed (``ecp5.fmax_mhz`` None,
-    ``ecp5.fmax_placed_mhz`` nextpnr's post-placement estimate) unless ``route_heavy``: routing it takes
-    hours with the WebAssembly nextpnr."""
+    default HeAP placer, which packs its select crossbar densely). One marked ``place_only`` is placed
+    but not routed (``ecp5.fmax_mhz`` None, ``ecp5.fmax_placed_mhz`` nextpnr's post-placement estimate)
+    unless ``route_heavy``: routing it takes hours with the WebAssembly nextpnr."""
     name = cfg.name
     work = ROOT / "build" / "pe" / name
     ice = ice40_area(name, cfg.build(), work / "ice40_area")
