@@ -40,7 +40,7 @@ iverilog:
 	@iverilog -V 2>/dev/null | head -n 1
 
 verilog: $(STAMP)
-	$(PY) -m hw.verilog --all --out-dir build/verilog
+	$(PY) -m fpga.verilog --all --out-dir build/verilog
 
 test: $(STAMP) iverilog
 	PYTHONWARNINGS=error $(PY) -m pytest -n $(JOBS) --durations=10 $(PYTEST_ARGS)
@@ -49,8 +49,8 @@ test: $(STAMP) iverilog
 # static placer and router2 on the ECP5); the 64-pair Bitlet PEs are placed, not routed: ROUTE=1 routes
 # them too (hours)
 synth: $(STAMP)
-	$(PY) -m hw.synth $(if $(HEAVY),--heavy)
-	$(PY) -m hw.pe_report --merge $(if $(HEAVY),--heavy) $(if $(ROUTE),--route-heavy)
+	$(PY) -m fpga.synth $(if $(HEAVY),--heavy)
+	$(PY) -m fpga.pe_report --merge $(if $(HEAVY),--heavy) $(if $(ROUTE),--route-heavy)
 
 bench: $(STAMP)
 	$(PY) -m golden.bench
@@ -63,4 +63,4 @@ distclean: clean
 
 # refresh the README's measured tables from build/reports/ (after make synth / make bench)
 readme: $(STAMP)
-	$(PY) -m hw.readme
+	$(PY) -m fpga.readme

@@ -95,7 +95,7 @@ than the exact worst case (49 and 55 bits for the default configuration).
 Also given, for comparison only: the BBS authors' simplified Bitlet cycle model
 (:func:`pass_cycles_bitsim`).
 
-For the hardware PE (``hw/bitlet_pe.py``): :attr:`BitletConfig.act_bits` (narrow fixed-point activations,
+For the hardware PE (``hw/bitlet/pe.py``): :attr:`BitletConfig.act_bits` (narrow fixed-point activations,
 e.g. INT8, from which every width is derived) and :func:`pe_stream_timing` (the PE's exact stream timing
 on top of the lane model: load beats, ``max(1, cycles)`` steps per pass, result latency).
 """
@@ -702,7 +702,7 @@ def dot_fp32(w, a, *, rtl_quirks: bool = False, lane_mask=None, nonfinite: str =
     :func:`dot_fp32_block`.
 
     ``nonfinite``: ``"refuse"`` (default) raises ``ValueError`` for a NaN or infinite operand.
-    ``"nan"`` is the hardware PE's documented behaviour (``hw/bitlet_pe.py``) [I]: a pair with a NaN or
+    ``"nan"`` is the hardware PE's documented behaviour (``hw/bitlet/pe.py``) [I]: a pair with a NaN or
     infinite operand (exponent field 255) is removed from the pass like an exact zero (no ``Emax``, no
     bits, no cycles) and the pass's result is the canonical quiet NaN :data:`FP32_NAN`
     (``0x7FC00000``); see :func:`fp32_nonfinite`.
@@ -784,10 +784,10 @@ def pass_cycles_fp32(w, a, *, n_check: int = 8, lane_mask=None, n_valid=None,
 
 
 # ----------------------------------------------------------------------------------------------------
-# timing of the hardware PE (hw/bitlet_pe.py)
+# timing of the hardware PE (hw/bitlet/pe.py)
 
 class PeTiming(NamedTuple):
-    """Back-to-back stream timing of :class:`hw.bitlet_pe.BitletPE`, int64 arrays ``[P]``."""
+    """Back-to-back stream timing of :class:`hw.bitlet.pe.BitletPE`, int64 arrays ``[P]``."""
     steps: np.ndarray      #: compute steps of each pass, ``max(1, cycles)`` (the PE's ``cycles`` delta)
     last_beat: np.ndarray  #: cycle in which the pass's last input beat is accepted
     out_valid: np.ndarray  #: first cycle in which the pass's result is on the output (``o.valid``)

@@ -1,7 +1,7 @@
 """BitVert PE cycle model: the time-multiplexed BBS constant and the accumulator after every cycle.
 
 :mod:`golden.bbs` gives what one PE pass must produce (:attr:`~golden.bbs.BBSColumnSums.pass_psum`); this
-module adds the two things that depend on *how* the PE of ``hw/bitvert_pe.py`` schedules the work
+module adds the two things that depend on *how* the PE of ``hw/bitvert/pe.py`` schedules the work
 (algorithms.md 2.10), so that the RTL can be checked cycle by cycle and its accumulator width derived:
 
 * :func:`constant_digits`: the BBS constant is not multiplied in one go. The 6-bit constant field of the

@@ -239,7 +239,7 @@ def lod(m) -> np.ndarray:
     """Leading-one detector: index of the most significant one of each non-negative integer, **-1 for 0**.
 
     The hardware LOD has a separate "all zero" flag; here ``-1`` stands for it (``lod(m) >= 0`` is the
-    flag). It is :func:`golden.primitives.leading_one`, the golden function of ``hw/lod.py``.
+    flag). It is :func:`golden.primitives.leading_one`, the golden function of ``hw/blocks/lod.py``.
     """
     index, valid = leading_one(check_int_array("m", m, lo=0), 63)
     return np.where(valid == 1, index, -1)

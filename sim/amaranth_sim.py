@@ -33,7 +33,7 @@ def run_sync(component, bench_fn, *, period=1e-6):
 
 
 def run_pe_groups(pe, payloads, *, sample=None):
-    """Feed a streaming PE (``hw/pe_stream.py``) one group at a time, output always ready.
+    """Feed a streaming PE (``hw/pe.py``) one group at a time, output always ready.
 
     Returns, per group, ``(result, cycle-counter delta, sample(pe, ctx))`` (the last is None without
     ``sample``), read in the cycle the result is valid.

@@ -27,7 +27,7 @@ from golden.bitvert import pe_cycle_sums
 from golden.cycles import group_cycles_bitvert
 from golden.layout import Grouping, group_weights
 from golden.quant import quantize
-from hw.bitvert_pe import ACT_BITS, BitVertPE
+from hw.bitvert.pe import ACT_BITS, BitVertPE
 from sim.pe_vectors import pack_payloads, write_vectors
 
 __all__ = ["BitVertPasses", "bitvert_passes", "write_bitvert_vectors",

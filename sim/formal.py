@@ -22,8 +22,8 @@ from amaranth.hdl import Assert, Module, Mux
 from amaranth.lib.wiring import In
 
 from hw.base import Component
-from hw.bbs_column_decoder import BBSColumnDecoder
-from hw.lod import LeadingOneDetector
+from hw.bitvert.column_decoder import BBSColumnDecoder
+from hw.blocks.lod import LeadingOneDetector
 
 __all__ = ["LODSpec", "ColumnDecoderSpec", "prove"]
 

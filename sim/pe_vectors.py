@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from hw.pe_stream import input_layout
+from hw.pe import input_layout
 
 
 def pack_payloads(weights_layout, *, lanes: int, act_bits: int, weights: list, acts) -> list[int]:

@@ -1,4 +1,4 @@
-"""cocotb bench for hw.adder_tree.AdderTree: corners + seeded random vectors, streamed one per cycle."""
+"""cocotb bench for hw.blocks.adder_tree.AdderTree: corners + seeded random vectors, streamed one per cycle."""
 
 import cocotb
 import numpy as np

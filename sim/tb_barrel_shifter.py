@@ -1,4 +1,4 @@
-"""cocotb bench for hw.barrel_shifter.BarrelShifter: every data word x every amount in the given range."""
+"""cocotb bench for hw.blocks.barrel_shifter.BarrelShifter: every data word x every amount in the given range."""
 
 import cocotb
 import numpy as np

@@ -1,4 +1,4 @@
-"""cocotb bench for hw.bbs_column_decoder.BBSColumnDecoder: every Gs-bit sub-column (exhaustive)."""
+"""cocotb bench for hw.bitvert.column_decoder.BBSColumnDecoder: every Gs-bit sub-column (exhaustive)."""
 
 import cocotb
 import numpy as np

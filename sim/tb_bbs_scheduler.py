@@ -1,6 +1,6 @@
-"""cocotb bench for ``hw/bbs_scheduler.py``: per-cycle controls of every pass against the golden model.
+"""cocotb bench for ``hw/bitvert/scheduler.py``: per-cycle controls of every pass against the golden model.
 
-The pytest side (``tests/test_bbs_scheduler.py``) writes ``BITSPARSE_PARAMS["vectors"]``: per pass the
+The pytest side (``tests/hw/bitvert/test_scheduler.py``) writes ``BITSPARSE_PARAMS["vectors"]``: per pass the
 packed ``group``, its ``n_steps`` and, per live cycle, ``invert`` / ``sel`` / ``valid`` (per sub-column and
 lane), ``col_idx``, ``is_msb`` and ``(const_digit, const_shift)`` (and ``sel_onehot == valid << sel``),
 all from golden.bbs.column_sums, golden.primitives.bbs_column_decode and golden.bitvert.constant_digits. The

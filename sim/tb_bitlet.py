@@ -1,6 +1,6 @@
-"""cocotb bench for the Bitlet PE (``hw/bitlet_pe.py``): multi-beat passes, pass-by-pass cycle exactness.
+"""cocotb bench for the Bitlet PE (``hw/bitlet/pe.py``): multi-beat passes, pass-by-pass cycle exactness.
 
-The pytest side (tests/test_bitlet_pe.py) writes the vectors (``BITSPARSE_PARAMS["vectors"]``), all from
+The pytest side (tests/hw/bitlet/test_pe.py) writes the vectors (``BITSPARSE_PARAMS["vectors"]``), all from
 the golden model: the packed input beats, the result of every pass (a signed integer in fixed mode, the
 binary32 bit pattern as an unsigned integer in fp32 mode), and the timing of
 :func:`golden.bitlet.pe_stream_timing` (``steps``, ``last_beat``, ``out_valid`` per pass). Scenarios:

@@ -1,8 +1,8 @@
-"""cocotb bench for the Bitlet MAC datapath (``hw/bitlet_mac.py``) on its own: every cycle exact.
+"""cocotb bench for the Bitlet MAC datapath (``hw/bitlet/mac.py``) on its own: every cycle exact.
 
-The pytest side (tests/test_bitlet_mac.py) writes the vectors (``BITSPARSE_PARAMS["vectors"]``), per
+The pytest side (tests/hw/bitlet/test_mac.py) writes the vectors (``BITSPARSE_PARAMS["vectors"]``), per
 scenario the inputs of every cycle, what the MAC must show in it, ``[acc, acc_next, finishing]`` (``None``:
-not defined), from :func:`hw.bitlet_mac.mac_step_value` and ``BitletMAC.latency``, and the golden result
+not defined), from :func:`hw.bitlet.mac.mac_step_value` and ``BitletMAC.latency``, and the golden result
 of every pass that runs to its end. Both scenarios drive the two extreme passes (every lane selecting the
 extreme activation, ``neg`` all set / all clear: the accumulator's full width) and random passes (random
 activations, one-hot or bubble selects, signs), with random runs of cycles without a step between the

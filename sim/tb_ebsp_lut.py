@@ -1,4 +1,4 @@
-"""cocotb bench for hw.ebsp_lut.EBSPLut: every activation with every digit on every read port."""
+"""cocotb bench for hw.ebsp.lut.EBSPLut: every activation with every digit on every read port."""
 
 import cocotb
 import numpy as np

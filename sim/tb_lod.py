@@ -1,4 +1,4 @@
-"""cocotb bench for hw.lod.LeadingOneDetector: exhaustive up to 16 bits, else random + corners."""
+"""cocotb bench for hw.blocks.lod.LeadingOneDetector: exhaustive up to 16 bits, else random + corners."""
 
 import cocotb
 import numpy as np

@@ -1,4 +1,4 @@
-"""Generic cocotb bench for any PE that follows the streaming contract of ``hw/pe_stream.py``.
+"""Generic cocotb bench for any PE that follows the streaming contract of ``hw/pe.py``.
 
 The pytest side computes everything expected with the golden model and writes it to a JSON file
 (``BITSPARSE_PARAMS["vectors"]``): the packed input payloads, the exact result of every group and the

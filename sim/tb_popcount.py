@@ -1,4 +1,4 @@
-"""cocotb bench for hw.popcount.Popcount: exhaustive up to 16 bits, else random + corners."""
+"""cocotb bench for hw.blocks.popcount.Popcount: exhaustive up to 16 bits, else random + corners."""
 
 import cocotb
 import numpy as np

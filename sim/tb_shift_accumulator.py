@@ -1,4 +1,4 @@
-"""cocotb bench for hw.shift_accumulator.ShiftAccumulator.
+"""cocotb bench for hw.blocks.shift_accumulator.ShiftAccumulator.
 
 Random sequences of accumulations (a ``start`` at most every ``steps`` terms, idle cycles with ``en = 0``
 in between) and the worst cases the width was derived for: ``steps`` terms of the negated most negative

