@@ -1,4 +1,4 @@
-"""Baseline PEs of the BBS evaluation: Stripes, Pragmatic and a bit-parallel MAC (algorithms.md 2.13, 6).
+"""Baseline PEs of the BBS evaluation: Stripes, Pragmatic and a bit-parallel MAC (docs/baselines.md).
 
 Each baseline has a frozen, validated configuration and a bit-exact golden dot product computed the
 way its PE computes it, cycle by cycle. All of them compute the same number, ``sum_i w_i * x_i``; what
@@ -11,9 +11,9 @@ differs is the order of the partial sums and the number of cycles (see :mod:`gol
   as in the BBS authors' model** (``BitSim/sim/sim/pragmatic.py``), not on the activations as in the
   original paper. Weights are sign-magnitude; each lane holds the offsets of the one bits of ``|w_i|``;
   per cycle every lane that still has an offset left adds ``+-(x_i << offset)`` (sign of ``w_i``).
-  Lanes are synchronised: a pass lasts as long as its slowest lane. [I] Offsets are consumed
+  Lanes are synchronised: a pass lasts as long as its slowest lane. Choice: offsets are consumed
   **MSB-first** (highest offset first); the order does not change the result, only the partial sums.
-  [I] A pass whose weights are all zero still takes **one** cycle (the PE must still step to the next
+  Choice: a pass whose weights are all zero still takes **one** cycle (the PE must still step to the next
   pass; DNNsim's Pragmatic counts a zero as one cycle too), see :func:`pragmatic_pass_cycles`.
 * **Parallel**: an ordinary bit-parallel MAC, one cycle per pass.
 
@@ -246,7 +246,7 @@ def pragmatic_pass_cycles(w_group, config: PragmaticConfig = PragmaticConfig()) 
     """Cycles of one Pragmatic pass: ``max(1, max over its lanes of popcount(|w_i|))``.
 
     ``w_group`` has shape ``[..., L]`` (``1 <= L <= pe_length``); result shape ``[...]``. The pass is
-    over when every lane (all its synchronised groups) is done. [I] An all-zero pass costs 1 cycle.
+    over when every lane (all its synchronised groups) is done. Choice: an all-zero pass costs 1 cycle.
     """
     if not isinstance(config, PragmaticConfig):
         raise TypeError(f"config must be a PragmaticConfig, got {type(config).__name__}")
@@ -275,7 +275,7 @@ def pragmatic_cycle_sums(w_group, x, config: PragmaticConfig = PragmaticConfig()
         ``T`` is the largest pass length in the batch (``max`` of ``cycles``, at least 1). Entry ``t``
         is the accumulator after cycle ``t``: in cycle ``t`` every lane whose magnitude has more than
         ``t`` one bits adds ``+-(x_i << o)``, ``o`` its ``t``-th highest one-bit offset (MSB-first,
-        [I]), sign of ``w_i``. Passes shorter than ``T`` hold their final value after their last cycle.
+        a choice), sign of ``w_i``. Passes shorter than ``T`` hold their final value after their last cycle.
         The entry at ``cycles - 1`` (and the last one) equals ``sum_i w_i x_i``.
     cycles : ndarray of int64, shape ``[...]``
         :func:`pragmatic_pass_cycles` of each pass (at least 1).

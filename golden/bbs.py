@@ -1,7 +1,7 @@
 """BBS / BitVert golden model: binary pruning, compressed format and the bi-directional dot product.
 
 Paper: Y. Chen, J. Meng, J. Seo, M. S. Abdelfattah, "BBS: Bi-directional Bit-level Sparsity for Deep
-Learning Acceleration", MICRO 2024 (algorithms.md section 2). Authors' code: ``yc2367/BBS-MICRO``
+Learning Acceleration", MICRO 2024 (docs/bbs.md). Authors' code: ``yc2367/BBS-MICRO``
 (``binary_pruning.py``) and ``yc2367/BitSim`` (RTL, simulator).
 
 What is here
@@ -33,7 +33,7 @@ zero (``q % 2**(N-r) == 0``). The ``B - N`` live columns of ``q`` are positions 
 the first is the sign column, weight ``-2**(B-1-r)``. ``C`` is the *BBS constant*: RA's rounded average
 (unsigned, ``0 <= C < 2**(N-r)``), ZPS's ``C = -k`` (signed, the value added back; ``k`` is the shift).
 
-**Redundant-column count [I]:** ``r = min(#sign-extension columns of the group, 3, N)``. The cap 3 is the
+**Choice: redundant-column count.** ``r = min(#sign-extension columns of the group, 3, N)``. The cap 3 is the
 2-bit metadata field (paper, code). The extra cap ``N`` is ours: a group with more than ``N`` redundant
 columns needs no pruning at all (``N - r <= 0``, the weights are unchanged in every mode), and recording
 ``r = N`` instead keeps exactly ``B - N`` live columns in *every* pruned group, so the scheduler's
@@ -64,7 +64,7 @@ The search keeps the smallest error, **ties to the first ``k`` in ascending orde
 shift), as Algorithm 1's strict ``<`` and the code's ascending loop do. (With ``N = 0`` nothing is pruned; the search
 then returns the first shift whose clip loses nothing, not necessarily ``k = 0``: the weights are unchanged.)
 
-**Shift range [I] (2.6 "Ambiguity", 2.14 item 1):** the stored constant is ``C = -k`` in a ``const_bits``-bit
+**Choice: shift range** (the paper leaves it open): the stored constant is ``C = -k`` in a ``const_bits``-bit
 two's-complement field, so we search the ``2**const_bits`` shifts whose constant is storable:
 ``C in [-2**(p-1), 2**(p-1)-1]``, i.e. ``k in [-(2**(p-1)-1), 2**(p-1)]`` (``k in [-31, 32]`` for ``p = 6``).
 ``k = -32`` is **not** searched (its constant ``+32`` has no 6-bit code); ``k = +32`` (``C = -32``) is. The
@@ -108,11 +108,11 @@ Bi-directional identity (2.2, 2.8) -- :func:`column_sums`, :func:`dot`
 ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
 A group is processed in ``P = ceil(G / G_pe)`` PE passes of ``G_pe`` lanes, each split into ``S = G_pe/Gs``
 sub-columns of ``Gs`` bits. A group shorter than ``P*G_pe`` (e.g. ``G = C = 3``) is padded with weight bits 0
-and activations 0, as idle PE lanes would be [I]. Per live column, pass and sub-column: ``invert =
+and activations 0, as idle PE lanes would be (a choice). Per live column, pass and sub-column: ``invert =
 popcount > Gs/2`` (strictly, the RTL rule); the adder tree sums the activations at the ones (not inverted)
 or at the zeros (inverted) -- ``selected_sum`` -- and the column's BBS sum is ``selected_sum`` or
 ``sub_asum - selected_sum``. The constant term ``C * sum(A)`` is applied **per PE pass with that pass's own
-activation sum** (2.14 item 6 [I]). See :class:`BBSColumnSums` for every returned quantity.
+activation sum** (a choice, docs/bbs.md). See :class:`BBSColumnSums` for every returned quantity.
 """
 
 from __future__ import annotations
@@ -368,7 +368,7 @@ def _sign_ext_count(gmin, gmax, bits, cap):
 
 
 def round_average(w, *, bits: int = 8, group: int = 32, pruned: int = 2):
-    """Rounded column averaging (algorithms.md 2.5; paper Fig. 4, code ``roundAvg_*``).
+    """Rounded column averaging (docs/bbs.md, rounded averaging; paper Fig. 4, code ``roundAvg_*``).
 
     Per group: ``r`` redundant columns (capped at ``min(3, N)``, see the module docstring), ``L = N - r``,
     the ``L`` LSBs of every weight replaced by their rounded average ``c`` (**round half to even**, exact
@@ -535,7 +535,7 @@ def _zps_result(g, grouping, k, bits, pruned, const_bits, mode):
 
 def zero_point_shift(w, *, bits: int = 8, group: int = 32, pruned: int = 4, const_bits: int = 6,
                      mode: str = "paper"):
-    """Zero-point shifting (algorithms.md 2.6; paper Algorithm 1 and Fig. 5; code ``zeroPointShifting_*``).
+    """Zero-point shifting (docs/bbs.md, ZPS; paper Algorithm 1 and Fig. 5; code ``zeroPointShifting_*``).
 
     Searches every shift of :func:`zps_shifts` per group and keeps the one with the smallest squared error
     ``sum((w' - w)**2)``, **ties to the first (most negative) shift**. The per-shift rule, the shift range
@@ -551,7 +551,7 @@ def zero_point_shift(w, *, bits: int = 8, group: int = 32, pruned: int = 4, cons
     const_bits : int
         ``p`` (paper) or ``CB`` (reference), 1..6, default 6. The authors' code defaults to 5.
     mode : {"paper", "reference"}
-        ``"tc"`` and ``"sm_ref"`` (the names of algorithms.md section 8) are accepted as aliases.
+        ``"tc"`` and ``"sm_ref"`` (earlier names of the two modes) are accepted as aliases.
 
     Returns
     -------
@@ -590,12 +590,12 @@ def zps_apply(w, shift, *, bits: int = 8, group: int = 32, pruned: int = 4, cons
 
 
 def select_sensitive(scales, *, beta, channels_per_tile: int = 32):
-    """Hardware-aware global selection of sensitive (INT8) output channels: Algorithm 2 (algorithms.md 2.12).
+    """Hardware-aware global selection of sensitive (INT8) output channels: Algorithm 2 (docs/bbs.md).
 
     1. All output channels of all layers are ranked together by their per-channel quantization scale
-       (step size), largest first. **Ties [I]:** earlier layer (container order) first, then lower channel
+       (step size), largest first. **Choice, ties:** earlier layer (container order) first, then lower channel
        index (a stable sort).
-    2. The top ``n = ceil(beta * total)`` are sensitive [I], with ``beta`` read as the closest fraction of
+    2. The top ``n = ceil(beta * total)`` are sensitive (a choice), with ``beta`` read as the closest fraction of
        denominator <= 10**6 (``Fraction.limit_denominator``): ``0.1`` is exactly 1/10, so 10 % of 30 channels
        is 3, not the 4 that float ``ceil(0.1 * 30)`` gives.
     3. Each layer's count ``c > 0`` is rounded **up** to a multiple of ``channels_per_tile`` and capped at
@@ -754,7 +754,7 @@ def _sensitive_groups(sensitive, grouping):
 
 
 def encode(w_pruned, meta: BBSMeta, *, sensitive=None) -> BBSEncoded:
-    """Compress pruned weights with their metadata (algorithms.md 2.9; layout in the module docstring).
+    """Compress pruned weights with their metadata (docs/bbs.md, format; layout in the module docstring).
 
     Parameters
     ----------
@@ -949,7 +949,7 @@ class BBSColumnSums:
 
 
 def column_sums(encoded: BBSEncoded, a, *, subgroup: int = 8, pe_length: int = 16) -> BBSColumnSums:
-    """The bi-directional identity (algorithms.md 2.2, 2.8) column by column, as BitVert computes it.
+    """The bi-directional identity (docs/bbs.md) column by column, as BitVert computes it.
 
     Parameters
     ----------

@@ -1,24 +1,24 @@
-"""Bit-balance golden model: at most ``k`` one-bits per weight magnitude (algorithms.md sections 1 and 4).
+"""Bit-balance golden model: at most ``k`` one-bits per weight magnitude (docs/bitbalance.md).
 
 Paper: W. Sun et al., "Bit-balance: Model-Hardware Co-design for Accelerating NNs by Exploiting Bit-level
 Sparsity", arXiv 2302.00201. Only the abstract is available, so everything below the headline claim
 ("every weight has a bounded number of non-zero bits, processed by a sparse bit-serial PE in a fixed number of
-cycles") is a reconstruction, marked **[I]** in algorithms.md 4.2/4.3. The choices this module makes:
+cycles") is a reconstruction, so each detail is a choice of this project (docs/bitbalance.md, Choices):
 
-Quantization and projection [I]
+Choice: quantization and projection
     Weights are ``bits``-bit **sign-magnitude** integers in the symmetric range ``[-(2**(bits-1)-1),
     2**(bits-1)-1]``; the one-bit budget ``k`` counts one-bits of the **magnitude** (``bits-1`` planes).
     ``-2**(bits-1)`` has no sign-magnitude code and is **refused** (never clipped).
     :func:`project` returns the nearest value (absolute difference of the magnitudes) whose magnitude has at
     most ``k`` one-bits, **ties to the smaller magnitude**, sign kept, zero stays zero. This is the "nearest"
-    formalisation of algorithms.md 4.2, not the greedy-MSB or signed-digit alternatives (open question 3).
+    formalisation of the paper's projection, not the greedy-MSB or signed-digit alternatives.
     The allowed set ``S_k = {v in [0, 2**(bits-1)-1] : popcount(v) <= k}`` always contains 0, so a nearest
     value exists; values above ``max(S_k)`` project down to it (``2**(bits-1)`` itself is out of range).
 
-Adaptive bitwidth [I]
+Choice: adaptive bitwidth
     "Adaptive bitwidth" is a per-layer ``k`` (:func:`project_layers`); the PE then takes ``k`` cycles.
 
-Encoding (sign, k slots) [I]
+Choice: encoding (sign, k slots)
     A weight is ``sign`` (1 = negative) plus ``k`` slots, each ``(valid, pos)``:
 
     * slots are **MSB-first**: slot 0 holds the position of the most significant one, slot 1 the next, ...;
@@ -35,11 +35,11 @@ Encoding (sign, k slots) [I]
     Packed word (:func:`pack`, LSB first): slot ``j`` occupies bits ``[j*(P+1), (j+1)*(P+1))`` with ``pos`` in
     its low ``P = pos_width`` bits and ``valid`` in its top bit; the sign is bit ``k*(P+1)``.
 
-PE arithmetic [I]
-    One slot per cycle, all lanes in lock-step (algorithms.md 4.3): in cycle ``c`` lane ``i`` adds
+Choice: PE arithmetic
+    One slot per cycle, all lanes in lock-step (docs/bitbalance.md, PE): in cycle ``c`` lane ``i`` adds
     ``valid ? (sign ? -(x_i << pos) : (x_i << pos)) : 0`` to one accumulator shared by the ``pe_length`` lanes
     (summed by an adder tree). A dot product takes exactly ``k`` cycles whatever the weights are.
-    Activations are signed ``act_bits``-bit two's complement (algorithms.md 1). Since every slot of a weight
+    Activations are signed ``act_bits``-bit two's complement (docs/bitbalance.md). Since every slot of a weight
     carries the same sign, each partial sum is bounded by the final worst case, so
     :attr:`BitBalanceConfig.accumulator_width` holds every cycle's value.
 """
@@ -180,7 +180,7 @@ def allowed_magnitudes(bits: int = 8, k: int = 3) -> np.ndarray:
 def project(q, *, bits: int = 8, k: int = 3) -> np.ndarray:
     """Project integer weights onto values whose magnitude has at most ``k`` one-bits.
 
-    Algorithms.md 4.2, "nearest" formalisation [I]: ``|q'|`` is the allowed magnitude nearest to ``|q|``,
+    Choice (docs/bitbalance.md), the "nearest" formalisation: ``|q'|`` is the allowed magnitude nearest to ``|q|``,
     **ties to the smaller magnitude**; the sign is kept and zero stays zero. Idempotent.
 
     Parameters
@@ -208,7 +208,7 @@ def project(q, *, bits: int = 8, k: int = 3) -> np.ndarray:
 
 
 def project_layers(layers, *, bits: int = 8, k):
-    """Project several layers, each with its own ``k`` ("adaptive bitwidth", algorithms.md 4.3 [I]).
+    """Project several layers, each with its own ``k`` ("adaptive bitwidth", a choice, docs/bitbalance.md).
 
     Parameters
     ----------

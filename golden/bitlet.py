@@ -1,19 +1,19 @@
 """Bitlet (Lu et al., MICRO 2021): bit interleaving, the check-window lane schedule and the fp32 path.
 
-Golden model of one Bitlet PE pass (algorithms.md section 3), bit-exact and cycle-exact. It follows the
+Golden model of one Bitlet PE pass (docs/bitlet.md), bit-exact and cycle-exact. It follows the
 official PE RTL (``Zhu-Zixuan/Bitlet-PE``, read line by line) except where IEEE semantics are asked for;
 every such place is listed below and, where useful, the RTL behaviour is available with ``rtl_quirks=True``.
 
-Algorithm (algorithms.md 3.2)
------------------------------
+Algorithm (docs/bitlet.md)
+--------------------------
 For the ``n`` (weight, activation) pairs of one pass, each weight's sign is folded into its activation,
 ``a'_i = sign(w_i) * a_i``, and the magnitudes ``m_i = |w_i|`` (fixed point) or the aligned mantissas
 (fp32) are cut into bit columns: lane ``g`` holds bit ``g`` of all ``n`` magnitudes. Lane ``g`` adds the
 ``a'_i`` of its set bits, one per cycle, and the result is ``sum_g lane_sum_g << g``. The pass takes as
 many cycles as its slowest *enabled* lane.
 
-Check-window lane schedule (algorithms.md 3.3 step 4, ``Bitlet_CheckWindow.v``)
--------------------------------------------------------------------------------
+Check-window lane schedule (docs/bitlet.md, ``Bitlet_CheckWindow.v``)
+---------------------------------------------------------------------
 ::
 
     ptr = 0
@@ -37,20 +37,20 @@ One cycle per essential bit plus one per empty window visited. Consequences (all
   Enabled lanes without ones do run (their bubbles), but by the bound above they never lengthen a pass
   that has a busy lane; what the mask changes is pruning lanes that do hold ones (LSB pruning, or
   ``precision_mask(p)`` for p-bit weights: the RTL's way of setting the precision).
-* [I] Pairs at index ``>= n_valid`` must have zero weights (zero column bits): the RTL's window still
+* Choice: pairs at index ``>= n_valid`` must have zero weights (zero column bits): the RTL's window still
   reads them (a set bit there *would* be selected), so a real integration zero-pads them. We refuse
   non-zero bits there instead of modelling that hazard.
 * ``n_check`` is a parameter here; the RTL hard-codes 8 (a 256-entry case table).
 
-Fixed point (algorithms.md 3.1, 3.3, 3.5)
-------------------------------------------
+Fixed point (docs/bitlet.md)
+-----------------------------
 Weights are sign-magnitude with a ``bits``-bit magnitude, ``1 <= bits <= 24``, range
 ``[-(2**bits - 1), 2**bits - 1]``. Activations are 25-bit two's complement restricted to the symmetric
-range ``[-(2**24 - 1), 2**24 - 1]`` [I]: ``-2**24`` is refused because ``-a`` (sign folding) would not fit
+range ``[-(2**24 - 1), 2**24 - 1]`` (a choice): ``-2**24`` is refused because ``-a`` (sign folding) would not fit
 25 bits -- the RTL would silently wrap it.
 
-fp32 (algorithms.md 3.3 steps 1-6)
------------------------------------
+fp32 (docs/bitlet.md)
+----------------------
 Per pair ``Esum = Wexp + Aexp`` (biased fields, a denormal's field read as 1), ``Emax = max Esum`` over the
 pass, ``Walign = Wman >> (Emax - Esum)`` (24-bit mantissas with hidden bit, **truncating**), sign
 ``Wsign xor Asign`` folded into the activation mantissa, the same lane sums, an exact integer
@@ -64,7 +64,7 @@ Where we follow the RTL and where we differ (``rtl_quirks=False``, the default):
 
 * **Denormal inputs**: IEEE, ``0.m * 2**-126``. The RTL substitutes exponent 1 and then takes the hidden
   bit from the substituted exponent, i.e. ``1.m * 2**-126``. ``rtl_quirks=True`` reproduces that.
-* **Exact zeros** [I]: a pair with an exact-zero operand is removed from the pass: its ``Esum`` does not
+* **Exact zeros** (a choice): a pair with an exact-zero operand is removed from the pass: its ``Esum`` does not
   take part in ``Emax`` and its aligned weight is 0 (no bits, no cycles). In the RTL a zero's exponent
   field 0 still enters ``Esum = Wexp + Aexp``, so e.g. ``0 * 2**100`` raises ``Emax`` and can wipe out
   every other term by truncation; ``rtl_quirks=True`` reproduces that (and aligns the weight of a
@@ -74,7 +74,7 @@ Where we follow the RTL and where we differ (``rtl_quirks=False``, the default):
   ``rtl_quirks=True`` reproduces that.
 * **Rounding**: truncation (toward zero) in both the alignment and the repack, as in the RTL; **not**
   IEEE round-to-nearest-even, and the result is not a correctly rounded fp32 dot product
-  (algorithms.md 3.5); see :func:`dot_fp32_error_bound`.
+  (docs/bitlet.md, fp32); see :func:`dot_fp32_error_bound`.
 * **Overflow** gives ``+-inf`` (as the RTL), although IEEE round-toward-zero would give the largest finite
   value.
 * **Sign of zero**: an exact-zero accumulator gives ``+0.0`` (the RTL takes the sign from ``acc``), even for
@@ -147,7 +147,7 @@ _U64_ONE = np.uint64(1)
 
 @dataclass(frozen=True)
 class BitletConfig:
-    """Parameters of one Bitlet PE (algorithms.md 3.3, ``Bitlet_Defs.vh`` / ``Bitlet_PE.v``).
+    """Parameters of one Bitlet PE (docs/bitlet.md, ``Bitlet_Defs.vh`` / ``Bitlet_PE.v``).
 
     Parameters
     ----------
@@ -316,7 +316,7 @@ def _bit_length(x: np.ndarray) -> np.ndarray:
 # fixed point
 
 def fold_signs(w, a, *, bits: int = MAX_CHANNEL) -> tuple[np.ndarray, np.ndarray]:
-    """Fold each weight's sign into its activation (algorithms.md 3.2, ``Bitlet_Reassembler.v``).
+    """Fold each weight's sign into its activation (docs/bitlet.md, ``Bitlet_Reassembler.v``).
 
     Parameters
     ----------
@@ -431,7 +431,7 @@ def dot_fixed(w, a, *, bits: int, lane_mask=None) -> np.ndarray:
 
 
 def pack_fixed(acc, quant: int) -> np.ndarray:
-    """Fixed-point postprocessor (algorithms.md 3.3 step 6, ``Bitlet_PackFixed.v``).
+    """Fixed-point postprocessor (docs/bitlet.md, ``Bitlet_PackFixed.v``).
 
     ``floor(acc / 2**quant)`` (arithmetic shift: bits below ``quant`` are dropped, rounding toward minus
     infinity), saturated to the 25-bit two's-complement range ``[-2**24, 2**24 - 1]``. ``quant`` in
@@ -491,7 +491,7 @@ def _check_tail_zero(name, arr, n_valid):
 
 
 def lane_schedule(column_bits, n_valid=None, n_check: int = 8) -> np.ndarray:
-    """Per-cycle selections of one lane's check-window FSM (algorithms.md 3.3 step 4).
+    """Per-cycle selections of one lane's check-window FSM (docs/bitlet.md, check-window lane).
 
     Parameters
     ----------
@@ -572,7 +572,7 @@ def pass_cycles_bitsim(w_twos, bits: int = 8) -> np.ndarray:
     Theirs, not Bitlet's RTL: ``max`` over the ``bits`` **two's-complement** bit planes (sign plane
     included) of the column popcount over the group on the last axis; no check-window bubbles, no lane
     mask, an all-zero group takes 0 cycles. Their simulator uses groups of 32 and also takes the max
-    across the PE-row tile (max the result over that axis yourself). algorithms.md 3.3, last paragraph.
+    across the PE-row tile (max the result over that axis yourself); see docs/bitlet.md, cycles.
 
     ``w_twos``: int array [..., G] of ``bits``-bit two's-complement weights. Returns int64 ``[...]``.
     """
@@ -624,7 +624,7 @@ def _decode_fp32(name: str, x, rtl_quirks: bool):
 
 
 def fp32_preprocess(w, a, *, rtl_quirks: bool = False) -> Fp32Operands:
-    """Reassembler, FindMax and Aligner of one fp32 pass (algorithms.md 3.3 steps 1-3).
+    """Reassembler, FindMax and Aligner of one fp32 pass (docs/bitlet.md, fp32 steps 1-3).
 
     ``w``, ``a``: float32 arrays ``[..., n]``, ``1 <= n <= 64`` (one pass; ``Emax`` is per pass), broadcast
     together. ``Esum = Wexp + Aexp`` (biased, denormal field read as 1), ``Emax = max Esum``,
@@ -652,7 +652,7 @@ def fp32_preprocess(w, a, *, rtl_quirks: bool = False) -> Fp32Operands:
 
 
 def dot_fp32_block(w, a, *, rtl_quirks: bool = False, lane_mask=None) -> Fp32Block:
-    """Exact block-floating-point accumulator of an fp32 pass (algorithms.md 3.3 steps 1-5).
+    """Exact block-floating-point accumulator of an fp32 pass (docs/bitlet.md, fp32 steps 1-5).
 
     ``acc = sum_g (sum_{i: bit g of Walign_i} afix_i) << g`` over the 24 lanes, ``scale = Emax - 300``;
     the pass's value before repacking is ``acc * 2**scale``. ``|acc| < 2**54``: no overflow.
@@ -694,7 +694,7 @@ def repack_fp32(acc, scale, *, rtl_quirks: bool = False) -> np.ndarray:
 
 
 def dot_fp32(w, a, *, rtl_quirks: bool = False, lane_mask=None, nonfinite: str = "refuse") -> np.ndarray:
-    """fp32 Bitlet dot product of one pass (algorithms.md 3.3): float32 ``[...]``.
+    """fp32 Bitlet dot product of one pass (docs/bitlet.md, fp32): float32 ``[...]``.
 
     Truncating alignment of the weight mantissas to the block exponent, exact accumulation, truncating
     repack (see the module docstring for every difference to IEEE and to the RTL). Not a correctly
@@ -702,7 +702,7 @@ def dot_fp32(w, a, *, rtl_quirks: bool = False, lane_mask=None, nonfinite: str =
     :func:`dot_fp32_block`.
 
     ``nonfinite``: ``"refuse"`` (default) raises ``ValueError`` for a NaN or infinite operand.
-    ``"nan"`` is the hardware PE's documented behaviour (``hw/bitlet/pe.py``) [I]: a pair with a NaN or
+    ``"nan"`` is the hardware PE's documented behaviour (``hw/bitlet/pe.py``; a choice): a pair with a NaN or
     infinite operand (exponent field 255) is removed from the pass like an exact zero (no ``Emax``, no
     bits, no cycles) and the pass's result is the canonical quiet NaN :data:`FP32_NAN`
     (``0x7FC00000``); see :func:`fp32_nonfinite`.

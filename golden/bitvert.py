@@ -2,7 +2,7 @@
 
 :mod:`golden.bbs` gives what one PE pass must produce (:attr:`~golden.bbs.BBSColumnSums.pass_psum`); this
 module adds the two things that depend on *how* the PE of ``hw/bitvert/pe.py`` schedules the work
-(algorithms.md 2.10), so that the RTL can be checked cycle by cycle and its accumulator width derived:
+(docs/bbs.md, BitVert scheduler), so that the RTL can be checked cycle by cycle and its accumulator width derived:
 
 * :func:`constant_digits`: the BBS constant is not multiplied in one go. The 6-bit constant field of the
   metadata byte is split into two 3-bit digits, ``C = 8*hi + lo`` (the paper: "3 constant bits per cycle
@@ -10,7 +10,7 @@ module adds the two things that depend on *how* the PE of ``hw/bitvert/pe.py`` s
   ``hi`` = field bits 5..3, **signed** ``-4..3`` when the field is two's complement (ZPS) and unsigned
   ``0..7`` when it is unsigned (RA) -- so both digits fit a 4-bit signed operand (the implementation note
   of 2.10). Sensitive groups have no constant: both digits 0.
-* Order [I]: the PE adds ``(hi * sum(A)) << 3`` in the **first** live cycle (with the sign column) and
+* Choice, order: the PE adds ``(hi * sum(A)) << 3`` in the **first** live cycle (with the sign column) and
   ``lo * sum(A)`` in the **second**; both always exist because at least 2 live columns remain (N <= B-2).
   High digit first because then the constant added so far, ``c'``, is ``8*hi <= C`` and then ``C``: for RA
   (``0 <= 8*hi <= C``) and for every ZPS constant ``c' <= C`` holds, so the running per-lane weight

@@ -1,4 +1,5 @@
-"""Cycle models of the PEs and of an output-stationary array (algorithms.md 2.8, 2.11, 2.13, 3.3, 4.3, 5.3).
+"""Cycle models of the PEs and of an output-stationary array (docs/bbs.md, docs/baselines.md, docs/bitlet.md,
+docs/bitbalance.md, docs/ebsp.md).
 
 Two levels:
 
@@ -7,19 +8,19 @@ Two levels:
    ``w_groups.shape[:-1]``, int64). The weights are integers already processed by the method.
 
    ============  ==========================================================================================
-   bitvert       ``B - N`` per pruned group, exactly (algorithms.md 2.8, ``BitSim/sim/sim/bitvert.py``);
-                 ``B`` for groups of sensitive (INT8) channels. [I] Not data dependent: when a group has
+   bitvert       ``B - N`` per pruned group, exactly (docs/bbs.md, ``BitSim/sim/sim/bitvert.py``);
+                 ``B`` for groups of sensitive (INT8) channels. Choice: not data dependent: when a group has
                  more redundant columns than N (``r > N``) the scheduler could stop earlier; like BitSim we
                  still charge ``B - N``.
    stripes       ``B`` (two's-complement weight bits, MSB first).
    pragmatic     ``max(1, max over the lanes of popcount(|w_i|))``; the last axis is one **synchronised
                  group** of lanes. Sign-magnitude, so the sign is not an essential bit (BitSim's
                  ``pragmatic.py`` sums all 8 sign-magnitude planes, i.e. also counts the sign bit; we do
-                 not). [I] An all-zero group costs **1** cycle, not 0: the PE still spends a cycle to step
+                 not). Choice: an all-zero group costs **1** cycle, not 0: the PE still spends a cycle to step
                  to the next pass (DNNsim's Pragmatic also counts a zero as one cycle; BitSim charges 0).
-   bitbalance    ``k``: every weight has ``k`` essential-bit slots, all lanes in lock step (4.3 [I]);
+   bitbalance    ``k``: every weight has ``k`` essential-bit slots, all lanes in lock step (a choice);
                  weights with more than ``k`` one bits are refused.
-   ebsp          ``1``: one LUT-and-shift MAC per lane per cycle (5.3 [I]); weights outside the
+   ebsp          ``1``: one LUT-and-shift MAC per lane per cycle (a choice, docs/ebsp.md); weights outside the
                  ``window``-bit pattern are refused.
    parallel      ``1``.
    bitlet        :func:`golden.bitlet.pass_cycles` on the sign-magnitude magnitudes; a group is
@@ -32,7 +33,7 @@ Two levels:
 
    * Weights are grouped with :func:`golden.layout.group_weights` by ``G_pe = pe_length`` (``n_total``
      for Bitlet): along input channels, conv reordered to ``[K, KH, KW, C]``, ``G = C`` when
-     ``C < G_pe``. So every output channel has ``P = KH*KW*C/G`` passes. [I] A layer with ``C < G_pe``
+     ``C < G_pe``. So every output channel has ``P = KH*KW*C/G`` passes. Choice: a layer with ``C < G_pe``
      (ResNet conv1, C = 3) uses only C lanes; BitSim instead puts ``k*k`` on the dot axis when
      ``k*k > C``.
    * Output channels are cut into ``ceil(K / array_rows)`` tiles of ``array_rows`` consecutive channels
@@ -109,7 +110,7 @@ def group_cycles_bitvert(w_groups, *, bits: int = 8, pruned: int = 0, sensitive=
         B, 2..16.
     pruned : int
         N, the bi-directional sparse columns of a pruned group, ``0..B-2`` (at least 2 live columns
-        remain, algorithms.md 2.9).
+        remain, docs/bbs.md).
     sensitive : bool array broadcastable to ``w_groups.shape[:-1]``, optional
         True for groups of sensitive (INT8) channels, which take B cycles. None = all groups pruned.
     """
@@ -133,7 +134,7 @@ def group_cycles_stripes(w_groups, *, bits: int = 8) -> np.ndarray:
 def group_cycles_pragmatic(w_groups, *, bits: int = 8) -> np.ndarray:
     """Pragmatic (on weights): ``max(1, max_i popcount(|w_i|))`` over one synchronised group (last axis).
 
-    Sign-magnitude weights in ``[-(2**(B-1)-1), 2**(B-1)-1]``; ``-2**(B-1)`` is refused. [I] An
+    Sign-magnitude weights in ``[-(2**(B-1)-1), 2**(B-1)-1]``; ``-2**(B-1)`` is refused. Choice: an
     all-zero group costs 1 cycle (see the module docstring).
     """
     w = _groups(w_groups, bits, signed_magnitude=True)
@@ -141,7 +142,7 @@ def group_cycles_pragmatic(w_groups, *, bits: int = 8) -> np.ndarray:
 
 
 def group_cycles_bitbalance(w_groups, *, bits: int = 8, k: int) -> np.ndarray:
-    """Bit-balance: exactly ``k`` cycles per group (``k`` fixed essential-bit slots per weight, 4.3 [I]).
+    """Bit-balance: exactly ``k`` cycles per group (``k`` fixed essential-bit slots per weight; a choice).
 
     Sign-magnitude weights; a weight whose magnitude has more than ``k`` one bits is refused (project it
     with :mod:`golden.bitbalance` first).
@@ -164,7 +165,7 @@ def _bit_length(m: np.ndarray, nbits: int) -> np.ndarray:
 
 
 def group_cycles_ebsp(w_groups, *, bits: int = 8, window: int) -> np.ndarray:
-    """EBSP: 1 cycle per group (one LUT + shift MAC per lane per cycle, 5.3 [I]).
+    """EBSP: 1 cycle per group (one LUT + shift MAC per lane per cycle, a choice, docs/ebsp.md).
 
     Sign-magnitude weights whose magnitude bits all lie within ``window`` consecutive positions below
     the leading one (``m % 2**max(e - window + 1, 0) == 0``, ``e`` = leading-one position); other
@@ -194,7 +195,7 @@ def group_cycles_bitlet(w_groups, *, bits: int = 8, n_total: int = 64, n_check: 
 
     ``w_groups`` is ``[..., n]`` with ``n <= n_total`` sign-magnitude weights (the sign is folded into
     the activation, 3.2). A group shorter than ``n_total`` is zero-padded to ``n_total`` and passed with
-    ``n_valid = n``, so the check windows stop at the last valid pair. [I] ``lane_mask=None`` enables the
+    ``n_valid = n``, so the check windows stop at the last valid pair. Choice: ``lane_mask=None`` enables the
     ``bits - 1`` magnitude lanes (the RTL's ``prune`` set to the weight precision); an enabled lane with
     no ones still walks its ``ceil(n_valid / n_check)`` empty windows, so a full 64-pair pass costs at
     least 8 cycles (the real PE; BitSim's INT8 re-model ignores these bubbles).
@@ -205,7 +206,7 @@ def group_cycles_bitlet(w_groups, *, bits: int = 8, n_total: int = 64, n_check: 
     if n > n_total:
         raise ValueError(f"w_groups group length (last axis) must be <= n_total={n_total}, got {n}")
     if lane_mask is None:
-        lane_mask = (1 << (bits - 1)) - 1      # [I] the B-1 magnitude lanes of a B-bit weight
+        lane_mask = (1 << (bits - 1)) - 1      # Choice: the B-1 magnitude lanes of a B-bit weight
     from . import bitlet  # lazy: golden.bitlet is written separately
     mag = np.abs(w)
     if n < n_total:

@@ -1,21 +1,21 @@
-"""EBSP golden model: one-bits confined to an ``L``-bit window (algorithms.md sections 1 and 5).
+"""EBSP golden model: one-bits confined to an ``L``-bit window (docs/ebsp.md).
 
 Paper: F. Liu et al., "EBSP: Evolving Bit Sparsity Patterns for Hardware-Friendly Inference of Quantized
 DNNs", DAC 2022. Only the abstract and talk slides are available; the pattern, its encoding, the datapath
-and the ADMM training are reconstructions (**[I]** in algorithms.md 5.2/5.3). The choices this module makes:
+and the ADMM training are reconstructions, so each is a choice of this project (docs/ebsp.md, Choices):
 
-Pattern, on the magnitude [I] (open question 4 of algorithms.md 8)
+Choice: pattern, on the magnitude
     Weights are ``bits``-bit **sign-magnitude** integers in ``[-(2**(bits-1)-1), 2**(bits-1)-1]``
     (``-2**(bits-1)`` is refused, never clipped). The window is counted on the **magnitude**, not on the
     two's-complement code: the allowed magnitudes are
     ``P(B, L) = {d * 2**p : 0 <= d < 2**L, 0 <= p <= B-1-L}`` (:func:`pattern_values`); for B=8, L=3 these are
     the 24 magnitudes listed in 5.2. The sign is a separate bit, so ``q`` is allowed iff ``|q|`` is.
 
-Projection [I]
+Choice: projection
     :func:`project` returns the value of ``±P(B, L)`` nearest to ``q`` on the magnitude (sign kept, zero stays
     zero), **ties to the smaller magnitude**. Idempotent. Vectorized as one cached table look-up.
 
-Encoding (sign, shift, digits) [I]
+Choice: encoding (sign, shift, digits)
     The canonical code is exactly what the hardware LOD path computes from the magnitude ``m`` (5.3)::
 
         e = LOD(m)                 # index of the most significant one; m = 0 -> p = 0, d = 0
@@ -29,7 +29,7 @@ Encoding (sign, shift, digits) [I]
     encoding is a bijection. Packed word (:func:`pack`, LSB first): ``d`` in bits ``[0, L)``, ``p`` in
     ``[L, L + shift_width)``, sign in bit ``L + shift_width``.
 
-Datapath [I]
+Choice: datapath
     Per lane: ``t = LUT_x[d]`` with ``LUT_x = {0, x, 2x, ..., (2**L-1)x}`` built by shifts and adds only
     (:func:`lut`: even entries ``2j`` are ``LUT[j] << 1``, odd entries ``2j+1`` are ``LUT[2j] + x``: one adder
     per odd entry above 1), then ``(s ? -t : t) << p`` goes to the adder tree. Activations are signed
@@ -40,7 +40,7 @@ Plain integers that violate the pattern
     outside the pattern this silently **drops the one-bits below p** (truncation of the magnitude toward
     zero): :func:`decode_plain` gives the value the hardware uses, :func:`is_pattern` flags conforming values.
 
-ADMM [I]
+Choice: ADMM
     :func:`admm_step` is the Z/U half of the standard ADMM iteration of 5.2 on float weights, with the
     projection done as quantize (``rint(v / scale)``, round half to even, clipped to the symmetric range) ->
     :func:`project` -> dequantize (``* scale``). The W step belongs to the caller's training loop.
@@ -203,7 +203,7 @@ def _tables(bits: int, window: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def pattern_values(bits: int = 8, window: int = 3) -> np.ndarray:
-    """Sorted allowed magnitudes ``P(B, L) = {d * 2**p : 0 <= d < 2**L, 0 <= p <= B-1-L}`` (algorithms.md 5.2).
+    """Sorted allowed magnitudes ``P(B, L) = {d * 2**p : 0 <= d < 2**L, 0 <= p <= B-1-L}`` (docs/ebsp.md, pattern).
 
     Read-only int64 array; ``pattern_values(8, 3)`` has the 24 magnitudes ``0..7, 8, 10, ..., 112``.
     """
@@ -214,7 +214,7 @@ def pattern_values(bits: int = 8, window: int = 3) -> np.ndarray:
 def project(q, *, bits: int = 8, window: int = 3) -> np.ndarray:
     """Project integer weights onto ``±P(bits, window)``: nearest magnitude, ties to the smaller one.
 
-    Algorithms.md 5.2 [I]: the window is counted on the magnitude (sign-magnitude view); the sign is kept
+    Choice (docs/ebsp.md): the window is counted on the magnitude (sign-magnitude view); the sign is kept
     and zero stays zero. Idempotent.
 
     Parameters
@@ -429,7 +429,7 @@ def project_float(w, *, scale, bits: int = 8, window: int = 3) -> np.ndarray:
 
 
 def admm_step(w, z, u, *, scale, bits: int = 8, window: int = 3) -> tuple[np.ndarray, np.ndarray]:
-    """Z/U update of ADMM-based pattern training (algorithms.md 5.2), usable from any training loop.
+    """Z/U update of ADMM-based pattern training (docs/ebsp.md, ADMM), usable from any training loop.
 
     ``Z <- scale * project(rint((W + U) / scale))`` (see :func:`project_float`), then ``U <- U + W - Z``.
     The caller performs the W step (``argmin Loss(W) + rho/2 ||W - Z + U||^2``, e.g. some SGD epochs) and,

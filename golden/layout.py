@@ -1,4 +1,4 @@
-"""Weight layout and grouping, as the BBS authors use it (algorithms.md 2.4).
+"""Weight layout and grouping, as the BBS authors use it (docs/bbs.md, grouping).
 
 * Fully connected weights are ``[K, C]``, convolution weights ``[K, C, H, W]``.
 * A group is ``G`` consecutive **input channels** feeding one output: convolution weights are reordered

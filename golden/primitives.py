@@ -263,7 +263,7 @@ def bbs_sel_width(subgroup: int) -> int:
 
 
 def bbs_column_decode(column, *, subgroup: int = 8) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """BitVert scheduler decisions for Gs-bit weight sub-columns (algorithms.md 2.10).
+    """BitVert scheduler decisions for Gs-bit weight sub-columns (docs/bbs.md, BitVert scheduler).
 
     Bit ``i`` of ``column`` is the weight bit of lane-input ``i`` (activation ``A_i``).
 

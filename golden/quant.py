@@ -1,14 +1,14 @@
-"""Symmetric uniform INT-B quantization of float weights (algorithms.md 2.1, 1).
+"""Symmetric uniform INT-B quantization of float weights (docs/bbs.md, quantization).
 
-The BBS baselines are post-training **per-channel INT8** models (algorithms.md 2.1): every output
+The BBS baselines are post-training **per-channel INT8** models (docs/bbs.md): every output
 channel (axis 0 of ``[K, C]`` / ``[K, C, H, W]``) gets its own scale. This module produces those integer
 weights for the rest of the golden model.
 
-Decisions (the papers leave them open; documented and tested here) [I]:
+Choices (the papers leave them open; docs/bbs.md lists them; tested here):
 
 * **Symmetric, restricted range:** ``q in [-(2**(B-1)-1), 2**(B-1)-1]``; ``-2**(B-1)`` is never produced,
   so every quantized weight also has a sign-magnitude code (needed by Pragmatic, Bitlet, Bit-balance,
-  EBSP and the BBS code's zero-point shifting, which clamps ``-128`` to ``-127``, algorithms.md 2.3).
+  EBSP and the BBS code's zero-point shifting, which clamps ``-128`` to ``-127``, docs/bbs.md).
 * **Scale** ``= max|w| / (2**(B-1)-1)`` over the tensor (per-tensor) or over each slice along ``axis``
   (per-channel), so the largest magnitude maps exactly to ``+-(2**(B-1)-1)``.
 * **Rounding:** round half to even (``numpy.rint``), as ``torch.round`` does, of ``w / scale``, then a

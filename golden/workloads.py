@@ -2,7 +2,7 @@
 
 A convolution layer ``[320, 128, 3, 3]`` (368,640 weights) with Laplace-distributed float weights (the
 usual fit of trained CNN weights), quantized to INT8 per output channel (:func:`golden.quant.quantize`).
-From it, the BBS paper's two operating points (algorithms.md 2.1):
+From it, the BBS paper's two operating points (docs/bbs.md):
 
 * ``cons``: 10 % sensitive channels kept INT8 (:func:`golden.bbs.select_sensitive`, tile 32), the rest
   rounded averaging with N = 2;

@@ -1,6 +1,6 @@
 """Pytest-side helpers for the BitVert PE: a BBS-compressed tensor and its activations -> PE passes.
 
-A group of ``G`` weights is ``P = ceil(G / G_pe)`` PE passes (algorithms.md 2.14 item 6): pass ``p`` gets
+A group of ``G`` weights is ``P = ceil(G / G_pe)`` PE passes (docs/bbs.md, BitVert PE): pass ``p`` gets
 the bits ``p*G_pe .. p*G_pe + G_pe - 1`` of every live column word, the group's metadata byte, its
 sensitive flag and the constant's kind, and the activations of those lanes (a short last pass is padded
 with weight bits 0 and activations 0, as :func:`golden.bbs.column_sums` pads). Passes are listed group by

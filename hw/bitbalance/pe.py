@@ -1,5 +1,5 @@
 """Bit-balance PE: sparse bit-serial dot product, exactly ``k`` cycles per group, ``k`` set per group at run
-time (algorithms.md 4.3; golden model :mod:`golden.bitbalance`).
+time (docs/bitbalance.md; golden model :mod:`golden.bitbalance`).
 
 What it computes: per input transaction the exact dot product :func:`golden.bitbalance.dot` of ``lanes``
 (G_pe) encoded weights with ``lanes`` signed activations. Every weight is a sign plus ``k_max`` slots
@@ -14,7 +14,7 @@ when accepted, ``k`` steps in the next ``k`` cycles, the next group accepted in 
 takes exactly ``k`` cycles (:func:`golden.cycles.group_cycles_bitbalance`), ``o.valid`` ``k + 1`` cycles
 after acceptance.
 
-Design decisions (algorithms.md 4.3 is a reconstruction, [I]):
+Choices (the paper's PE is a reconstruction; docs/bitbalance.md):
 
 * **Run-time k is a field of the input payload** (``weights.k``, ``unsigned_width(k_max)`` bits), not a
   configuration port: it travels with the data it belongs to, so a stream may change ``k`` from one group

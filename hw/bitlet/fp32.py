@@ -1,6 +1,6 @@
 """Bitlet fp32 datapath blocks: operand decode with the exponent max tree, the aligner, the repacker.
 
-algorithms.md 3.3 steps 1-3 and 6, golden model :mod:`golden.bitlet` (IEEE mode, ``rtl_quirks=False``,
+docs/bitlet.md (fp32 steps 1-3 and 6), golden model :mod:`golden.bitlet` (IEEE mode, ``rtl_quirks=False``,
 ``nonfinite="nan"``). All three are combinational (latency 0); the PE puts registers around them, and
 the decoder can register the exponent sums before its max tree and the repacker can have a register
 stage in its middle (``registered=True``, as the PE uses both).

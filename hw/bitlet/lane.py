@@ -1,4 +1,4 @@
-"""Bitlet check-window lane scheduler: one significance lane's bit selection (algorithms.md 3.3 step 4).
+"""Bitlet check-window lane scheduler: one significance lane's bit selection (docs/bitlet.md, check-window lane).
 
 One lane holds bit ``g`` of all ``n_total`` magnitudes (its *column*) and emits, per cycle, the index of
 the next essential bit or a bubble, exactly as ``Bitlet_CheckWindow.v`` and the golden model
@@ -32,7 +32,7 @@ stops at 48 bits and keeps its full output width.
 Whole-column form (``n_check >= n_total``): every window reaches past the end of the column, so the
 schedule reduces to "select the lowest remaining one, one per cycle; a lane without ones takes one
 bubble cycle" (``max(1, popcount)`` cycles; the BBS authors' Bitlet model has no bubbles at all, but
-counts two's-complement planes, algorithms.md 3.3). The lane then keeps a *remaining-bits* register;
+counts two's-complement planes, docs/bitlet.md). The lane then keeps a *remaining-bits* register;
 ``cur & (cur - 1)`` drops the lowest one and ``cur ^ (cur & (cur - 1))`` is that one, already one-hot:
 no pointer, no shifter, no detector.
 

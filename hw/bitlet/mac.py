@@ -1,4 +1,4 @@
-"""Bitlet MAC datapath: per-lane one-hot select, sign fold, lane sum and accumulator (algorithms.md 3.3
+"""Bitlet MAC datapath: per-lane one-hot select, sign fold, lane sum and accumulator (docs/bitlet.md,
 steps 4-5).
 
 The part of the Bitlet PE that sees the activations. Each cycle lane ``g`` (significance ``2**g``) picks
@@ -13,7 +13,7 @@ an AND-OR over the pairs: ``OR_i (sel_i & act_i)``. In LUT4s that is two AND ter
 an OR tree, 11 LUTs per bit for 16 pairs, and a bubble's zero comes for free; a binary-coded 16:1 mux
 needs at least 10 and then a gate for the bubble.
 
-Sign fold [I]: the weight's sign of the selected pair, ``neg[g]``, flips the selected activation in
+Choice, sign fold: the weight's sign of the selected pair, ``neg[g]``, flips the selected activation in
 ones' complement, ``x_g = act ^ -neg`` (``-act - 1``, still ``x_width`` bits; the XOR sits in the last
 LUT of the OR tree), and the missing ``+1`` of every lane is collected as one ``n``-bit word
 ``sum_g neg_g << g`` that enters the lane sum (:class:`hw.bitlet.psum.ShiftedSum`) as its extra term. No

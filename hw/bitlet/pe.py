@@ -1,6 +1,6 @@
 """Bitlet PE: bit interleaving over a window of ``n_total`` pairs, fixed point 1-24 bit and fp32.
 
-Lu et al., MICRO 2021; algorithms.md 3.2-3.3; golden model :mod:`golden.bitlet` (read its docstring for
+Lu et al., MICRO 2021; docs/bitlet.md; golden model :mod:`golden.bitlet` (read its docstring for
 every decision about denormals, zeros, truncation, overflow). For each bit significance ``g`` (a *lane*)
 the PE adds the sign-folded activations of the pairs whose weight magnitude has a one at ``g``, one
 essential bit per lane per cycle, so the work follows the ones per significance, not per weight:
@@ -14,7 +14,7 @@ Modes (generator parameter ``mode``)
     activations (25 = the RTL's symmetric ``[-(2**24 - 1), 2**24 - 1]``, see
     :class:`golden.bitlet.BitletConfig`). The result is the exact integer accumulator
     (``BitletConfig.acc_width`` bits), equal to :func:`golden.bitlet.dot_fixed` ``(w, a, bits=n_channel,
-    lane_mask=lane_mask)``. [I] The RTL's fixed postprocessor (``quant`` shift and 25-bit saturation,
+    lane_mask=lane_mask)``. Choice: the RTL's fixed postprocessor (``quant`` shift and 25-bit saturation,
     :func:`golden.bitlet.pack_fixed`) is left to the consumer, as for every other PE of this library
     (exact dot products).
 ``"fp32"`` (``n_channel = 24``)
@@ -22,7 +22,7 @@ Modes (generator parameter ``mode``)
     weight mantissas to the maximum exponent, the same lanes on the aligned mantissas, exact block
     accumulation, repack to binary32 through a leading-one detector with underflow (IEEE denormals,
     truncated) and overflow (``+-inf``): bit-exact :func:`golden.bitlet.dot_fp32` ``(w, a,
-    lane_mask=lane_mask, nonfinite="nan")``. [I] A NaN or infinite operand (which the golden model
+    lane_mask=lane_mask, nonfinite="nan")``. Choice: a NaN or infinite operand (which the golden model
     otherwise refuses and the RTL would misread as a number) removes its pair like an exact zero and
     makes the pass's result the quiet NaN ``0x7FC00000``; no other result is a NaN, so it doubles as
     an *invalid* flag. Blocks: :mod:`hw.bitlet.fp32`.
@@ -91,7 +91,7 @@ The output holds while ``o.valid & ~o.ready``; a result behind it waits in the r
 and when the accumulate stage then holds a pass's last step that cannot be written, everything waits
 (no step, no pass enters the compute registers).
 
-[I] Design decisions: the lane schedulers decide one step ahead and register their decisions, and the
+Choices (docs/bitlet.md): the lane schedulers decide one step ahead and register their decisions, and the
 MAC registers the selected values and the lane sum, so no path crosses the select and the adders
 (the earlier single-cycle compute step ran at 16.6 MHz on iCE40 at 16 pairs); the cycle count stays
 exactly the lane model, the latency grows by two cycles. The fp32 alignment (all ``n_total`` mantissas
@@ -106,7 +106,7 @@ path from the input); this costs three cycles of latency, no throughput when ``c
 detector; ``o.payload`` is packed from it (the two shifts: a register-to-port path), one cycle of latency
 more. ``n_valid`` is fixed to ``n_total``: shorter groups are zero-padded.
 
-Sign folding [I]: each pair keeps its activation (fixed: as given; fp32: the 24-bit mantissa); the sign
+Choice, sign folding: each pair keeps its activation (fixed: as given; fp32: the 24-bit mantissa); the sign
 of its product (the weight's sign; fp32 ``Wsign ^ Asign``) goes to the lane schedulers, which register
 the selected pair's sign with each decision. The MAC folds it in ones' complement, ``x_g = act ^ -neg``
 (``= -act - 1`` when negative, still ``act_bits`` wide), with the missing ``+1`` of every lane collected

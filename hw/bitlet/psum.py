@@ -1,4 +1,4 @@
-"""Bitlet lane sum ``extra + sum_g x_g << g``: significance-aware adder tree (algorithms.md 3.3 step 5).
+"""Bitlet lane sum ``extra + sum_g x_g << g``: significance-aware adder tree (docs/bitlet.md, step 5).
 
 The per-cycle sum of the Bitlet lanes (lane ``g`` has significance ``2**g``; the RTL's 4:2-compressor tree
 over ``Asel_g << g``). Why not :class:`hw.blocks.adder_tree.AdderTree` on the shifted inputs: that tree sizes

@@ -1,7 +1,7 @@
 """BBS column decoder: the BitVert scheduler's per-cycle decisions for one Gs-bit weight sub-column.
 
-For a sub-column of Gs weight bits (bit i belongs to activation A_i; Gs = 8 in the paper), algorithms.md
-2.2 and 2.10:
+For a sub-column of Gs weight bits (bit i belongs to activation A_i; Gs = 8 in the paper), docs/bbs.md
+(BitVert scheduler):
 
 * ``invert = popcount(column) > Gs/2`` (strictly): then the PE sums the activations at the zeros and
   subtracts them from the sub-group sum (Eq. 3); else it sums the activations at the ones (Eq. 2). Either

@@ -1,6 +1,6 @@
 """BitVert PE: BBS bi-directional bit-serial dot product, ``B - N`` cycles per pruned pass, ``B`` per sensitive.
 
-Paper: BBS / BitVert (MICRO 2024), algorithms.md 2.2, 2.8-2.10, 2.14 item 6. One pass computes the exact
+Paper: BBS / BitVert (MICRO 2024), docs/bbs.md (BitVert PE). One pass computes the exact
 ``sum_i w'_i a_i`` of ``lanes`` (G_pe, default 16) weights of a BBS-compressed group with int8
 activations, one live weight column per cycle, MSB first, through the identity of 2.8::
 
@@ -32,7 +32,7 @@ Datapath (paper Fig. 7b, generalised to ``S = lanes / Gs`` sub-groups of ``Gs``)
 * the accumulator: ``acc <- (is_msb ? 0 : acc) + column term + constant term``, written in every step;
   the last step writes the result register.
 
-Design decisions [I]:
+Choices (docs/bbs.md):
 
 * the constant is applied per pass with the pass's own activation sum (2.14 item 6), so a G = 32 group is
   two passes that carry the same metadata byte;

@@ -1,6 +1,6 @@
 """BBS scheduler: one compressed BBS group (one PE pass) -> the BitVert PE's per-cycle controls.
 
-Algorithms.md 2.10 (paper Fig. 8, RTL ``scheduler_bitvert.v``): one scheduler per weight channel (a PE row),
+docs/bbs.md, scheduler (paper Fig. 8, RTL ``scheduler_bitvert.v``): one scheduler per weight channel (a PE row),
 its outputs broadcast to every PE of the row (the PEs differ only in their activations). Each cycle it
 presents one live weight column, MSB first, and says how the PE must use it:
 
@@ -28,7 +28,7 @@ Input (``group``, the ``weights`` payload of :class:`~hw.bitvert.pe.BitVertPE`),
 ``sensitive`` : ``unsigned(1)``
     INT-B group: ``B`` columns from position ``B-1``, no constant.
 ``signed_const`` : ``unsigned(1)``
-    The constant field is two's complement (ZPS, ``BBSEncoded.kind == "zps"``), else unsigned (RA). [I] A
+    The constant field is two's complement (ZPS, ``BBSEncoded.kind == "zps"``), else unsigned (RA). Choice: a
     per-group flag (the format stores the kind once per tensor); one flip-flop, and one PE serves both
     pruning methods.
 
@@ -43,7 +43,7 @@ Implementation: every output is a register (or, for ``sel`` / ``valid``, a few g
 registered ``sel_onehot``). The column decoders work one column ahead: in the ``load`` cycle they
 decode the offered group's first column (combinationally from ``group``, which in an array comes from
 registers) and the decisions are registered with the group; in an ``advance`` cycle they decode the next
-column while the PE accumulates the current one. [I] So the decoder chain (popcount -> invert -> the
+column while the PE accumulates the current one. Choice: so the decoder chain (popcount -> invert -> the
 chain of priority encoders) and the PE's datapath (window muxes -> adder trees -> shifter ->
 accumulator) are in different clock cycles (before: one path, 8.9 MHz iCE40 UP5K / 31.9 MHz ECP5 for the
 default PE) without changing the PE's cycle behaviour: the registered decisions are the same values the

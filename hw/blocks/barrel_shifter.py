@@ -1,8 +1,8 @@
 """Barrel shifter: shift a word by a run-time amount 0..S in ``ceil(log2(S+1))`` mux stages.
 
 Stage ``i`` shifts by ``2**i`` when bit ``i`` of the amount is set, so any amount is the sum of the stages
-it enables. Used by the EBSP PE (placing the LUT entry, algorithms.md 5.3), the BitVert PE (``<< col_idx``,
-2.10) and the Bitlet fp32 aligner (truncating right shift, 3.3 step 3).
+it enables. Used by the EBSP PE (placing the LUT entry, docs/ebsp.md), the BitVert PE (``<< col_idx``,
+docs/bbs.md) and the Bitlet fp32 aligner (truncating right shift, docs/bitlet.md).
 
 A left shifter widens its output to ``width + max_shift`` bits, so it never loses a bit; arithmetic left
 sign-extends into that widening (the signed value times ``2**amount``). A right shifter keeps ``width``

@@ -1,7 +1,7 @@
 """Leading-one detector (LOD): index of the most significant 1 of a word, as a log-depth tree.
 
-Used by the EBSP PE (algorithms.md 5.3, decoding a plain pattern-constrained weight), by the BitVert
-window scheduler (each lane takes the highest set bit of its window, 2.10), and by the Bitlet fp32 repack
+Used by the EBSP PE (docs/ebsp.md, decoding a plain pattern-constrained weight), by the BitVert
+window scheduler (each lane takes the highest set bit of its window, docs/bbs.md), and by the Bitlet fp32 repack
 (3.3 step 6).
 
 Why a tree and not a priority chain: a chain (``for i in range(W): with m.If(data[i]): index = i``)

@@ -2,7 +2,7 @@
 
 Each level adds pairs of partial counts whose width is exactly what their number of leaves needs
 (``unsigned_width(leaves)``), so the tree has ``ceil(log2 W)`` levels and no wasted bits. Used by the BBS
-column decoder (``invert = popcount > Gs/2``, algorithms.md 2.2) and anywhere an essential-bit count is
+column decoder (``invert = popcount > Gs/2``, docs/bbs.md) and anywhere an essential-bit count is
 needed (Pragmatic, Bit-balance encoders).
 
 Golden function: :func:`golden.primitives.popcount_bits`. Combinational: latency 0.

@@ -3,8 +3,9 @@
 Two forms (``mode``):
 
 * ``"shift_add"``: ``acc <- acc + (+/- x << k)``, the form of BitVert (column sum shifted by the column
-  index), Pragmatic and Bit-balance (activation shifted by an essential-bit position), algorithms.md 2.10, 4.3.
-* ``"double_add"``: ``acc <- 2*acc + (+/- x)``, the Stripes form (weight bit columns MSB first), 6.
+  index), Pragmatic and Bit-balance (activation shifted by an essential-bit position):
+  docs/bbs.md, docs/bitbalance.md.
+* ``"double_add"``: ``acc <- 2*acc + (+/- x)``, the Stripes form (weight bit columns MSB first), docs/baselines.md.
 
 ``start`` makes the step discard the old accumulator (the first term of a new dot product), so a PE
 never spends a cycle on clearing. ``negate`` is the sign of the term (the MSB column of two's complement,

@@ -1,6 +1,6 @@
 """EBSP LUT: the multiples ``{0, x, 2x, ..., (2**L - 1) x}`` of an activation, built without a multiplier.
 
-EBSP (algorithms.md 5.3) replaces each weight-activation multiplier by a read of this small table at the
+EBSP (docs/ebsp.md) replaces each weight-activation multiplier by a read of this small table at the
 weight's L-bit digit, followed by a barrel shift. The table is built from the activation with shifts
 (free wiring) and adders: even entries are the half-index entry shifted left by one, odd entries are the
 previous even entry plus ``x`` (3x = 2x + x, 5x = 4x + x, 7x = 6x + x), i.e. ``2**(L-1) - 1`` adders.

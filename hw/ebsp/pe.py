@@ -1,5 +1,5 @@
 """EBSP PE: one multiplier-free MAC per lane per cycle, from a leading-one detector, a digit mux, a LUT of
-activation multiples and a barrel shifter (algorithms.md 5.3; golden model :mod:`golden.ebsp`).
+activation multiples and a barrel shifter (docs/ebsp.md; golden model :mod:`golden.ebsp`).
 
 What it computes: per input transaction, ``lut_sharing`` exact dot products
 ``sum_i (s_i ? -LUT_{x_i}[d_i] : LUT_{x_i}[d_i]) << p_i`` (:func:`golden.ebsp.dot`) of ``lut_sharing`` weight
@@ -24,7 +24,7 @@ writes the result register and accepts the next group. One group (``lut_sharing`
 pipelined: with one step per group the "accumulator" is the result register itself (nothing is carried
 between cycles).
 
-Design decisions (algorithms.md 5.3 is a reconstruction, [I]):
+Choices (the paper's datapath is a reconstruction; docs/ebsp.md):
 
 * **Plain weights are sign-magnitude words**, the representation the golden model defines the pattern on
   (``-2**(B-1)`` has no code; ``sign=1, m=0`` is a harmless negative zero). A two's-complement input would

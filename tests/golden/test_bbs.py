@@ -268,7 +268,7 @@ def _round_half_down(m, step):
 
 
 def _reference_zps_group(w, B, N, CB):
-    """Literal transcription of the closed form of the authors' zeroPointShifting_* (algorithms.md 2.6)."""
+    """Literal transcription of the closed form of the authors' zeroPointShifting_* (docs/bbs.md, ZPS)."""
     M = (1 << (B - 1)) - 1
     best = None
     for o in range(-(1 << (CB - 1)), 1 << (CB - 1)):          # ascending; ties keep the first

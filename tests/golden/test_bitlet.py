@@ -1,4 +1,4 @@
-"""Tests of golden/bitlet.py: Bitlet fixed point, the check-window lane schedule, fp32 (algorithms.md 3)."""
+"""Tests of golden/bitlet.py: Bitlet fixed point, the check-window lane schedule, fp32 (docs/bitlet.md)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def bits_of(x) -> int:
 
 
 def ref_schedule(column, n_valid, n_check):
-    """The pointer algorithm of algorithms.md 3.3 step 4, written plainly (one lane, Python ints)."""
+    """The pointer algorithm of the check-window lane (docs/bitlet.md), written plainly (one lane, Python ints)."""
     ptr, out = 0, []
     while ptr <= n_valid - 1:
         win = [column[ptr + j] if ptr + j < len(column) else 0 for j in range(n_check)]

@@ -49,7 +49,7 @@ def test_config_defaults_hand_worked():
     c = eb.EBSPConfig()
     assert (c.bits, c.window, c.pe_length, c.act_bits, c.lut_sharing) == (8, 3, 16, 8, 1)
     assert c.max_shift == 4 and c.shift_width == 3 and c.digit_width == 3
-    assert c.encoded_bits == 7                  # sign + 3-bit shift + 3 digits (algorithms.md 5.2: 6-7 bits)
+    assert c.encoded_bits == 7                  # sign + 3-bit shift + 3 digits (docs/ebsp.md: 6-7 bits)
     assert c.max_magnitude == 112
     assert c.lut_entries == 8 and c.lut_entry_width == 11   # 7 * -128 = -896 needs 11 bits
     assert c.lut_adders == 3                    # 3x, 5x, 7x
@@ -106,7 +106,7 @@ def test_config_refuses(kwargs, exc, msg):
 # ---------------------------------------------------------------------------------------------- pattern
 
 def test_pattern_values_literal_from_spec():
-    # algorithms.md 5.2: {0..7} u {8,10,12,14} u {16,20,24,28} u {32,40,48,56} u {64,80,96,112}
+    # docs/ebsp.md, pattern: {0..7} u {8,10,12,14} u {16,20,24,28} u {32,40,48,56} u {64,80,96,112}
     expected = list(range(8)) + [8, 10, 12, 14, 16, 20, 24, 28, 32, 40, 48, 56, 64, 80, 96, 112]
     assert eb.pattern_values(8, 3).tolist() == expected
     assert len(expected) == 24 and eb.EBSPConfig().pattern_values().tolist() == expected
