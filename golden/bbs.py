@@ -8,12 +8,12 @@ What is here
 ------------
 * :class:`BBSConfig`: the frozen parameter object shared with the hardware generators (``B``, ``G``, ``N``,
   constant width, ``Gs``, ``G_pe``) with the derived widths.
-* :func:`round_average` (RA, 2.5), :func:`zero_point_shift` (ZPS, 2.6, paper and reference modes) and
+* :func:`round_average` (RA), :func:`zero_point_shift` (ZPS, paper and reference modes) and
   :func:`zps_apply` (one fixed shift): return ``(w_pruned, meta)`` with a :class:`BBSMeta`.
-* :func:`select_sensitive` (Algorithm 2, 2.12): per-layer masks of the INT8 ("sensitive") channels.
-* :func:`encode` / :func:`decode` / :func:`bits_per_weight` (2.9) and :meth:`BBSEncoded.to_bytes` /
+* :func:`select_sensitive` (Algorithm 2): per-layer masks of the INT8 ("sensitive") channels.
+* :func:`encode` / :func:`decode` / :func:`bits_per_weight` and :meth:`BBSEncoded.to_bytes` /
   :func:`from_bytes`: the compressed format.
-* :func:`column_sums` / :func:`dot`: the bi-directional identity (2.2, 2.8) computed column by column.
+* :func:`column_sums` / :func:`dot`: the bi-directional identity computed column by column.
 
 Conventions
 -----------
@@ -25,8 +25,8 @@ Groups are those of :func:`golden.layout.group_weights` (``G`` consecutive input
 conv ``[K,C,H,W]`` reordered to ``[K,H,W,C]``; ``G = C`` when ``C < G``). Group ``g`` is row ``g`` of that
 ``[n_groups, G]`` matrix; every per-group array in this module uses that order.
 
-The datapath form (2.8)
-~~~~~~~~~~~~~~~~~~~~~~~
+The datapath form
+~~~~~~~~~~~~~~~~~
 After either method every pruned group is ``w'_i = q_i + C`` where ``q`` is a two's-complement number whose
 top ``r`` columns are sign extension (``q`` fits in ``B - r`` bits) and whose ``N - r`` lowest columns are
 zero (``q % 2**(N-r) == 0``). The ``B - N`` live columns of ``q`` are positions ``B-1-r`` down to ``N-r``;
@@ -40,18 +40,18 @@ columns needs no pruning at all (``N - r <= 0``, the weights are unchanged in ev
 ``col_idx = B-1-r`` never runs below 0 in its ``B - N`` lock-step cycles. The pruned weights are identical
 to the uncapped rule.
 
-Rounded averaging (RA, 2.5) -- :func:`round_average`
-~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+Rounded averaging (RA) -- :func:`round_average`
+~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
 ``L = N - r``; ``low_i = w_i mod 2**L``; ``c = round(mean(low))`` **round half to even** (the code's
 ``torch.round``), computed exactly in integers; ``w'_i = w_i - low_i + c``. ``w'`` stays in the INT-B range
 and keeps ``r`` redundant columns. RA is idempotent (a second pass returns the same weights and
 metadata; tested).
 
-Zero-point shifting (ZPS, 2.6) -- :func:`zero_point_shift`, :func:`zps_apply`
-~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+Zero-point shifting (ZPS) -- :func:`zero_point_shift`, :func:`zps_apply`
+~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
 ``mode="paper"`` (alias ``"tc"``), the paper's Algorithm 1 in two's complement, per group and shift ``k``:
 
-1. ``t = clip(w + k, -2**(B-1), 2**(B-1)-1)`` (the INT-B range; 2.14 item 3: paper reading, not the
+1. ``t = clip(w + k, -2**(B-1), 2**(B-1)-1)`` (the INT-B range; a choice: the paper's reading, not the
    code's symmetric clip);
 2. ``r`` = redundant columns of ``t`` (rule above), counted **after** the shift;
 3. GenSparseCol: ``s = N - r``; each ``t_i`` goes to the nearest multiple of ``2**s``, **ties to the smaller
@@ -75,18 +75,18 @@ encoded field is always 6 bits; ``const_bits < 6`` only narrows the search.
 :attr:`BBSConfig.accumulator_width` cover it. Consequently ZPS is idempotent only where ``w'`` is still in
 range (then a second pass returns the same weights; the stored shift may differ; tested with that filter).
 
-``mode="reference"`` (alias ``"sm_ref"``): the authors' ``zeroPointShifting_*`` as the closed form of 2.6
-states it, sign-magnitude: ``v = clip(w + o, +-(2**(B-1)-1))``; ``z`` = leading all-zero magnitude columns of
+``mode="reference"`` (alias ``"sm_ref"``): the authors' ``zeroPointShifting_*`` in closed form,
+sign-magnitude: ``v = clip(w + o, +-(2**(B-1)-1))``; ``z`` = leading all-zero magnitude columns of
 the group (up to ``B-1``); if ``z < N``: ``step = 2**(N-z)``, ``n = min(round_half_down(|v|/step),
 2**(B-N-1)-1)``, ``m' = n*step``, else ``m' = |v|``; ``w' = sign(v)*m' - o``. Offsets ``o`` run over
 ``[-2**(CB-1), 2**(CB-1)-1]`` ascending, ties keep the first (most negative) ``o``. ``CB = const_bits``; the
 authors' default is 5 but our keyword default stays 6 (pass ``const_bits=5`` to reproduce their default).
 In meta, ``redundant = min(z, N)`` (can exceed 3) and ``constant = -o``. Not every reference result is
-representable in the 2.9 format: a group with ``z >= 4`` may need more than ``B - N`` columns with a 2-bit
+representable in the compressed format: a group with ``z >= 4`` may need more than ``B - N`` columns with a 2-bit
 count, and ``CB = 6`` can give ``C = +32``; :func:`encode` refuses such groups with a ``ValueError``.
 
-Compressed format (2.9) -- :func:`encode`, :func:`decode`, :meth:`BBSEncoded.to_bytes`
-~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+Compressed format -- :func:`encode`, :func:`decode`, :meth:`BBSEncoded.to_bytes`
+~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
 * **Column word:** ``G`` bits; **bit ``i`` (LSB = bit 0) is the bit of weight ``i`` of the group** (weight 0 =
   the lowest input channel of the group).
 * **Pruned group:** ``B - N`` column words of ``q = w' - C``, **MSB first**: word ``j`` holds position
@@ -94,7 +94,7 @@ Compressed format (2.9) -- :func:`encode`, :func:`decode`, :meth:`BBSEncoded.to_
   bits 5..0 = the constant field: ``C`` in 6-bit **two's complement** for ZPS (``kind="zps"``, ``-32..31``),
   ``C`` **unsigned** for RA (``kind="ra"``, ``0..63``). The ``kind`` is stored once per tensor
   (:attr:`BBSEncoded.kind`), not per group.
-* **Sensitive group** (INT8 channel, 2.12): ``B`` column words of ``w`` itself (positions ``B-1..0``), **no
+* **Sensitive group** (INT8 channel): ``B`` column words of ``w`` itself (positions ``B-1..0``), **no
   metadata byte** (``r = 0``, ``C = 0``; :attr:`BBSEncoded.meta` holds 0 for it).
 * **Byte stream** (:meth:`BBSEncoded.to_bytes`): groups in row order; per pruned group the metadata byte
   first, then its live words; per sensitive group only its ``B`` words. A word is ``ceil(G/8)`` bytes,
@@ -104,8 +104,8 @@ Compressed format (2.9) -- :func:`encode`, :func:`decode`, :meth:`BBSEncoded.to_
 * :func:`bits_per_weight`: ``(B - N) + 8/G`` per pruned group, ``B`` per sensitive group, averaged over the
   weights (6.25 for N = 2 and 4.25 for N = 4 at G = 32).
 
-Bi-directional identity (2.2, 2.8) -- :func:`column_sums`, :func:`dot`
-~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
+Bi-directional identity -- :func:`column_sums`, :func:`dot`
+~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
 A group is processed in ``P = ceil(G / G_pe)`` PE passes of ``G_pe`` lanes, each split into ``S = G_pe/Gs``
 sub-columns of ``Gs`` bits. A group shorter than ``P*G_pe`` (e.g. ``G = C = 3``) is padded with weight bits 0
 and activations 0, as idle PE lanes would be (a choice). Per live column, pass and sub-column: ``invert =
@@ -137,7 +137,7 @@ __all__ = [
 
 _MAX_BITS = 16
 _MAX_GROUP = 64            # a column word is one uint64
-_MAX_PRUNED = 6            # 2.9: at most 6 pruned columns
+_MAX_PRUNED = 6            # compressed format: at most 6 pruned columns
 _RMAX = 3                  # 2-bit redundant-count field
 _FIELD_BITS = 6            # constant field of the metadata byte
 _ACT_BITS = 8              # activations are signed 8-bit (BitVert RTL)
@@ -768,7 +768,7 @@ def encode(w_pruned, meta: BBSMeta, *, sensitive=None) -> BBSEncoded:
     Raises
     ------
     ValueError
-        When a group does not have the datapath form of 2.8 with ``r <= 3`` (``q = w' - C`` must fit in
+        When a group does not have the datapath form (module docstring) with ``r <= 3`` (``q = w' - C`` must fit in
         ``B - r`` bits with ``N - r`` zero LSBs) or its constant does not fit the 6-bit field, naming the
         group. Only reference-mode ZPS results can hit this (see the module docstring).
     """
@@ -928,7 +928,7 @@ class BBSColumnSums:
     pass_asum : ``[n, P]``      activation sum of each PE pass
     group_asum : ``[n]``
     constant : ``[n]``          ``C`` (0 for sensitive groups)
-    const_term : ``[n, P]``     ``C * pass_asum`` (applied per pass, 2.14 item 6)
+    const_term : ``[n, P]``     ``C * pass_asum`` (applied per pass, a choice)
     pass_psum : ``[n, P]``      ``sum_j col_weight_j * sum_S bbs_sum + const_term``: one PE pass's result
     """
 

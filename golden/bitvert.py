@@ -8,8 +8,8 @@ module adds the two things that depend on *how* the PE of ``hw/bitvert/pe.py`` s
   metadata byte is split into two 3-bit digits, ``C = 8*hi + lo`` (the paper: "3 constant bits per cycle
   plus a shifter, so a 6-bit constant takes 2 cycles"). ``lo`` = field bits 2..0, unsigned ``0..7``;
   ``hi`` = field bits 5..3, **signed** ``-4..3`` when the field is two's complement (ZPS) and unsigned
-  ``0..7`` when it is unsigned (RA) -- so both digits fit a 4-bit signed operand (the implementation note
-  of 2.10). Sensitive groups have no constant: both digits 0.
+  ``0..7`` when it is unsigned (RA) -- so both digits fit a 4-bit signed operand (a choice: the
+  authors' RTL declares a signed 3-bit digit, too narrow for 0..7). Sensitive groups have no constant: both digits 0.
 * Choice, order: the PE adds ``(hi * sum(A)) << 3`` in the **first** live cycle (with the sign column) and
   ``lo * sum(A)`` in the **second**; both always exist because at least 2 live columns remain (N <= B-2).
   High digit first because then the constant added so far, ``c'``, is ``8*hi <= C`` and then ``C``: for RA

@@ -28,7 +28,7 @@ Two levels:
                  with ``n_valid`` = its length; by default only the ``B-1`` magnitude lanes are enabled.
    ============  ==========================================================================================
 
-2. :func:`layer_cycles`: a whole layer on an output-stationary array (the BitSim loop nest, 2.11):
+2. :func:`layer_cycles`: a whole layer on an output-stationary array (the BitSim loop nest):
    ``array_rows`` weight (output) channels x ``array_cols`` input windows. Definitions, exactly:
 
    * Weights are grouped with :func:`golden.layout.group_weights` by ``G_pe = pe_length`` (``n_total``
@@ -44,7 +44,7 @@ Two levels:
      where the outputs are drained: the tile costs ``max_j sum_p max_rows cycles(row, p, j)``. With the
      default ``sync_group = pe_length`` this is the plain rule above.
    * BitVert with a ``sensitive`` mask: with ``reorder=True`` (default) the channels are first stably
-     reordered so the sensitive ones come first (channel reordering, 2.12), so tiles are homogeneous
+     reordered so the sensitive ones come first (channel reordering, docs/bbs.md), so tiles are homogeneous
      when the sensitive count is a multiple of ``array_rows``; with ``reorder=False`` a mixed tile costs
      ``B``.
    * The weight schedule repeats for every window tile: conv ``OH * ceil(OW / array_cols)`` times (BitSim),
@@ -194,7 +194,7 @@ def group_cycles_bitlet(w_groups, *, bits: int = 8, n_total: int = 64, n_check: 
     """Bitlet: :func:`golden.bitlet.pass_cycles` of the magnitudes ``|w_i|`` of each group.
 
     ``w_groups`` is ``[..., n]`` with ``n <= n_total`` sign-magnitude weights (the sign is folded into
-    the activation, 3.2). A group shorter than ``n_total`` is zero-padded to ``n_total`` and passed with
+    the activation, docs/bitlet.md). A group shorter than ``n_total`` is zero-padded to ``n_total`` and passed with
     ``n_valid = n``, so the check windows stop at the last valid pair. Choice: ``lane_mask=None`` enables the
     ``bits - 1`` magnitude lanes (the RTL's ``prune`` set to the weight precision); an enabled lane with
     no ones still walks its ``ceil(n_valid / n_check)`` empty windows, so a full 64-pair pass costs at

@@ -16,7 +16,7 @@ Choice: projection
     zero), **ties to the smaller magnitude**. Idempotent. Vectorized as one cached table look-up.
 
 Choice: encoding (sign, shift, digits)
-    The canonical code is exactly what the hardware LOD path computes from the magnitude ``m`` (5.3)::
+    The canonical code is exactly what the hardware LOD path computes from the magnitude ``m``::
 
         e = LOD(m)                 # index of the most significant one; m = 0 -> p = 0, d = 0
         p = max(e - (L - 1), 0)    # shift, 0..B-1-L          (shift_width bits)
@@ -41,7 +41,7 @@ Plain integers that violate the pattern
     zero): :func:`decode_plain` gives the value the hardware uses, :func:`is_pattern` flags conforming values.
 
 Choice: ADMM
-    :func:`admm_step` is the Z/U half of the standard ADMM iteration of 5.2 on float weights, with the
+    :func:`admm_step` is the Z/U half of the standard ADMM iteration on float weights, with the
     projection done as quantize (``rint(v / scale)``, round half to even, clipped to the symmetric range) ->
     :func:`project` -> dequantize (``* scale``). The W step belongs to the caller's training loop.
 """
@@ -256,7 +256,7 @@ def _lod_fields(m, window):
 def decode_plain(q, *, bits: int = 8, window: int = 3) -> np.ndarray:
     """Value the EBSP hardware uses for a plain (not pre-encoded) ``bits``-bit integer weight.
 
-    The LOD/digit mux of 5.3 runs on ``|q|``: ``p = max(LOD(m) - (L-1), 0)``, ``d = (m >> p) & (2**L-1)``, and
+    The LOD/digit mux of the PE runs on ``|q|``: ``p = max(LOD(m) - (L-1), 0)``, ``d = (m >> p) & (2**L-1)``, and
     the PE computes with ``±(d << p)``. For a pattern value this is ``q``; otherwise the one-bits **below
     p are dropped** (magnitude truncated toward zero), sign kept. Accepts the symmetric signed range
     (non-negative magnitudes are a special case); ``-2**(bits-1)`` is refused.
@@ -277,7 +277,7 @@ def is_pattern(q, *, bits: int = 8, window: int = 3) -> np.ndarray:
 
 
 def encode(q, *, bits: int = 8, window: int = 3) -> EBSPCode:
-    """Canonical ``(sign, shift, digits)`` code of pattern weights, computed as the LOD path does (5.3).
+    """Canonical ``(sign, shift, digits)`` code of pattern weights, computed as the PE's LOD path does.
 
     Refuses values outside ``±P(bits, window)`` (``ValueError``; run :func:`project` first) and
     ``-2**(bits-1)``.
@@ -343,7 +343,7 @@ def unpack(words, *, bits: int = 8, window: int = 3) -> EBSPCode:
 
 
 def lut(x, window: int, *, act_bits: int = 8) -> np.ndarray:
-    """Activation LUT ``{0, x, 2x, ..., (2**L-1)x}`` built with shifts and adds only (5.3).
+    """Activation LUT ``{0, x, 2x, ..., (2**L-1)x}`` built with shifts and adds only, as the PE does.
 
     Entry ``2j`` is ``LUT[j] << 1`` (wiring), entry ``2j+1`` is ``LUT[2j] + x`` (one adder), so the table
     costs ``2**(L-1) - 1`` adders. Returns int64 of shape ``x.shape + (2**window,)`` (entry axis last).

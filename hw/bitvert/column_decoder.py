@@ -8,7 +8,7 @@ For a sub-column of Gs weight bits (bit i belongs to activation A_i; Gs = 8 in t
   way at most Gs/2 bits remain in ``m`` (``~column`` or ``column``).
 * Gs/2 lanes, lane ``j`` with a (Gs/2+1):1 window mux over activations ``A_j .. A_{j+Gs/2}``, select
   ``sel_j = position - j`` (0 = the window's lowest activation, the same convention in this encoder and in
-  the PE's mux; the paper's RTL mixes two conventions, see 2.10).
+  the PE's mux; the paper's RTL mixes two conventions, see docs/bbs.md).
 * A chain of priority encoders (the leading-one detectors of ``hw/blocks/lod.py``) from the top lane ``Gs/2-1``
   down to lane 0: each takes the highest remaining set bit of ``m`` inside its window and removes it
   from what the next lane sees. Every remaining bit is placed exactly once (proved for Gs = 8 by

@@ -2,7 +2,7 @@
 
 Paper: BBS / BitVert (MICRO 2024), docs/bbs.md (BitVert PE). One pass computes the exact
 ``sum_i w'_i a_i`` of ``lanes`` (G_pe, default 16) weights of a BBS-compressed group with int8
-activations, one live weight column per cycle, MSB first, through the identity of 2.8::
+activations, one live weight column per cycle, MSB first, through the datapath form of docs/bbs.md::
 
     sum_i w'_i a_i = sum_live columns (+/-) 2**col_idx * BBSsum_column  +  C * sum(A)
 
@@ -24,7 +24,7 @@ Datapath (paper Fig. 7b, generalised to ``S = lanes / Gs`` sub-groups of ``Gs``)
   ``cfg.subgroup_sum_width + 1`` bits;
 * the sum of the sub-groups (``cfg.pass_sum_width + 1`` bits) shifted by ``col_idx`` in one
   :class:`~hw.blocks.barrel_shifter.BarrelShifter`;
-* the BBS constant term ``C * sum(A)`` time-multiplexed (2.10: "3 constant bits per cycle, plus a shifter"):
+* the BBS constant term ``C * sum(A)`` time-multiplexed (the paper: "3 constant bits per cycle, plus a shifter"):
   one 4-bit signed digit times the pass activation sum per cycle, ``<< 3`` in the first cycle (high digit),
   unshifted in the second (low digit), nothing after (:func:`golden.bitvert.constant_digits`). A 4 x 12 bit
   product, never a full 6-bit constant multiplier; both digits fit because ``N <= B - 2`` leaves at least
@@ -34,7 +34,7 @@ Datapath (paper Fig. 7b, generalised to ``S = lanes / Gs`` sub-groups of ``Gs``)
 
 Choices (docs/bbs.md):
 
-* the constant is applied per pass with the pass's own activation sum (2.14 item 6), so a G = 32 group is
+* the constant is applied per pass with the pass's own activation sum (a choice), so a G = 32 group is
   two passes that carry the same metadata byte;
 * high constant digit in the first cycle, low in the second (:mod:`golden.bitvert` explains why: the
   partial sums stay inside :func:`golden.bitvert.partial_weight_range`);

@@ -2,7 +2,7 @@
 
 Used by the EBSP PE (docs/ebsp.md, decoding a plain pattern-constrained weight), by the BitVert
 window scheduler (each lane takes the highest set bit of its window, docs/bbs.md), and by the Bitlet fp32 repack
-(3.3 step 6).
+(docs/bitlet.md, fp32 step 6).
 
 Why a tree and not a priority chain: a chain (``for i in range(W): with m.If(data[i]): index = i``)
 synthesizes to W cascaded 2:1 muxes, so its delay grows linearly with W (64 levels at W = 64). The tree

@@ -5,7 +5,7 @@ weight's L-bit digit, followed by a barrel shift. The table is built from the ac
 (free wiring) and adders: even entries are the half-index entry shifted left by one, odd entries are the
 previous even entry plus ``x`` (3x = 2x + x, 5x = 4x + x, 7x = 6x + x), i.e. ``2**(L-1) - 1`` adders.
 The table depends only on the activation, so it is built once and read by ``read_ports`` lanes (the LUT
-sharing of 5.3).
+sharing of docs/ebsp.md).
 
 Golden function: :func:`golden.primitives.ebsp_lut_table`. Combinational: latency 0.
 """

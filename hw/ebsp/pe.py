@@ -43,7 +43,7 @@ Choices (the paper's datapath is a reconstruction; docs/ebsp.md):
 * **L = B-1**: the shift is always 0, so no LOD, digit mux or shifter is generated (and the shift field
   is 0 bits wide, as in :attr:`golden.ebsp.EBSPConfig.shift_width`).
 * **LUT sharing** (``lut_sharing = R``): within one PE every lane has its own activation, so the sharing of
-  5.3 (one LUT per activation read by several output channels) is exposed as ``R`` weight rows (output
+  the EBSP datapath (one LUT per activation read by several output channels) is exposed as ``R`` weight rows (output
   channels) processed against the same activation vector in the same cycle. Each lane builds **one**
   LUT with ``R`` read ports; each row has its own LOD/mux, shifters, adder tree and result. This is
   ``R`` EBSP PEs fused around shared LUTs (:attr:`golden.ebsp.EBSPConfig.lut_adders_per_pe` is the
