@@ -90,7 +90,7 @@ def _groups(w, lanes):
 
 def workload_cycles(arch: str, params: dict, workloads: dict) -> dict[str, float]:
     """Mean cycles per group of each workload for one PE configuration (golden cycle models)."""
-    lanes = params.get("lanes", 16)
+    lanes = params.get("pe_length", 16)
     bits = params.get("bits", 8)
     out = {}
     for name, wl in workloads.items():
@@ -178,7 +178,7 @@ def characterize(name: str, arch: str, workloads: dict, route_heavy: bool = Fals
     area = synthesize(cfg, ROOT / "build" / "pe" / name / "cmos")
     ice40, ecp5, notes = fpga_figures(cfg, route_heavy)
     rows = []
-    for wname, (c, lanes) in workload_cycles(arch, cfg.params, workloads).items():
+    for wname, (c, lanes) in workload_cycles(arch, cfg.all_params, workloads).items():
         if c is None:        # the workload does not run on this configuration
             rows.append({"name": wname, "cycles_per_group": None, "macs_per_cycle": None,
                          "macs_per_cycle_per_klut": None})
@@ -187,7 +187,7 @@ def characterize(name: str, arch: str, workloads: dict, route_heavy: bool = Fals
         rows.append({"name": wname, "cycles_per_group": round(c, 4), "macs_per_cycle": round(mpc, 4),
                      "macs_per_cycle_per_klut": round(mpc / (ice40["lut4"] / 1000), 4)})
     return {
-        "name": name, "arch": arch, "params": cfg.params,
+        "name": name, "arch": arch, "params": cfg.all_params,
         "ice40": ice40, "ecp5": ecp5,
         "cmos_transistors": area["cmos_transistors"],
         "workloads": rows,
@@ -199,7 +199,7 @@ def characterize_block(name: str, note: str) -> dict:
     """Area and Fmax of a block (no workloads): the PE columns that apply to a datapath alone."""
     cfg = get_config(name)
     ice40, ecp5, notes = fpga_figures(cfg)
-    return {"name": name, "note": note, "params": cfg.params, "ice40": ice40, "ecp5": ecp5, "notes": notes}
+    return {"name": name, "note": note, "params": cfg.all_params, "ice40": ice40, "ecp5": ecp5, "notes": notes}
 
 
 def bitlet_bar(pes: list[dict], blocks: list[dict]) -> str:

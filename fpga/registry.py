@@ -1,12 +1,22 @@
 """Named generator configurations: what ``make verilog`` and ``make synth`` build.
 
 ``GENERATORS`` maps a generator name (the first argument of ``python -m fpga.verilog``) to its class;
-``CONFIGS`` lists the registered default configurations. Later issues append PEs, arrays and board tops.
+``CONFIGS`` lists the registered configurations. A block's entry holds its constructor keywords; a PE's
+entry holds its golden configuration object (``DenseConfig``, ``BBSConfig``, ...) and its hardware-only
+options, exactly what the PE is built from (:class:`hw.pe.PE`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
+
+from golden.baselines import DenseConfig, PragmaticConfig
+from golden.bbs import BBSConfig
+from golden.bitbalance import BitBalanceConfig
+from golden.bitlet import BitletConfig
+from golden.ebsp import EBSPConfig
+from hw.pe import PE
 
 from hw.blocks.adder_tree import AdderTree
 from hw.blocks.barrel_shifter import BarrelShifter
@@ -25,7 +35,7 @@ from hw.baselines.parallel_mac import ParallelMAC
 from hw.baselines.pragmatic import PragmaticPE
 from hw.baselines.stripes import StripesPE
 
-__all__ = ["GENERATORS", "CONFIGS", "Config", "get_config", "build"]
+__all__ = ["GENERATORS", "CONFIGS", "Config", "get_config", "build", "split_params"]
 
 GENERATORS = {
     "lod": LeadingOneDetector,
@@ -49,22 +59,58 @@ GENERATORS = {
 
 @dataclass(frozen=True)
 class Config:
+    """One registered configuration.
+
+    ``params``: a block's constructor keywords, or a PE's hardware-only options (``multiplier``,
+    ``weight_format``); ``config``: a PE's golden configuration object (None for a block).
+    """
+
     name: str
     generator: str
     params: dict = field(default_factory=dict)
     note: str = ""
     heavy: bool = False   # minutes of synthesis: left out of the make-test synthesis smoke, kept in make synth
     place_only: bool = False   # ECP5: placed, not routed (routing does not finish in hours); make synth ROUTE=1
+    config: object = None
 
     def build(self):
-        return build(self.generator, self.params)
+        cls = _generator(self.generator)
+        return cls(self.config, **self.params) if self.config is not None else cls(**self.params)
+
+    @property
+    def all_params(self) -> dict:
+        """Every parameter: the configuration's fields, then the options (or the block's keywords)."""
+        fields = dataclasses.asdict(self.config) if self.config is not None else {}
+        return {**fields, **self.params}
+
+
+def _generator(generator: str):
+    if generator not in GENERATORS:
+        raise ValueError(f"generator must be one of {', '.join(sorted(GENERATORS))}, got {generator!r}")
+    return GENERATORS[generator]
+
+
+def split_params(generator: str, params: dict) -> tuple[object, dict]:
+    """``(golden configuration, hardware options)`` of a PE generator from flat ``params``; a name that is
+    neither a field of its configuration class nor one of its options is refused, naming the valid ones."""
+    cls = _generator(generator)
+    fields = [f.name for f in dataclasses.fields(cls.config_class)]
+    unknown = [k for k in params if k not in fields and k not in cls.options]
+    if unknown:
+        raise ValueError(f"{generator} has no parameter {unknown[0]!r}; its parameters are "
+                         f"{', '.join(fields + list(cls.options))}")
+    config = cls.config_class(**{k: v for k, v in params.items() if k in fields})
+    return config, {k: v for k, v in params.items() if k in cls.options}
 
 
 def build(generator: str, params: dict):
-    """Instantiate generator ``generator`` with keyword ``params`` (raises on an unknown name)."""
-    if generator not in GENERATORS:
-        raise ValueError(f"generator must be one of {', '.join(sorted(GENERATORS))}, got {generator!r}")
-    return GENERATORS[generator](**params)
+    """Instantiate generator ``generator`` from flat ``params`` (a PE: its configuration's fields and its
+    options; a block: its keywords). Raises ``ValueError``/``TypeError`` naming a bad name or value."""
+    cls = _generator(generator)
+    if isinstance(cls, type) and issubclass(cls, PE):
+        config, options = split_params(generator, params)
+        return cls(config, **options)
+    return cls(**params)
 
 
 CONFIGS = [
@@ -90,32 +136,32 @@ CONFIGS = [
            "shared by 16 lanes"),
     Config("bbs_column_decoder_gs8", "bbs_column_decoder", {"subgroup": 8}, "BitVert Gs = 8"),
     # processing elements (issue 4 onwards); characterized by fpga/pe_report.py
-    Config("stripes_pe_l8", "stripes_pe", {"bits": 8, "lanes": 8, "act_bits": 8}, "Stripes, 8 lanes"),
-    Config("stripes_pe_l16", "stripes_pe", {"bits": 8, "lanes": 16, "act_bits": 8}, "Stripes, 16 lanes"),
-    Config("pragmatic_pe_l16", "pragmatic_pe", {"bits": 8, "lanes": 16, "act_bits": 8},
-           "Pragmatic on weights, 1..7 cycles/group"),
-    Config("parallel_mac_l16", "parallel_mac", {"bits": 8, "lanes": 16, "act_bits": 8, "multiplier": "lut"},
-           "bit-parallel MAC, LUT multipliers", heavy=True),
-    Config("parallel_mac_l8_dsp", "parallel_mac", {"bits": 8, "lanes": 8, "act_bits": 8, "multiplier": "sb_mac16"},
-           "bit-parallel MAC, 8 SB_MAC16 (fits the UP5K)"),
-    Config("bitvert_pe_n2", "bitvert_pe", {"bits": 8, "pruned": 2, "lanes": 16, "subgroup": 8, "const_bits": 6},
-           "BitVert cons: 6 cycles/pass, 8 sensitive"),
-    Config("bitvert_pe_n4", "bitvert_pe", {"bits": 8, "pruned": 4, "lanes": 16, "subgroup": 8, "const_bits": 6},
-           "BitVert mod: 4 cycles/pass, 8 sensitive"),
-    Config("bitvert_pe_n4_l8", "bitvert_pe", {"bits": 8, "pruned": 4, "lanes": 8, "subgroup": 8, "const_bits": 6},
-           "BitVert mod, G_pe = 8"),
-    Config("ebsp_pe_l16_enc", "ebsp_pe", {"bits": 8, "window": 3, "lanes": 16, "act_bits": 8,
-           "weight_format": "encoded", "lut_sharing": 1}, "EBSP, pre-encoded (sign, shift, digits), 1 cycle/group"),
-    Config("ebsp_pe_l16_plain", "ebsp_pe", {"bits": 8, "window": 3, "lanes": 16, "act_bits": 8,
-           "weight_format": "plain", "lut_sharing": 1}, "EBSP, sign-magnitude weights via LOD + digit mux"),
-    Config("bitbalance_pe_l16_k3", "bitbalance_pe", {"bits": 8, "k": 3, "lanes": 16, "act_bits": 8},
-           "Bit-balance, run-time k <= 3 in the payload, k cycles/group"),
-    Config("bitlet_int8_n16", "bitlet_pe",
-           {"n_total": 16, "n_input": 16, "n_channel": 8, "n_check": 8, "act_bits": 8},
-           "Bitlet INT8, 16 pairs, 8 lanes, 8-bit check window (the BBS comparison point)"),
-    Config("bitlet_int8_n16_whole", "bitlet_pe",
-           {"n_total": 16, "n_input": 16, "n_channel": 8, "n_check": 16, "act_bits": 8},
-           "Bitlet INT8, 16 pairs, whole-column lanes"),
+    Config("stripes_pe_l8", "stripes_pe", note="Stripes, 8 lanes", config=DenseConfig(bits=8, pe_length=8, act_bits=8)),
+    Config("stripes_pe_l16", "stripes_pe", note="Stripes, 16 lanes", config=DenseConfig(bits=8, pe_length=16, act_bits=8)),
+    Config("pragmatic_pe_l16", "pragmatic_pe", note="Pragmatic on weights, 1..7 cycles/group",
+           config=PragmaticConfig(bits=8, pe_length=16, act_bits=8)),
+    Config("parallel_mac_l16", "parallel_mac", {"multiplier": "lut"}, "bit-parallel MAC, LUT multipliers",
+           heavy=True, config=DenseConfig(bits=8, pe_length=16, act_bits=8)),
+    Config("parallel_mac_l8_dsp", "parallel_mac", {"multiplier": "sb_mac16"},
+           "bit-parallel MAC, 8 SB_MAC16 (fits the UP5K)", config=DenseConfig(bits=8, pe_length=8, act_bits=8)),
+    Config("bitvert_pe_n2", "bitvert_pe", note="BitVert cons: 6 cycles/pass, 8 sensitive",
+           config=BBSConfig(bits=8, pruned=2, pe_length=16, subgroup=8, const_bits=6)),
+    Config("bitvert_pe_n4", "bitvert_pe", note="BitVert mod: 4 cycles/pass, 8 sensitive",
+           config=BBSConfig(bits=8, pruned=4, pe_length=16, subgroup=8, const_bits=6)),
+    Config("bitvert_pe_n4_l8", "bitvert_pe", note="BitVert mod, G_pe = 8",
+           config=BBSConfig(bits=8, pruned=4, pe_length=8, subgroup=8, const_bits=6)),
+    Config("ebsp_pe_l16_enc", "ebsp_pe", {"weight_format": "encoded"},
+           "EBSP, pre-encoded (sign, shift, digits), 1 cycle/group",
+           config=EBSPConfig(bits=8, window=3, pe_length=16, act_bits=8, lut_sharing=1)),
+    Config("ebsp_pe_l16_plain", "ebsp_pe", {"weight_format": "plain"},
+           "EBSP, sign-magnitude weights via LOD + digit mux",
+           config=EBSPConfig(bits=8, window=3, pe_length=16, act_bits=8, lut_sharing=1)),
+    Config("bitbalance_pe_l16_k3", "bitbalance_pe", note="Bit-balance, run-time k <= 3 in the payload, k cycles/group",
+           config=BitBalanceConfig(bits=8, k=3, pe_length=16, act_bits=8)),
+    Config("bitlet_int8_n16", "bitlet_pe", note="Bitlet INT8, 16 pairs, 8 lanes, 8-bit check window (the BBS comparison point)",
+           config=BitletConfig(n_total=16, n_input=16, n_channel=8, n_check=8, act_bits=8)),
+    Config("bitlet_int8_n16_whole", "bitlet_pe", note="Bitlet INT8, 16 pairs, whole-column lanes",
+           config=BitletConfig(n_total=16, n_input=16, n_channel=8, n_check=16, act_bits=8)),
     Config("bitlet_lane_n16_whole", "bitlet_lane", {"n_total": 16, "n_check": 16},
            "one Bitlet lane scheduler, 16 pairs, whole-column form"),
     Config("bitlet_lane_n16_c8", "bitlet_lane", {"n_total": 16, "n_check": 8},
@@ -123,15 +169,12 @@ CONFIGS = [
     Config("bitlet_mac_n16", "bitlet_mac",
            {"n_total": 16, "n_lanes": 8, "x_width": 8, "act_signed": True, "acc_width": 20},
            "Bitlet INT8 MAC datapath alone (selects as inputs: the scope of the BBS authors' model)"),
-    Config("bitlet_fixed24_n64", "bitlet_pe",
-           {"n_total": 64, "n_input": 16, "n_channel": 24, "n_check": 8, "mode": "fixed"},
-           "the paper's PE, 1-24 bit fixed point", heavy=True, place_only=True),
-    Config("bitlet_fp32_n64", "bitlet_pe",
-           {"n_total": 64, "n_input": 16, "n_channel": 24, "n_check": 8, "mode": "fp32"},
-           "the paper's PE, fp32", heavy=True, place_only=True),
-    Config("bitlet_fp32_n16", "bitlet_pe",
-           {"n_total": 16, "n_input": 8, "n_channel": 24, "n_check": 8, "mode": "fp32"},
-           "Bitlet fp32, 16 pairs (the paper's lanes and window)", heavy=True),
+    Config("bitlet_fixed24_n64", "bitlet_pe", note="the paper's PE, 1-24 bit fixed point", heavy=True, place_only=True,
+           config=BitletConfig(n_total=64, n_input=16, n_channel=24, n_check=8, mode="fixed")),
+    Config("bitlet_fp32_n64", "bitlet_pe", note="the paper's PE, fp32", heavy=True, place_only=True,
+           config=BitletConfig(n_total=64, n_input=16, n_channel=24, n_check=8, mode="fp32")),
+    Config("bitlet_fp32_n16", "bitlet_pe", note="Bitlet fp32, 16 pairs (the paper's lanes and window)", heavy=True,
+           config=BitletConfig(n_total=16, n_input=8, n_channel=24, n_check=8, mode="fp32")),
 ]
 
 

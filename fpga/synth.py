@@ -134,7 +134,7 @@ def synthesize(cfg: Config, workdir: Path) -> dict:
     return {
         "name": cfg.name,
         "generator": cfg.generator,
-        "params": cfg.params,
+        "params": cfg.all_params,
         "ice40": {
             "lut4": cells.get("SB_LUT4", 0),
             "carry": cells.get("SB_CARRY", 0),

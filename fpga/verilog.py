@@ -18,12 +18,19 @@ from amaranth.hdl import Value
 from amaranth.lib.wiring import In
 
 from fpga.registry import CONFIGS, GENERATORS, build
+from hw.pe import PE
 
 __all__ = ["main", "port_summary", "to_verilog"]
 
 
 def to_verilog(component, name: str) -> str:
-    return verilog.convert(component, name=name, emit_src=False)
+    """Verilog of ``component`` as module ``name``; a PE's has a comment block first that lists its
+    configuration and every field of its input payload (:meth:`hw.pe.PE.payload_text`)."""
+    text = verilog.convert(component, name=name, emit_src=False)
+    if isinstance(component, PE):
+        head = [f"bitsparse: module {name}"] + component.payload_text()
+        text = "".join(f"// {line}\n" for line in head) + text
+    return text
 
 
 def port_summary(component) -> str:
@@ -75,7 +82,7 @@ def main(argv=None) -> int:
             text = to_verilog(comp, cfg.name)
             path = out / f"{cfg.name}.v"
             path.write_text(text)
-            params = " ".join(f"{k}={v}" for k, v in cfg.params.items())
+            params = " ".join(f"{k}={v}" for k, v in cfg.all_params.items())
             print(f"{str(path):40s} {cfg.generator}({params})  {port_summary(comp)}  "
                   f"{len(text.splitlines())} lines")
         return 0

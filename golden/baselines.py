@@ -29,20 +29,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .bits import signed_width, twos_range
+from .bits import product_range, signed_width, twos_range
 from .check import check_int, check_int_array
 
 __all__ = [
-    "StripesConfig", "PragmaticConfig", "ParallelConfig",
+    "DenseConfig", "PragmaticConfig",
     "stripes_cycle_sums", "stripes_dot",
     "pragmatic_cycle_sums", "pragmatic_pass_cycles", "pragmatic_dot",
     "parallel_cycle_sums", "parallel_dot",
 ]
-
-
-def _product_range(w_lo: int, w_hi: int, x_lo: int, x_hi: int) -> tuple[int, int]:
-    corners = (w_lo * x_lo, w_lo * x_hi, w_hi * x_lo, w_hi * x_hi)
-    return min(corners), max(corners)
 
 
 class _BaseConfig:
@@ -69,7 +64,7 @@ class _BaseConfig:
     @property
     def product_range(self) -> tuple[int, int]:
         """Exact ``(min, max)`` of one product ``w * x`` over the weight and activation ranges."""
-        return _product_range(*self.weight_range, *self.act_range)
+        return product_range(self.weight_range, self.act_range)
 
     def dot_range(self, passes: int = 1) -> tuple[int, int]:
         """Exact ``(min, max)`` of ``passes`` accumulated passes of ``pe_length`` products (attained)."""
@@ -89,12 +84,15 @@ class _BaseConfig:
 
 
 @dataclass(frozen=True)
-class StripesConfig(_BaseConfig):
-    """Stripes PE: ``pe_length`` lanes, B-bit two's-complement weights bit-serial, ``act_bits`` activations.
+class DenseConfig(_BaseConfig):
+    """A dense PE (Stripes, the bit-parallel MAC): ``pe_length`` lanes of B-bit two's-complement weights
+    and ``act_bits`` activations; every weight bit is processed, whatever its value.
 
-    Every partial sum after cycle ``j`` is ``sum_i x_i * (w_i >> (B-1-j))`` (arithmetic shift), and
-    ``w >> s`` lies in the B-bit range, so :attr:`acc_width` (the final-sum range) also holds every
-    intermediate value, including ``2*acc`` before the add.
+    Stripes takes B cycles per pass, the bit-parallel MAC one (:mod:`golden.cycles`); both compute the
+    same exact dot product. For Stripes every partial sum after cycle ``j`` is
+    ``sum_i x_i * (w_i >> (B-1-j))`` (arithmetic shift), and ``w >> s`` lies in the B-bit range, so
+    :attr:`acc_width` (the final-sum range) also holds every intermediate value, including ``2*acc``
+    before the add.
     """
 
     bits: int = 8
@@ -108,11 +106,6 @@ class StripesConfig(_BaseConfig):
     def weight_range(self) -> tuple[int, int]:
         """Full two's-complement range ``[-2**(B-1), 2**(B-1)-1]``."""
         return twos_range(self.bits)
-
-    @property
-    def cycles_per_pass(self) -> int:
-        """Exactly B cycles per pass."""
-        return self.bits
 
 
 @dataclass(frozen=True)
@@ -157,27 +150,6 @@ class PragmaticConfig(_BaseConfig):
         return self.bits - 1
 
 
-@dataclass(frozen=True)
-class ParallelConfig(_BaseConfig):
-    """Bit-parallel MAC PE: ``pe_length`` B-bit x ``act_bits`` multipliers and an adder tree, 1 cycle per pass."""
-
-    bits: int = 8
-    pe_length: int = 16
-    act_bits: int = 8
-
-    def __post_init__(self):
-        self._validate_common()
-
-    @property
-    def weight_range(self) -> tuple[int, int]:
-        """Full two's-complement range."""
-        return twos_range(self.bits)
-
-    @property
-    def cycles_per_pass(self) -> int:
-        return 1
-
-
 def _operands(w_group, x, config, cfg_type):
     if not isinstance(config, cfg_type):
         raise TypeError(f"config must be a {cfg_type.__name__}, got {type(config).__name__}")
@@ -199,7 +171,7 @@ def _operands(w_group, x, config, cfg_type):
     return w, xa
 
 
-def stripes_cycle_sums(w_group, x, config: StripesConfig = StripesConfig()) -> np.ndarray:
+def stripes_cycle_sums(w_group, x, config: DenseConfig = DenseConfig()) -> np.ndarray:
     """Stripes accumulator value after each of the B cycles of one pass.
 
     Parameters
@@ -208,7 +180,7 @@ def stripes_cycle_sums(w_group, x, config: StripesConfig = StripesConfig()) -> n
         B-bit two's-complement weights, ``1 <= L <= pe_length`` lanes.
     x : array_like of int, broadcastable to ``w_group``
         ``act_bits`` two's-complement activations.
-    config : StripesConfig
+    config : DenseConfig
 
     Returns
     -------
@@ -217,7 +189,7 @@ def stripes_cycle_sums(w_group, x, config: StripesConfig = StripesConfig()) -> n
         ``b = B-1-j`` (MSB first): ``acc <- 2*acc + (b == B-1 ? -colsum_b : colsum_b)``, starting from
         ``acc = 0``. The last entry equals ``sum_i w_i x_i``.
     """
-    w, xa = _operands(w_group, x, config, StripesConfig)
+    w, xa = _operands(w_group, x, config, DenseConfig)
     bits = config.bits
     u = w & ((1 << bits) - 1)
     out = np.empty(w.shape[:-1] + (bits,), dtype=np.int64)
@@ -230,7 +202,7 @@ def stripes_cycle_sums(w_group, x, config: StripesConfig = StripesConfig()) -> n
     return out
 
 
-def stripes_dot(w_group, x, config: StripesConfig = StripesConfig()) -> np.ndarray:
+def stripes_dot(w_group, x, config: DenseConfig = DenseConfig()) -> np.ndarray:
     """Final Stripes result (``[...]``), the last entry of :func:`stripes_cycle_sums`."""
     return stripes_cycle_sums(w_group, x, config)[..., -1]
 
@@ -304,12 +276,12 @@ def pragmatic_dot(w_group, x, config: PragmaticConfig = PragmaticConfig()) -> np
     return pragmatic_cycle_sums(w_group, x, config)[0][..., -1]
 
 
-def parallel_cycle_sums(w_group, x, config: ParallelConfig = ParallelConfig()) -> np.ndarray:
+def parallel_cycle_sums(w_group, x, config: DenseConfig = DenseConfig()) -> np.ndarray:
     """Bit-parallel MAC: accumulator after its single cycle, shape ``[..., 1]`` (``sum_i w_i x_i``)."""
-    w, xa = _operands(w_group, x, config, ParallelConfig)
+    w, xa = _operands(w_group, x, config, DenseConfig)
     return (w * xa).sum(axis=-1)[..., None]
 
 
-def parallel_dot(w_group, x, config: ParallelConfig = ParallelConfig()) -> np.ndarray:
+def parallel_dot(w_group, x, config: DenseConfig = DenseConfig()) -> np.ndarray:
     """Final bit-parallel result (``[...]``)."""
     return parallel_cycle_sums(w_group, x, config)[..., 0]

@@ -18,7 +18,7 @@ import numpy as np
 from .check import check_int, check_int_array
 
 __all__ = [
-    "unsigned_width", "signed_width", "twos_range", "popcount",
+    "unsigned_width", "signed_width", "twos_range", "product_range", "popcount",
     "twos_complement_planes", "from_twos_complement_planes",
     "sign_magnitude_planes", "from_sign_magnitude_planes", "nearest_magnitude_table",
 ]
@@ -46,6 +46,13 @@ def twos_range(bits: int) -> tuple[int, int]:
     """``(min, max)`` of a ``bits``-wide two's-complement integer."""
     bits = check_int("bits", bits, lo=1, hi=63)
     return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+
+
+def product_range(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
+    """Exact ``(min, max)`` of ``x * y`` for ``x`` in the range ``a = (lo, hi)`` and ``y`` in ``b`` (the
+    extremes of a product of two intervals are among its four corners)."""
+    corners = (a[0] * b[0], a[0] * b[1], a[1] * b[0], a[1] * b[1])
+    return min(corners), max(corners)
 
 
 def popcount(x) -> np.ndarray:

@@ -15,7 +15,7 @@ import re
 import shutil
 from pathlib import Path
 
-from amaranth.back import verilog
+from fpga.verilog import to_verilog
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build"
@@ -27,7 +27,7 @@ def write_verilog(component, path: Path, name: str) -> Path:
     """Elaborate ``component`` to Verilog module ``name`` in ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(verilog.convert(component, name=name, emit_src=False))
+    path.write_text(to_verilog(component, name))
     return path
 
 

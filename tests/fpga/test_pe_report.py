@@ -19,8 +19,8 @@ def test_reference_layer_sensitive_shares(workloads):
 
 
 def test_bitvert_cycles(workloads):
-    n2 = workload_cycles("bitvert", {"bits": 8, "pruned": 2, "lanes": 16}, workloads)
-    n4 = workload_cycles("bitvert", {"bits": 8, "pruned": 4, "lanes": 16}, workloads)
+    n2 = workload_cycles("bitvert", {"bits": 8, "pruned": 2, "pe_length": 16}, workloads)
+    n4 = workload_cycles("bitvert", {"bits": 8, "pruned": 4, "pe_length": 16}, workloads)
     assert n2["int8"] == (8.0, 16)
     assert n2["cons"] == (pytest.approx(0.9 * 6 + 0.1 * 8, abs=1e-12), 16)   # exactly 6.2
     assert n2["mod"] == (pytest.approx(0.8 * 6 + 0.2 * 8, abs=1e-12), 16)    # N=4 weights on an N=2 PE
@@ -29,12 +29,12 @@ def test_bitvert_cycles(workloads):
 
 
 def test_baselines_run_the_int8_weights(workloads):
-    s = workload_cycles("stripes", {"bits": 8, "lanes": 8}, workloads)
+    s = workload_cycles("stripes", {"bits": 8, "pe_length": 8}, workloads)
     assert s == {"int8": (8.0, 8), "cons": (8.0, 8), "mod": (8.0, 8)}
-    p = workload_cycles("pragmatic", {"bits": 8, "lanes": 16}, workloads)
+    p = workload_cycles("pragmatic", {"bits": 8, "pe_length": 16}, workloads)
     assert p["int8"] == p["cons"] == p["mod"]
-    assert workload_cycles("bitbalance", {"bits": 8, "k": 3, "lanes": 16}, workloads)["mod"] == (3.0, 16)
-    assert workload_cycles("ebsp", {"bits": 8, "window": 3, "lanes": 16}, workloads)["mod"] == (1.0, 16)
+    assert workload_cycles("bitbalance", {"bits": 8, "k": 3, "pe_length": 16}, workloads)["mod"] == (3.0, 16)
+    assert workload_cycles("ebsp", {"bits": 8, "window": 3, "pe_length": 16}, workloads)["mod"] == (1.0, 16)
     assert workload_cycles("bitlet", {"n_total": 16, "mode": "fp32"}, workloads)["int8"] == (None, 16)
 
 
@@ -67,7 +67,7 @@ def test_fpga_flow_of_light_heavy_and_place_only_configurations(monkeypatch):
     monkeypatch.setattr(pr, "ecp5_area", lambda *a: {"lut4": 9000, "ff": 0})
     monkeypatch.setattr(pr, "ecp5_fmax", ecp5_fmax)
     monkeypatch.setattr(pr, "ice40_fmax", lambda *a: pytest.fail("9000 LUT4 cannot be placed on the UP5K"))
-    monkeypatch.setattr("fpga.registry.build", lambda generator, params: None)   # nothing is elaborated
+    monkeypatch.setattr("fpga.registry.Config.build", lambda self: None)   # nothing is elaborated
     _, light, _ = pr.fpga_figures(get_config("stripes_pe_l8"))
     _, heavy, heavy_notes = pr.fpga_figures(get_config("bitlet_fp32_n16"))
     _, placed, placed_notes = pr.fpga_figures(get_config("bitlet_fp32_n64"))

@@ -20,7 +20,7 @@ def test_synthesizes(cfg):
     assert rec["name"] == cfg.name and rec["generator"] == cfg.generator
     assert rec["ice40"]["lut4"] > 0 and rec["cmos_transistors"] > 0
     assert rec["ice40"]["ram"] == 0
-    dsps = cfg.params["lanes"] if cfg.params.get("multiplier") == "sb_mac16" else 0
+    dsps = cfg.all_params["pe_length"] if cfg.params.get("multiplier") == "sb_mac16" else 0
     assert rec["ice40"]["dsp"] == dsps
     if cfg.generator == "shift_accumulator":
         # the accumulator register, nothing else

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from golden.baselines import (
-    ParallelConfig, PragmaticConfig, StripesConfig,
+    DenseConfig, PragmaticConfig,
     parallel_cycle_sums, parallel_dot, pragmatic_cycle_sums, pragmatic_dot, pragmatic_pass_cycles,
     stripes_cycle_sums, stripes_dot,
 )
@@ -13,10 +13,9 @@ from golden.baselines import (
 
 def test_stripes_hand_example():
     # B=4: 3 = 0011, -2 = 1110; MSB first: b3 colsum 7 -> -7; b2: 2*-7+7 = -7; b1: 2*-7+12 = -2; b0: -4+5 = 1
-    cfg = StripesConfig(bits=4, pe_length=2)
+    cfg = DenseConfig(bits=4, pe_length=2)
     assert stripes_cycle_sums([3, -2], [5, 7], cfg).tolist() == [-7, -7, -2, 1]
     assert int(stripes_dot([3, -2], [5, 7], cfg)) == 3 * 5 - 2 * 7
-    assert cfg.cycles_per_pass == 4
 
 
 def test_pragmatic_hand_example():
@@ -31,10 +30,9 @@ def test_pragmatic_hand_example():
 
 
 def test_parallel_one_cycle():
-    cfg = ParallelConfig(bits=4, pe_length=3)
+    cfg = DenseConfig(bits=4, pe_length=3)
     assert parallel_cycle_sums([-8, 7, 1], [1, 2, -3], cfg).tolist() == [3]
     assert int(parallel_dot([-8, 7, 1], [1, 2, -3], cfg)) == 3
-    assert cfg.cycles_per_pass == 1
 
 
 @settings(max_examples=150, deadline=None)
@@ -47,7 +45,7 @@ def test_all_equal_matmul(bits, act_bits, lanes, batch, seed):
     w_sm = rng.integers(-m, m + 1, size=(batch, lanes))
     x = rng.integers(-2 ** (act_bits - 1), 2 ** (act_bits - 1), size=(batch, lanes))
     kw = dict(bits=bits, pe_length=lanes, act_bits=act_bits)
-    s_cfg, p_cfg, b_cfg = StripesConfig(**kw), PragmaticConfig(**kw), ParallelConfig(**kw)
+    s_cfg, p_cfg, b_cfg = DenseConfig(**kw), PragmaticConfig(**kw), DenseConfig(**kw)
     st_sums = stripes_cycle_sums(w_tc, x, s_cfg)
     assert st_sums.shape == (batch, bits)
     assert (st_sums[:, -1] == (w_tc * x).sum(axis=1)).all()
@@ -68,7 +66,7 @@ def test_all_equal_matmul(bits, act_bits, lanes, batch, seed):
 
 
 def test_widths_exact_at_extremes():
-    s, p, b = StripesConfig(), PragmaticConfig(), ParallelConfig()
+    s, p, b = DenseConfig(), PragmaticConfig(), DenseConfig()
     assert s.product_range == (-128 * 127, 128 * 128)
     assert p.product_range == (-127 * 128, 127 * 128)
     assert s.dot_range() == (-16 * 128 * 127, 16 * 16384)
@@ -86,9 +84,9 @@ def test_widths_exact_at_extremes():
 
 def test_config_validation():
     with pytest.raises(ValueError, match=r"bits must be an integer in \[2, 16\], got 1"):
-        StripesConfig(bits=1)
+        DenseConfig(bits=1)
     with pytest.raises(TypeError, match="pe_length must be an integer"):
-        ParallelConfig(pe_length=16.0)
+        DenseConfig(pe_length=16.0)
     with pytest.raises(ValueError, match=r"act_bits must be an integer in \[2, 32\], got 0"):
         PragmaticConfig(act_bits=0)
     with pytest.raises(ValueError, match=r"sync_group must be an integer in \[1, 16\] and a divisor of pe_length=16, got 5"):
@@ -96,16 +94,16 @@ def test_config_validation():
     with pytest.raises(ValueError, match=r"sync_group must be an integer in \[1, 16\] and a divisor of pe_length=16, got 32"):
         PragmaticConfig(sync_group=32)
     with pytest.raises(ValueError, match=r"passes must be an integer >= 1, got 0"):
-        StripesConfig().acc_width_for(0)
+        DenseConfig().acc_width_for(0)
     with pytest.raises(AttributeError):
-        StripesConfig().bits = 4  # frozen
+        DenseConfig().bits = 4  # frozen
 
 
 def test_operand_refusals():
     with pytest.raises(ValueError, match=r"w_group must hold integers in \[-127, 127\], got -128"):
         pragmatic_cycle_sums([-128, 1], [1, 1])
     with pytest.raises(ValueError, match=r"w_group must hold integers in \[-8, 7\], got 8"):
-        stripes_cycle_sums([8], [1], StripesConfig(bits=4))
+        stripes_cycle_sums([8], [1], DenseConfig(bits=4))
     with pytest.raises(TypeError, match="w_group must be an array of integers, got dtype float64"):
         stripes_cycle_sums([1.0, 2.0], [1, 1])
     with pytest.raises(ValueError, match=r"x must hold integers in \[-128, 127\], got 128"):
@@ -113,12 +111,12 @@ def test_operand_refusals():
     with pytest.raises(ValueError, match="same lane count"):
         stripes_cycle_sums([1, 2], [1, 2, 3])
     with pytest.raises(ValueError, match=r"lane count \(last axis of w_group\) must be in \[1, 2\]"):
-        stripes_cycle_sums([1, 2, 3], [1, 2, 3], StripesConfig(pe_length=2))
+        stripes_cycle_sums([1, 2, 3], [1, 2, 3], DenseConfig(pe_length=2))
     with pytest.raises(ValueError, match="do not broadcast"):
         parallel_cycle_sums(np.ones((2, 3), dtype=int), np.ones((3, 3), dtype=int))
-    with pytest.raises(TypeError, match="config must be a StripesConfig, got PragmaticConfig"):
+    with pytest.raises(TypeError, match="config must be a DenseConfig, got PragmaticConfig"):
         stripes_cycle_sums([1], [1], PragmaticConfig())
     with pytest.raises(TypeError, match="config must be a PragmaticConfig"):
-        pragmatic_pass_cycles([1], StripesConfig())
+        pragmatic_pass_cycles([1], DenseConfig())
     with pytest.raises(ValueError, match="w_group must have a lane axis"):
         pragmatic_pass_cycles(np.int64(3))

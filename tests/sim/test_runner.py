@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from golden.baselines import StripesConfig, stripes_dot
+from golden.baselines import DenseConfig, stripes_dot
 from hw.baselines.stripes import StripesPE
 from sim.pe_vectors import pack_payloads, write_vectors
 from sim.runner import run_cocotb
@@ -13,7 +13,7 @@ from sim.runner import run_cocotb
 def test_wrong_expectation_fails_with_waveform(build_dir, capsys):
     rng = np.random.default_rng(1)
     w, a = rng.integers(-8, 8, (6, 3)), rng.integers(-8, 8, (6, 3))
-    results = stripes_dot(w, a, StripesConfig(bits=4, pe_length=3, act_bits=4))
+    results = stripes_dot(w, a, DenseConfig(bits=4, pe_length=3, act_bits=4))
     results[2] += 1                                    # a deliberately wrong golden value
     payloads = pack_payloads(StripesPE.weights_layout(4, 3), lanes=3, act_bits=4,
                              weights=[[int(v) for v in r] for r in w], acts=a)
