@@ -72,7 +72,7 @@ encoded field is always 6 bits; ``const_bits < 6`` only narrows the search.
 
 ``w'`` is **not** clipped back to INT-B: ``w' = q + C`` can lie up to ``2**(p-1)`` outside it (e.g. 127 with
 ``k = -22``, ``N = 4`` gives 134). The hardware never forms ``w'``; :attr:`BBSConfig.weight_range` and
-:attr:`BBSConfig.accumulator_width` cover it. Consequently ZPS is idempotent only where ``w'`` is still in
+:attr:`BBSConfig.acc_width` cover it. Consequently ZPS is idempotent only where ``w'`` is still in
 range (then a second pass returns the same weights; the stored shift may differ; tested with that filter).
 
 ``mode="reference"`` (alias ``"sm_ref"``): the authors' ``zeroPointShifting_*`` in closed form,
@@ -236,7 +236,7 @@ class BBSConfig:
         return lo - half, max(hi, qhi + half - 1)
 
     @property
-    def accumulator_width(self) -> int:
+    def acc_width(self) -> int:
         """Signed width holding ``sum`` of ``pe_length`` products ``w' * a`` (``a`` int8), exact worst case."""
         return self.dot_width(self.pe_length)
 
@@ -600,7 +600,7 @@ def select_sensitive(scales, *, beta, channels_per_tile: int = 32):
        is 3, not the 4 that float ``ceil(0.1 * 30)`` gives.
     3. Each layer's count ``c > 0`` is rounded **up** to a multiple of ``channels_per_tile`` and capped at
        the layer's channel count (a layer with fewer channels than the tile takes all of them); ``c = 0``
-       stays 0 [I: the paper's "takes CH" read as "only if it has any sensitive channel"].
+       stays 0 (a choice: the paper's "takes CH" read as "only if it has any sensitive channel").
     4. A layer's sensitive channels are its highest-scale ones (ties to the lower index), a superset of the
        ones picked in step 2.
 

@@ -41,7 +41,7 @@ Choice: PE arithmetic
     (summed by an adder tree). A dot product takes exactly ``k`` cycles whatever the weights are.
     Activations are signed ``act_bits``-bit two's complement (docs/bitbalance.md). Since every slot of a weight
     carries the same sign, each partial sum is bounded by the final worst case, so
-    :attr:`BitBalanceConfig.accumulator_width` holds every cycle's value.
+    :attr:`BitBalanceConfig.acc_width` holds every cycle's value.
 """
 
 from __future__ import annotations
@@ -119,7 +119,7 @@ class BitBalanceConfig:
         return signed_width(self.max_magnitude * amin, -self.max_magnitude * amin)
 
     @property
-    def accumulator_width(self) -> int:
+    def acc_width(self) -> int:
         """Signed width of the accumulator of one ``pe_length`` dot product, worst case, every cycle."""
         amin, _ = twos_range(self.act_bits)
         bound = self.pe_length * self.max_magnitude * -amin

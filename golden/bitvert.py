@@ -19,14 +19,14 @@ module adds the two things that depend on *how* the PE of ``hw/bitvert/pe.py`` s
 * :func:`pe_cycle_sums`: the accumulator after every cycle of every pass,
   ``sum_{j<=t} col_weight_j * bbs_sum_j + c'_t * pass_asum`` with ``c'_0 = 8*hi``, ``c'_t = C`` after;
   built from :func:`golden.bbs.column_sums` quantities. The last live cycle equals ``pass_psum``.
-* :func:`partial_weight_range` / :func:`pe_accumulator_width`: every partial sum above is
+* :func:`partial_weight_range` / :func:`pe_acc_width`: every partial sum above is
   ``sum_i a_i * x_i`` with per-lane ``x_i = q_trunc_i + c'``; its exact range over every group the format
   holds (``q`` in ``[-2**(B-1), 2**(B-1) - 2**N]``, ZPS ``C`` in ``[-2**(p-1), 2**(p-1)-1]``, RA ``C`` in
   ``[0, 2**N - 1]``) is ``[-2**(B-1) + 8*floor(-2**(p-1)/8), weight_range.max]``. It equals
   :attr:`~golden.bbs.BBSConfig.weight_range` for ``p >= 4`` and ``N > 0`` (the defaults), and is wider
   where the first-cycle digit ``8*hi`` can undershoot ``-2**(p-1)`` (``p < 4``) or where ``N = 0`` with a
   ZPS constant (``q_trunc = -2**(B-1)`` after the sign column, ``c' = -32``). The accumulator register is
-  :func:`pe_accumulator_width` bits; the result port keeps ``BBSConfig.accumulator_width`` (the final
+  :func:`pe_acc_width` bits; the result port keeps ``BBSConfig.acc_width`` (the final
   value is always inside it).
 """
 
@@ -38,7 +38,7 @@ from .bbs import BBSConfig, BBSEncoded, column_sums
 from .bits import signed_width, twos_range
 from .check import check_int_array
 
-__all__ = ["DIGIT_BITS", "digit_range", "constant_digits", "partial_weight_range", "pe_accumulator_width",
+__all__ = ["DIGIT_BITS", "digit_range", "constant_digits", "partial_weight_range", "pe_acc_width",
            "pe_cycle_sums"]
 
 DIGIT_BITS = 3          # constant bits multiplied per cycle (paper: 3, with a << 3 for the upper digit)
@@ -74,12 +74,12 @@ def partial_weight_range(cfg: BBSConfig) -> tuple[int, int]:
     return min(wlo, qlo + first_digit_lo), whi
 
 
-def pe_accumulator_width(cfg: BBSConfig) -> int:
+def pe_acc_width(cfg: BBSConfig) -> int:
     """Signed width of the BitVert PE accumulator: ``pe_length`` products over :func:`partial_weight_range`."""
     xlo, xhi = partial_weight_range(cfg)
     alo, ahi = twos_range(_ACT_BITS)
     prods = (xlo * alo, xlo * ahi, xhi * alo, xhi * ahi)
-    return max(cfg.accumulator_width, signed_width(cfg.pe_length * min(prods), cfg.pe_length * max(prods)))
+    return max(cfg.acc_width, signed_width(cfg.pe_length * min(prods), cfg.pe_length * max(prods)))
 
 
 def pe_cycle_sums(encoded: BBSEncoded, a, *, subgroup: int = 8, pe_length: int = 16) -> np.ndarray:

@@ -9,7 +9,7 @@ Choice: pattern, on the magnitude
     (``-2**(bits-1)`` is refused, never clipped). The window is counted on the **magnitude**, not on the
     two's-complement code: the allowed magnitudes are
     ``P(B, L) = {d * 2**p : 0 <= d < 2**L, 0 <= p <= B-1-L}`` (:func:`pattern_values`); for B=8, L=3 these are
-    the 24 magnitudes listed in 5.2. The sign is a separate bit, so ``q`` is allowed iff ``|q|`` is.
+    the 24 magnitudes listed in docs/ebsp.md. The sign is a separate bit, so ``q`` is allowed iff ``|q|`` is.
 
 Choice: projection
     :func:`project` returns the value of ``±P(B, L)`` nearest to ``q`` on the magnitude (sign kept, zero stays
@@ -161,7 +161,7 @@ class EBSPConfig:
         return signed_width(self.max_magnitude * amin, -self.max_magnitude * amin)
 
     @property
-    def accumulator_width(self) -> int:
+    def acc_width(self) -> int:
         """Signed width of the sum of ``pe_length`` lane products, worst case."""
         amin, _ = twos_range(self.act_bits)
         bound = self.pe_length * self.max_magnitude * -amin

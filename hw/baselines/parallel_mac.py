@@ -24,8 +24,8 @@ latency 2 cycles from acceptance to ``o.valid``.
   ``NO_ICE40_DEFAULT_ASSIGNMENTS`` defined for Icarus); see :func:`sb_mac16_sim_model`.
 
 Ports: the PE streaming contract of :mod:`hw.pe`; the ``weights`` payload is
-``ArrayLayout(signed(B), lanes)``. Product width: ``signed_width`` of ``ParallelConfig.product_range``;
-result width: ``ParallelConfig.acc_width``.
+``ArrayLayout(signed(B), lanes)``. Product width: ``signed_width`` of ``DenseConfig.product_range``;
+result width: ``DenseConfig.acc_width``.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from pathlib import Path
 from amaranth.hdl import Const, Instance, Module, Signal, signed
 from amaranth.lib import data
 
-from golden.baselines import ParallelConfig
+from golden.baselines import DenseConfig
 from golden.bits import signed_width
 from golden.check import check_choice, check_int
 from hw.blocks.adder_tree import AdderTree
@@ -97,7 +97,7 @@ class ParallelMAC(Component):
         check_int("lanes", lanes, lo=1, hi=64)
         check_int("act_bits", act_bits, lo=2, hi=16)
         self.multiplier = check_choice("multiplier", multiplier, MULTIPLIERS)
-        self.config = ParallelConfig(bits=bits, pe_length=lanes, act_bits=act_bits)
+        self.config = DenseConfig(bits=bits, pe_length=lanes, act_bits=act_bits)
         self.bits, self.lanes, self.act_bits = bits, lanes, act_bits
         super().__init__(pe_ports(self.weights_layout(bits, lanes), lanes=lanes, act_bits=act_bits,
                                   result_width=self.config.acc_width))
@@ -112,7 +112,7 @@ class ParallelMAC(Component):
 
     @property
     def product_width(self) -> int:
-        """Exact width of one product ``w * x`` (``signed_width`` of ``ParallelConfig.product_range``)."""
+        """Exact width of one product ``w * x`` (``signed_width`` of ``DenseConfig.product_range``)."""
         return signed_width(*self.config.product_range)
 
     def _sb_mac16(self, m, name, w, x, product):

@@ -38,7 +38,7 @@ Choices (the paper's PE is a reconstruction; docs/bitbalance.md):
 * The accumulator is an adder on the tree sum, not :class:`hw.blocks.shift_accumulator.ShiftAccumulator`: the
   shift and sign are per lane (before the tree), and since all slots of a weight share its sign, every
   partial sum is bounded by the final worst case, so the accumulator and the result are exactly
-  :attr:`golden.bitbalance.BitBalanceConfig.accumulator_width` bits (the primitive's generic bound
+  :attr:`golden.bitbalance.BitBalanceConfig.acc_width` bits (the primitive's generic bound
   would add ``log2(k)`` bits). Lane terms are ``signed_width(±(amin << (B-2)))`` bits.
 * ``bits = 2``: the only position is 0, no shifter is generated.
 
@@ -92,7 +92,7 @@ class BitBalancePE(Component):
         check_int("act_bits", act_bits, lo=2, hi=16)
         self.config = BitBalanceConfig(bits=bits, k=k, pe_length=lanes, act_bits=act_bits)
         self.bits, self.k, self.lanes, self.act_bits = bits, k, lanes, act_bits
-        self.result_width = self.config.accumulator_width
+        self.result_width = self.config.acc_width
         ports = pe_ports(self.weights_layout(bits, k, lanes), lanes=lanes, act_bits=act_bits,
                          result_width=self.result_width)
         ports["weight_error"] = Out(1)
@@ -162,8 +162,8 @@ class BitBalancePE(Component):
                 bad_pos.append(cur.valid & (cur.pos > B - 2))
             left_over += [creg[i].slots[j].valid for j in range(1, K)]
 
-        acc = Signal(signed(cfg.accumulator_width))
-        acc_next = Signal(signed(cfg.accumulator_width))
+        acc = Signal(signed(cfg.acc_width))
+        acc_next = Signal(signed(cfg.acc_width))
         m.d.comb += acc_next.eq(Mux(seq.step == 0, 0, acc) + tree.sum)
         # error of the group so far (bad positions in the steps done), and at its end the unconsumed slots
         gerr = Signal()

@@ -38,8 +38,8 @@ Choices (docs/bbs.md):
   two passes that carry the same metadata byte;
 * high constant digit in the first cycle, low in the second (:mod:`golden.bitvert` explains why: the
   partial sums stay inside :func:`golden.bitvert.partial_weight_range`);
-* accumulator ``pe_accumulator_width(cfg)`` bits (every partial sum, derived from ``BBSConfig``: equal to
-  ``cfg.accumulator_width`` for the defaults); the result port is ``cfg.accumulator_width`` bits (the
+* accumulator ``pe_acc_width(cfg)`` bits (every partial sum, derived from ``BBSConfig``: equal to
+  ``cfg.acc_width`` for the defaults); the result port is ``cfg.acc_width`` bits (the
   exact range of one pass's dot product, :attr:`golden.bbs.BBSConfig.weight_range` x int8, including
   ZPS weights outside INT-B);
 * the sub-group and pass activation sums are adder trees on the *offered* activations, registered with
@@ -71,7 +71,7 @@ from functools import reduce
 from amaranth.hdl import Module, Mux, Signal, signed
 
 from golden.bits import signed_width, twos_range
-from golden.bitvert import DIGIT_BITS, digit_range, pe_accumulator_width
+from golden.bitvert import DIGIT_BITS, digit_range, pe_acc_width
 from hw.blocks.adder_tree import AdderTree
 from hw.blocks.barrel_shifter import BarrelShifter
 from hw.base import Component
@@ -105,7 +105,7 @@ class BitVertPE(Component):
     ----------
     acc : Signal(signed(acc_width))
         The accumulator register (not a port; the simulator tests compare it with
-        :func:`golden.bitvert.pe_cycle_sums` cycle by cycle). ``acc_width = pe_accumulator_width(config)``.
+        :func:`golden.bitvert.pe_cycle_sums` cycle by cycle). ``acc_width = pe_acc_width(config)``.
     """
 
     def __init__(self, bits: int = 8, pruned: int = 2, lanes: int = 16, subgroup: int = 8,
@@ -113,10 +113,10 @@ class BitVertPE(Component):
         self.config = bitvert_config(bits, pruned, lanes, subgroup, const_bits)
         self.bits, self.pruned, self.lanes, self.subgroup = bits, pruned, lanes, subgroup
         self.const_bits = const_bits
-        self.acc_width = pe_accumulator_width(self.config)
+        self.acc_width = pe_acc_width(self.config)
         self.acc = Signal(signed(self.acc_width), name="acc")     # not a port: observed by the tests
         super().__init__(pe_ports(self.weights_layout(bits, lanes), lanes=lanes, act_bits=ACT_BITS,
-                                  result_width=self.config.accumulator_width))
+                                  result_width=self.config.acc_width))
 
     @staticmethod
     def weights_layout(bits: int, lanes: int):

@@ -52,7 +52,7 @@ Choices (the paper's datapath is a reconstruction; docs/ebsp.md):
   ``ArrayLayout(signed(result_width), R)`` (row ``r`` in element ``r``), one output transaction per input
   transaction.
 * Widths: LUT entries :attr:`EBSPConfig.lut_entry_width`, lane products :attr:`EBSPConfig.product_width`,
-  results :attr:`EBSPConfig.accumulator_width` (the exact worst case ``G * max_magnitude * 2**(a-1)``).
+  results :attr:`EBSPConfig.acc_width` (the exact worst case ``G * max_magnitude * 2**(a-1)``).
   ``window`` is limited to 8 by the LUT generator (256 entries).
 
 Ports: :mod:`hw.pe` (``i``, ``o``, ``clear``, ``cycles``) plus ``weight_error : Out(1)`` (sticky, see
@@ -119,7 +119,7 @@ class EBSPPE(Component):
                   extra=f"(at most bits-1 and at most {_MAX_LUT_WINDOW}: the LUT has 2**window entries)")
         self.bits, self.window, self.lanes, self.act_bits = bits, window, lanes, act_bits
         self.weight_format, self.lut_sharing = weight_format, lut_sharing
-        self.result_width = self.config.accumulator_width
+        self.result_width = self.config.acc_width
         ports = pe_ports(self.weights_layout(bits, window, lanes, weight_format, lut_sharing), lanes=lanes,
                          act_bits=act_bits, result_width=self.result_width)
         if lut_sharing > 1:

@@ -64,13 +64,13 @@ def test_config_defaults_hand_worked():
     assert c.bits_per_weight == 6.25
     # w' = q + C: q in [-128, 128 - 4], ZPS C in [-32, 31] -> [-160, 155]; 16 * 160 * 128 = 327680 < 2**19
     assert c.weight_range == (-160, 155)
-    assert c.accumulator_width == 20
+    assert c.acc_width == 20
     assert c.subgroup_sum_width == 11 and c.pass_sum_width == 12   # the RTL's 11 b and 12 b
     mod = bbs.BBSConfig(pruned=4)
     assert mod.bits_per_weight == 4.25 and mod.live_columns == 4 and mod.weight_range == (-160, 143)
     sens = bbs.BBSConfig(pruned=0)
     assert sens.bits_per_weight == 8 and sens.metadata_bits == 0 and sens.weight_range == (-128, 127)
-    assert sens.accumulator_width == 20                            # 16 * 128 * 128 = 2**18 needs 20 bits
+    assert sens.acc_width == 20                            # 16 * 128 * 128 = 2**18 needs 20 bits
     assert c.dot_width(1) == 16                                    # 20480 < 2**15
 
 

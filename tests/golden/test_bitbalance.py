@@ -45,7 +45,7 @@ def test_config_defaults_hand_worked():
     assert c.encoded_bits == 1 + 3 * (3 + 1)  # sign + 3 x (valid + pos) = 13
     assert c.max_magnitude == 112             # 0b1110000
     assert c.product_width == 15              # 112 * 128 = 14336 < 2**14
-    assert c.accumulator_width == 19          # 16 * 14336 = 229376 in [2**17, 2**18)
+    assert c.acc_width == 19          # 16 * 14336 = 229376 in [2**17, 2**18)
     assert c.cycles_per_group == 3
     assert c.allowed_magnitudes().size == 1 + 7 + 21 + 35
 
@@ -62,14 +62,14 @@ def test_config_corners(bits, k, pos_width, enc, maxmag):
 def test_accumulator_width_is_tight_and_holds_every_cycle(bits, k, g, a):
     c = bb.BitBalanceConfig(bits=bits, k=k, pe_length=g, act_bits=a)
     amin, amax = twos_range(a)
-    lo, hi = twos_range(c.accumulator_width)
+    lo, hi = twos_range(c.acc_width)
     w = np.full(g, c.max_magnitude)
     # worst positive: -M * amin per lane; worst negative: M * amin
     pos = bb.cycle_partial_sums(-w, np.full(g, amin), bits=bits, k=k, act_bits=a)
     neg = bb.cycle_partial_sums(w, np.full(g, amin), bits=bits, k=k, act_bits=a)
     assert pos[-1] == g * c.max_magnitude * -amin and neg[-1] == -pos[-1]
     assert lo <= neg.min() and pos.max() <= hi
-    lo1, hi1 = twos_range(c.accumulator_width - 1)
+    lo1, hi1 = twos_range(c.acc_width - 1)
     assert pos[-1] > hi1 or neg[-1] < lo1
 
 
@@ -301,7 +301,7 @@ def test_dot_equals_matmul(c, data):
     assert ps.shape == (k,)
     assert int(ps[-1]) == int(p @ x) == int(bb.dot(bb.encode(p, bits=bits, k=k), x, act_bits=a))
     cfg = bb.BitBalanceConfig(bits=bits, k=k, pe_length=q.size, act_bits=a)
-    wlo, whi = twos_range(cfg.accumulator_width)
+    wlo, whi = twos_range(cfg.acc_width)
     assert wlo <= ps.min() and ps.max() <= whi
 
 

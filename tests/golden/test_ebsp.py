@@ -53,7 +53,7 @@ def test_config_defaults_hand_worked():
     assert c.max_magnitude == 112
     assert c.lut_entries == 8 and c.lut_entry_width == 11   # 7 * -128 = -896 needs 11 bits
     assert c.lut_adders == 3                    # 3x, 5x, 7x
-    assert c.product_width == 15 and c.accumulator_width == 19
+    assert c.product_width == 15 and c.acc_width == 19
     assert c.cycles_per_group == 1
     assert eb.EBSPConfig(lut_sharing=4).lut_adders_per_pe == 0.75
 
@@ -78,8 +78,8 @@ def test_accumulator_and_lut_widths_are_tight(bits, window, g, a):
     top = eb.dot(-w, np.full(g, amin), bits=bits, window=window, act_bits=a)
     bot = eb.dot(w, np.full(g, amin), bits=bits, window=window, act_bits=a)
     assert top == g * c.max_magnitude * -amin and bot == -top
-    lo, hi = twos_range(c.accumulator_width)
-    lo1, hi1 = twos_range(c.accumulator_width - 1)
+    lo, hi = twos_range(c.acc_width)
+    lo1, hi1 = twos_range(c.acc_width - 1)
     assert lo <= bot and top <= hi and (top > hi1 or bot < lo1)
     t = eb.lut(np.array([amin, amax]), window, act_bits=a)
     lo, hi = twos_range(c.lut_entry_width)
@@ -331,7 +331,7 @@ def test_dot_equals_matmul(c, data):
     plain = eb.decode_plain(q, bits=bits, window=window)
     assert int(eb.dot(plain, x, bits=bits, window=window, act_bits=a)) == int(plain @ x)
     cfg = eb.EBSPConfig(bits=bits, window=window, pe_length=q.size, act_bits=a)
-    wlo, whi = twos_range(cfg.accumulator_width)
+    wlo, whi = twos_range(cfg.acc_width)
     assert wlo <= out <= whi
 
 

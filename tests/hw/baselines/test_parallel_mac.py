@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from golden.baselines import ParallelConfig, parallel_dot
+from golden.baselines import DenseConfig, parallel_dot
 from golden.bits import twos_range
 from golden.cycles import group_cycles_parallel
 from hw.baselines.parallel_mac import ParallelMAC, sb_mac16_sim_model
@@ -25,7 +25,7 @@ def groups(bits, lanes, act_bits, n, seed):
 
 
 def vectors(bits, lanes, act_bits, n, seed, path):
-    cfg = ParallelConfig(bits=bits, pe_length=lanes, act_bits=act_bits)
+    cfg = DenseConfig(bits=bits, pe_length=lanes, act_bits=act_bits)
     w, a = groups(bits, lanes, act_bits, n, seed)
     payloads = pack_payloads(ParallelMAC.weights_layout(bits, lanes), lanes=lanes, act_bits=act_bits,
                              weights=[[int(v) for v in row] for row in w], acts=a)
@@ -48,7 +48,7 @@ def test_amaranth_back_to_back(bits, lanes, act_bits):
     """Input always valid, output always ready: one exact result per cycle, the first 2 cycles after
     the first acceptance, and the cycle counter counts one step per group."""
     pe = ParallelMAC(bits, lanes, act_bits)
-    cfg = ParallelConfig(bits=bits, pe_length=lanes, act_bits=act_bits)
+    cfg = DenseConfig(bits=bits, pe_length=lanes, act_bits=act_bits)
     w, a = groups(bits, lanes, act_bits, 30, seed=lanes)
     want = parallel_dot(w, a, cfg).tolist()
     got, out_t, in_t = [], [], []
@@ -82,9 +82,9 @@ def test_amaranth_back_to_back(bits, lanes, act_bits):
 
 @pytest.mark.parametrize("bits, lanes, act_bits", [(8, 16, 8), (2, 1, 2), (16, 64, 16)])
 def test_accumulator_worst_case(bits, lanes, act_bits):
-    """The result port is ParallelConfig.acc_width wide and holds both extremes of dot_range exactly."""
+    """The result port is DenseConfig.acc_width wide and holds both extremes of dot_range exactly."""
     pe = ParallelMAC(bits, lanes, act_bits)
-    cfg = ParallelConfig(bits=bits, pe_length=lanes, act_bits=act_bits)
+    cfg = DenseConfig(bits=bits, pe_length=lanes, act_bits=act_bits)
     assert len(pe.o.payload) == cfg.acc_width
     wlo, whi = twos_range(bits)
     alo, ahi = twos_range(act_bits)

@@ -150,11 +150,11 @@ def test_amaranth_accumulator_worst_case(bits, k_max, lanes, act_bits):
     res, cyc = expected(w, x, [bits, bits], gk, act_bits)
     bound = lanes * cfg.max_magnitude * -amin
     assert res == [-bound, bound]
-    assert signed_width(-bound, bound) == cfg.accumulator_width
+    assert signed_width(-bound, bound) == cfg.acc_width
     pe = BitBalancePE(bits, k_max, lanes, act_bits)
     out = simulate(pe, payload_list(w, x, gk, bits, k_max))
     assert [o[0] for o in out] == res and [o[1] for o in out] == cyc
-    assert len(pe.o.payload) == cfg.accumulator_width
+    assert len(pe.o.payload) == cfg.acc_width
 
 
 def test_amaranth_runtime_k_out_of_range():

@@ -5,7 +5,7 @@ import pytest
 
 from golden.bbs import BBSConfig
 from golden.bits import signed_width, twos_range
-from golden.bitvert import partial_weight_range, pe_accumulator_width
+from golden.bitvert import partial_weight_range, pe_acc_width
 from hw.bitvert.pe import BitVertPE
 from sim.amaranth_sim import run_sync
 from sim.bitvert_vectors import (bitvert_passes, corner_groups, pruned_tensor, random_acts,
@@ -108,10 +108,10 @@ def test_worst_case_accumulator(bits, pruned, lanes, subgroup, const_bits):
     assert (passes.results.min(), passes.results.max()) == (rlo, rhi)
     assert (passes.cycle_sums.min(), passes.cycle_sums.max()) == (plo, phi)
     # ... which need every bit of them
-    assert signed_width(rlo, rhi) == cfg.accumulator_width
-    assert signed_width(plo, phi) == pe_accumulator_width(cfg)
+    assert signed_width(rlo, rhi) == cfg.acc_width
+    assert signed_width(plo, phi) == pe_acc_width(cfg)
     pe = BitVertPE(bits, pruned, lanes, subgroup, const_bits)
-    assert len(pe.o.payload) == cfg.accumulator_width and len(pe.acc) == pe.acc_width
+    assert len(pe.o.payload) == cfg.acc_width and len(pe.acc) == pe.acc_width
     check_amaranth(pe, passes)
 
 

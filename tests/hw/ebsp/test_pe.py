@@ -71,7 +71,7 @@ def packed_results(res, cfg):
     ``ArrayLayout(signed(width), R)`` word read as signed (equal iff every row is equal)."""
     if cfg.lut_sharing == 1:
         return [int(r[0]) for r in res]
-    layout = data.ArrayLayout(signed(cfg.accumulator_width), cfg.lut_sharing)
+    layout = data.ArrayLayout(signed(cfg.acc_width), cfg.lut_sharing)
     return [Const(layout.const([int(v) for v in r]).as_value().value, signed(layout.size)).value for r in res]
 
 
@@ -155,12 +155,12 @@ def test_amaranth_accumulator_worst_case(bits, window, lanes, act_bits, fmt):
     res, _, _ = expected(w, x, cfg)
     bound = lanes * cfg.max_magnitude * -amin
     assert res[:, 0].tolist() == [-bound, bound]
-    assert signed_width(-bound, bound) == cfg.accumulator_width      # no spare bit, none missing
+    assert signed_width(-bound, bound) == cfg.acc_width      # no spare bit, none missing
     pe = EBSPPE(bits, window, lanes, act_bits, fmt)
     out = simulate(pe, [{"weights": wv, "acts": [int(v) for v in a]}
                         for wv, a in zip(payload_weights(weight_dicts(w, cfg, fmt), 1), x)])
     assert [o[0] for o in out] == res.tolist()
-    assert len(pe.o.payload) == cfg.accumulator_width
+    assert len(pe.o.payload) == cfg.acc_width
 
 
 def test_amaranth_plain_violation_is_truncated_and_flagged():
