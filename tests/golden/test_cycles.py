@@ -175,8 +175,8 @@ def test_bitlet_group_and_layer_cycles():
     # rows 2: tiles {0,1}, {2,3}, {4}; per tile sum over passes of max over rows; x ceil(3/16) = 1
     expect = sum(int(direct[r0:r0 + 2].max(axis=0).sum()) for r0 in (0, 2, 4))
     assert C.layer_cycles("bitlet", w, tokens=3, array_rows=2) == expect
-    # the check-window pointer algorithm (docs/bitlet.md), by hand: every weight = 1 -> lane 0 has 64 essential bits, one per
-    # cycle; the other lanes are empty (8 windows -> 8 bubbles); max over lanes = 64
+    # the check-window pointer algorithm (docs/bitlet.md), by hand: every weight = 1 -> lane 0 has 64
+    # essential bits, one per cycle; the other lanes are empty (8 windows -> 8 bubbles); max over lanes = 64
     assert C.group_cycles_bitlet(np.ones((1, 64), dtype=np.int64)).tolist() == [64]
     assert C.group_cycles_bitlet(np.zeros((1, 64), dtype=np.int64)).tolist() == [8]
     # a short group (C = 8 < 64) is padded and its windows stop at the 8 valid pairs: one empty window
