@@ -1,6 +1,6 @@
-"""Bit-parallel MAC PE: ``lanes`` B x A multipliers and an adder tree, one group per cycle.
+"""Bit-parallel MAC PE: ``pe_length`` B x A multipliers and an adder tree, one group per cycle.
 
-The dense baseline of every bit-level-sparsity paper (algorithms.md 6, golden model
+The dense baseline of every bit-level-sparsity paper (docs/baselines.md; golden model
 :func:`golden.baselines.parallel_dot`, cycle model :func:`golden.cycles.group_cycles_parallel`: 1 cycle
 per group). Each lane multiplies its B-bit two's-complement weight by its ``act_bits`` activation, an
 :class:`~hw.blocks.adder_tree.AdderTree` sums the products, and the sum is the group's result.
@@ -14,7 +14,7 @@ latency 2 cycles from acceptance to ``o.valid``.
 ``multiplier`` chooses how the products are built:
 
 * ``"lut"`` (default): plain ``*``; Yosys maps it to LUTs (``synth_ice40`` without ``-dsp``) or to gates.
-* ``"sb_mac16"``: one iCE40 ``SB_MAC16`` DSP block per lane (an Amaranth ``Instance``). [I] It is used in
+* ``"sb_mac16"``: one iCE40 ``SB_MAC16`` DSP block per lane (an Amaranth ``Instance``). Choice: it is used in
   its simplest, purely combinational mode, the one Yosys itself uses for a ``$mul`` (``ice40/dsp_map.v``):
   16x16 signed multiplier (``MODE_8x8 = 0``, ``A_SIGNED = B_SIGNED = 1``), no input, pipeline or output
   register, the 32-bit product on ``O`` (``TOPOUTPUT_SELECT = BOTOUTPUT_SELECT = 2'b11``). The weight and
@@ -23,9 +23,9 @@ latency 2 cycles from acceptance to ``o.valid``.
   8x8 products per block; not done here). Simulation needs Yosys' ``ice40/cells_sim.v`` (compile it with
   ``NO_ICE40_DEFAULT_ASSIGNMENTS`` defined for Icarus); see :func:`sb_mac16_sim_model`.
 
-Ports: the PE streaming contract of :mod:`hw.pe`; the ``weights`` payload is
-``ArrayLayout(signed(B), lanes)``. Product width: ``signed_width`` of ``DenseConfig.product_range``;
-result width: ``DenseConfig.acc_width``.
+Built from a :class:`golden.baselines.DenseConfig` and the option ``multiplier``. Ports: :mod:`hw.pe`;
+the ``weights`` payload is ``ArrayLayout(signed(B), pe_length)``. Product width: ``signed_width`` of
+``DenseConfig.product_range``; result width: ``DenseConfig.acc_width``.
 """
 
 from __future__ import annotations
@@ -37,10 +37,9 @@ from amaranth.lib import data
 
 from golden.baselines import DenseConfig
 from golden.bits import signed_width
-from golden.check import check_choice, check_int
+from golden.check import check_choice
+from hw.baselines.dense import DensePE
 from hw.blocks.adder_tree import AdderTree
-from hw.base import Component
-from hw.pe import SerialSequencer, pe_ports
 
 __all__ = ["ParallelMAC", "MULTIPLIERS", "SB_MAC16_PARAMS", "sb_mac16_sim_model"]
 
@@ -76,39 +75,22 @@ def sb_mac16_sim_model() -> tuple[Path, dict]:
     return path, {"NO_ICE40_DEFAULT_ASSIGNMENTS": 1}
 
 
-class ParallelMAC(Component):
-    """Bit-parallel MAC PE, one group per cycle.
+class ParallelMAC(DensePE):
+    """Bit-parallel MAC PE, one group per cycle: the payload, limits and codec of
+    :class:`~hw.baselines.dense.DensePE` (a :class:`~golden.baselines.DenseConfig`), one step per group.
 
-    Parameters
-    ----------
-    bits : int
-        Weight bits B (2..16), two's complement.
-    lanes : int
-        Dot-product length G_pe (1..64).
-    act_bits : int
-        Activation bits (2..16), two's complement.
-    multiplier : "lut" or "sb_mac16"
-        Fabric multipliers or one iCE40 ``SB_MAC16`` per lane (see the module docstring).
-
-    Ports: see :mod:`hw.pe`. ``steps_per_group`` = 1.
+    ``multiplier``: ``"lut"`` (fabric multipliers) or ``"sb_mac16"`` (one iCE40 ``SB_MAC16`` per lane).
     """
 
-    def __init__(self, bits: int = 8, lanes: int = 16, act_bits: int = 8, multiplier: str = "lut"):
-        check_int("lanes", lanes, lo=1, hi=64)
-        check_int("act_bits", act_bits, lo=2, hi=16)
-        self.multiplier = check_choice("multiplier", multiplier, MULTIPLIERS)
-        self.config = DenseConfig(bits=bits, pe_length=lanes, act_bits=act_bits)
-        self.bits, self.lanes, self.act_bits = bits, lanes, act_bits
-        super().__init__(pe_ports(self.weights_layout(bits, lanes), lanes=lanes, act_bits=act_bits,
-                                  result_width=self.config.acc_width))
+    options = ("multiplier",)
 
-    @staticmethod
-    def weights_layout(bits: int, lanes: int) -> data.ArrayLayout:
-        return data.ArrayLayout(signed(bits), lanes)
+    def __init__(self, config, multiplier: str = "lut"):
+        self.multiplier = check_choice("multiplier", multiplier, MULTIPLIERS)
+        super().__init__(config)
 
     @property
-    def steps_per_group(self) -> int:
-        return self.config.cycles_per_pass
+    def max_steps(self) -> int:
+        return 1
 
     @property
     def product_width(self) -> int:
@@ -127,16 +109,12 @@ class ParallelMAC(Component):
 
     def elaborate(self, platform):
         m = Module()
-        n, pw = self.lanes, self.product_width
-        m.submodules.seq = seq = SerialSequencer(1)
+        cfg = self.config
+        n, pw = cfg.pe_length, self.product_width
+        seq = self.add_sequencer(m, 1, 1)
         m.submodules.tree = tree = AdderTree(n, pw)
-        m.d.comb += [
-            seq.in_valid.eq(self.i.valid), seq.out_ready.eq(self.o.ready), seq.clear.eq(self.clear),
-            seq.n_steps.eq(1),
-            self.i.ready.eq(seq.in_ready), self.o.valid.eq(seq.out_valid), self.cycles.eq(seq.cycles),
-        ]
-        wreg = [Signal(signed(self.bits), name=f"w{i}") for i in range(n)]
-        areg = [Signal(signed(self.act_bits), name=f"a{i}") for i in range(n)]
+        wreg = [Signal(signed(cfg.bits), name=f"w{i}") for i in range(n)]
+        areg = [Signal(signed(cfg.act_bits), name=f"a{i}") for i in range(n)]
         with m.If(seq.load):
             m.d.sync += [wreg[i].eq(self.i.payload.weights[i]) for i in range(n)]
             m.d.sync += [areg[i].eq(self.i.payload.acts[i]) for i in range(n)]

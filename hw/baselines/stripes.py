@@ -13,38 +13,21 @@ which also bounds every partial sum). Latency ``B + 1`` from acceptance, one gro
 """
 
 from amaranth.hdl import Module, Mux, Signal, signed
-from amaranth.lib import data
 
-from golden.baselines import DenseConfig
-from golden.check import check_int_array
+from hw.baselines.dense import DensePE
 from hw.blocks.adder_tree import AdderTree
-from hw.pe import PE
 
 __all__ = ["StripesPE"]
 
 
-class StripesPE(PE):
-    """Stripes bit-serial PE, built from a :class:`~golden.baselines.DenseConfig`.
-
-    Hardware limits: ``pe_length`` 1..64, ``act_bits`` 2..16. Ports: :mod:`hw.pe`. ``max_steps`` = B.
+class StripesPE(DensePE):
+    """Stripes bit-serial PE, built from a :class:`~golden.baselines.DenseConfig` (payload and limits of
+    :class:`~hw.baselines.dense.DensePE`). Ports: :mod:`hw.pe`. ``max_steps`` = B.
     """
-
-    config_class = DenseConfig
-    hw_limits = {"pe_length": (1, 64), "act_bits": (2, 16)}
-    field_meanings = {"weights[i]": "weight of lane i, two's complement",
-                      "acts[i]": "activation of lane i, two's complement"}
-
-    @classmethod
-    def weights_layout(cls, config):
-        return data.ArrayLayout(signed(config.bits), config.pe_length)
 
     @property
     def max_steps(self) -> int:
         return self.config.bits
-
-    def encode_weights(self, weights):
-        lo, hi = self.config.weight_range
-        return [int(v) for v in check_int_array("weights", weights, lo=lo, hi=hi, ndim=1)]
 
     def elaborate(self, platform):
         m = Module()

@@ -4,7 +4,6 @@ registered XOR of every result and cycle-counter bit (what place and route is me
 import numpy as np
 
 from golden.baselines import DenseConfig, stripes_dot
-from hw.pe import input_layout
 from fpga.pin_wrapper import PinWrapper
 from hw.baselines.stripes import StripesPE
 from sim.amaranth_sim import run_sync
@@ -15,13 +14,13 @@ def parity(v: int) -> int:
 
 
 def test_wrapper_feeds_payload_and_reduces_outputs():
-    pe = StripesPE(bits=4, lanes=3, act_bits=4)
+    cfg = DenseConfig(bits=4, pe_length=3, act_bits=4)
+    pe = StripesPE(cfg)
     top = PinWrapper(pe)
     w, a = [3, -8, 5], [-8, 7, -1]
-    want = int(stripes_dot(np.array(w), np.array(a), DenseConfig(bits=4, pe_length=3, act_bits=4)))
-    layout = input_layout(StripesPE.weights_layout(4, 3), lanes=3, act_bits=4)
-    word = layout.const({"weights": w, "acts": a}).as_value().value
-    width = layout.size
+    want = int(stripes_dot(np.array(w), np.array(a), cfg))
+    (word,) = pe.pack([w], [a])
+    width = pe.input_layout.size
     seen = {}
 
     async def bench(ctx):
