@@ -17,7 +17,6 @@ from amaranth.back import verilog
 from amaranth.hdl import Value
 from amaranth.lib.wiring import In
 
-from fpga.registry import CONFIGS, GENERATORS, build
 from hw.pe import PE
 
 __all__ = ["main", "port_summary", "to_verilog"]
@@ -64,6 +63,8 @@ def _parse_params(items) -> dict:
 
 
 def main(argv=None) -> int:
+    from fpga.registry import CONFIGS, GENERATORS, build     # (here: the simulator needs to_verilog alone)
+
     ap = argparse.ArgumentParser(prog="python -m fpga.verilog", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("generator", nargs="?", help=f"one of: {', '.join(sorted(GENERATORS))}")
