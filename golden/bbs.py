@@ -125,7 +125,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from .bits import signed_width, twos_range
+from .bits import product_range, signed_width, twos_range
 from .check import check_choice, check_float_array, check_int, check_int_array
 from .layout import Grouping, group_weights, ungroup_weights
 
@@ -243,10 +243,8 @@ class BBSConfig:
     def dot_width(self, terms: int) -> int:
         """Signed width of a sum of ``terms`` products ``w' * a`` over :attr:`weight_range` x int8."""
         terms = check_int("terms", terms, lo=1)
-        wlo, whi = self.weight_range
-        alo, ahi = twos_range(_ACT_BITS)
-        prods = (wlo * alo, wlo * ahi, whi * alo, whi * ahi)
-        return signed_width(terms * min(prods), terms * max(prods))
+        lo, hi = product_range(self.weight_range, twos_range(_ACT_BITS))
+        return signed_width(terms * lo, terms * hi)
 
     @property
     def subgroup_sum_width(self) -> int:
