@@ -52,8 +52,9 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .bits import nearest_magnitude_table, popcount, signed_width, twos_range, unsigned_width
-from .check import check_int, check_int_array, check_sign_magnitude_array
+from .bits import SignMagnitudeDotWidths, nearest_magnitude_table, popcount, twos_range, unsigned_width
+from .check import (check_code_format, check_int, check_int_array, check_lane_shapes, check_no_negative_zero,
+                    check_sign_magnitude_array, first_index)
 from .primitives import leading_one
 
 __all__ = [
@@ -72,7 +73,7 @@ def _check_bits_k(bits, k):
 
 
 @dataclass(frozen=True)
-class BitBalanceConfig:
+class BitBalanceConfig(SignMagnitudeDotWidths):
     """Parameters of a Bit-balance PE, shared by the golden model and the generator.
 
     Parameters
@@ -85,6 +86,10 @@ class BitBalanceConfig:
         ``G_pe``, lanes (weights x activations) summed per dot product, >= 1, default 16.
     act_bits : int
         Signed two's-complement activation width, 2..32, default 8.
+
+    ``product_range``, ``product_width`` (one lane's full product ``w * x``) and ``acc_width`` (the sum of
+    ``pe_length`` of them, which also holds every cycle's partial sum: the module docstring says why) come
+    from :class:`golden.bits.SignMagnitudeDotWidths`.
     """
 
     bits: int = 8
@@ -111,19 +116,6 @@ class BitBalanceConfig:
     def max_magnitude(self) -> int:
         """Largest allowed magnitude: the top ``k`` of the ``bits-1`` magnitude bits set."""
         return (1 << (self.bits - 1)) - (1 << (self.bits - 1 - self.k))
-
-    @property
-    def product_width(self) -> int:
-        """Signed width of one lane's full product ``w * x`` (worst case)."""
-        amin, _ = twos_range(self.act_bits)
-        return signed_width(self.max_magnitude * amin, -self.max_magnitude * amin)
-
-    @property
-    def acc_width(self) -> int:
-        """Signed width of the accumulator of one ``pe_length`` dot product, worst case, every cycle."""
-        amin, _ = twos_range(self.act_bits)
-        bound = self.pe_length * self.max_magnitude * -amin
-        return signed_width(-bound, bound)
 
     @property
     def cycles_per_group(self) -> int:
@@ -262,13 +254,11 @@ def encode(q, *, bits: int = 8, k: int = 3) -> BitBalanceCode:
     bits, k = _check_bits_k(bits, k)
     a = check_sign_magnitude_array("q", q, bits)
     m = np.abs(a)
-    if m.size:
-        pc = popcount(m)
-        bad = pc > k
-        if bad.any():
-            idx = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise ValueError(f"q holds {int(a[idx])} at index {idx}, whose magnitude has {int(pc[idx])} one-bits, "
-                             f"more than k={k}; project it first")
+    pc = popcount(m)
+    idx = first_index(pc > k)
+    if idx is not None:
+        raise ValueError(f"q holds {int(a[idx])} at index {idx}, whose magnitude has {int(pc[idx])} one-bits, "
+                         f"more than k={k}; project it first")
     pos = np.zeros(a.shape + (k,), dtype=np.int64)
     valid = np.zeros(a.shape + (k,), dtype=np.uint8)
     r = m.copy()
@@ -292,23 +282,14 @@ def _check_code(code) -> BitBalanceCode:
     if pos.shape != sign.shape + (k,) or valid.shape != pos.shape:
         raise ValueError(f"pos and valid must have shape sign.shape + (k,) = {sign.shape + (k,)}, "
                          f"got pos {pos.shape}, valid {valid.shape}")
-    if k > 1 and pos.size:
-        later_used = (valid[..., 1:] == 1)
-        bad = later_used & ((valid[..., :-1] == 0) | (pos[..., 1:] >= pos[..., :-1]))
-        if bad.any():
-            idx = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise ValueError(f"code is not canonical at index {idx[:-1]}: used slots must come first with "
-                             f"strictly decreasing positions (MSB first)")
-    if pos.size:
-        bad = (valid == 0) & (pos != 0)
-        if bad.any():
-            idx = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise ValueError(f"code is not canonical at index {idx[:-1]}: an unused slot must have pos 0")
-    if sign.size:
-        bad = (sign == 1) & (valid.sum(axis=-1) == 0)
-        if bad.any():
-            idx = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise ValueError(f"code is not canonical at index {idx}: zero must have sign 0 (no negative zero)")
+    idx = first_index((valid[..., 1:] == 1) & ((valid[..., :-1] == 0) | (pos[..., 1:] >= pos[..., :-1])))
+    if idx is not None:
+        raise ValueError(f"code is not canonical at index {idx[:-1]}: used slots must come first with "
+                         f"strictly decreasing positions (MSB first)")
+    idx = first_index((valid == 0) & (pos != 0))
+    if idx is not None:
+        raise ValueError(f"code is not canonical at index {idx[:-1]}: an unused slot must have pos 0")
+    check_no_negative_zero(sign, valid.sum(axis=-1) == 0)
     return BitBalanceCode(sign.astype(np.uint8), pos, valid.astype(np.uint8), bits, k)
 
 
@@ -338,8 +319,8 @@ def unpack(words, *, bits: int = 8, k: int = 3) -> BitBalanceCode:
     sign = (w >> (k * (pw + 1))) & 1
     pos = np.stack([(w >> (j * (pw + 1))) & ((1 << pw) - 1) for j in range(k)], axis=-1)
     valid = np.stack([(w >> (j * (pw + 1) + pw)) & 1 for j in range(k)], axis=-1)
-    if pos.size and pos.max() > bits - 2:
-        idx = tuple(int(i) for i in np.argwhere(pos > bits - 2)[0])
+    idx = first_index(pos > bits - 2)
+    if idx is not None:
         raise ValueError(f"words holds a position {int(pos[idx])} > bits-2 = {bits - 2} at index {idx[:-1]}")
     return _check_code(BitBalanceCode(sign.astype(np.uint8), pos, valid.astype(np.uint8), bits, k))
 
@@ -347,10 +328,7 @@ def unpack(words, *, bits: int = 8, k: int = 3) -> BitBalanceCode:
 def _as_code(w, bits, k) -> BitBalanceCode:
     if isinstance(w, BitBalanceCode):
         c = _check_code(w)
-        if bits is not None and check_int("bits", bits) != c.bits:
-            raise ValueError(f"bits={bits} does not match the code's bits={c.bits}")
-        if k is not None and check_int("k", k) != c.k:
-            raise ValueError(f"k={k} does not match the code's k={c.k}")
+        check_code_format(c, bits=bits, k=k)
         return c
     return encode(w, bits=8 if bits is None else bits, k=3 if k is None else k)
 
@@ -361,15 +339,7 @@ def _slot_terms(w, x, bits, k, act_bits) -> np.ndarray:
     act_bits = check_int("act_bits", act_bits, lo=2, hi=_MAX_ACT_BITS)
     lo, hi = twos_range(act_bits)
     xa = check_int_array("x", x, lo=lo, hi=hi)
-    if c.sign.ndim < 1 or xa.ndim < 1:
-        raise ValueError(f"weights and x need a lane (last) axis, got shapes {c.shape} and {xa.shape}")
-    if c.shape[-1] != xa.shape[-1]:
-        raise ValueError(f"weights have {c.shape[-1]} lanes but x has {xa.shape[-1]} (last axis)")
-    try:
-        shape = np.broadcast_shapes(c.shape, xa.shape)
-    except ValueError:
-        raise ValueError(f"weights of shape {c.shape} and x of shape {xa.shape} do not broadcast "
-                         f"(lanes are the last axis)") from None
+    shape = check_lane_shapes(c.shape, xa.shape)
     terms = np.empty((c.k,) + shape, dtype=np.int64)
     neg = c.sign == 1
     for j in range(c.k):

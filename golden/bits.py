@@ -127,3 +127,28 @@ def nearest_magnitude_table(allowed, bits: int) -> np.ndarray:
     signed = np.concatenate([-proj[:0:-1], proj])
     signed.setflags(write=False)
     return signed
+
+
+class SignMagnitudeDotWidths:
+    """Ranges and widths of a dot product of ``pe_length`` sign-magnitude weights ``|w| <= max_magnitude``
+    with ``act_bits``-bit two's-complement activations: a mixin of the configurations of Bit-balance and
+    EBSP (which define those three fields)."""
+
+    @property
+    def product_range(self) -> tuple[int, int]:
+        """Exact ``(min, max)`` of one lane's product ``w * x``."""
+        return product_range((-self.max_magnitude, self.max_magnitude), twos_range(self.act_bits))
+
+    @property
+    def product_width(self) -> int:
+        """Signed width of one lane's product (worst case)."""
+        return signed_width(*self.product_range)
+
+    @property
+    def acc_width(self) -> int:
+        """Signed width of the sum of ``pe_length`` lane products (worst case, attained)."""
+        lo, hi = self.product_range
+        return signed_width(self.pe_length * lo, self.pe_length * hi)
+
+
+__all__ += ["SignMagnitudeDotWidths"]

@@ -128,3 +128,42 @@ def _check_ndim(name, a, ndim):
     if a.ndim not in allowed:
         raise ValueError(f"{name} must have {' or '.join(map(str, allowed))} dimensions, "
                          f"got shape {a.shape}")
+
+
+def first_index(mask) -> tuple | None:
+    """Index (a tuple of ints) of the first ``True`` of a boolean array, or ``None`` if there is none."""
+    hits = np.argwhere(mask)
+    return tuple(int(i) for i in hits[0]) if len(hits) else None
+
+
+def check_lane_shapes(w_shape: tuple, x_shape: tuple) -> tuple:
+    """The broadcast shape of weights and activations of shapes ``w_shape`` and ``x_shape`` whose last axis
+    is the lane axis; ``ValueError`` if either has no lane axis, the lanes differ or they do not broadcast."""
+    w_shape, x_shape = tuple(w_shape), tuple(x_shape)
+    if len(w_shape) < 1 or len(x_shape) < 1:
+        raise ValueError(f"weights and x need a lane (last) axis, got shapes {w_shape} and {x_shape}")
+    if w_shape[-1] != x_shape[-1]:
+        raise ValueError(f"weights have {w_shape[-1]} lanes but x has {x_shape[-1]} (last axis)")
+    try:
+        return np.broadcast_shapes(w_shape, x_shape)
+    except ValueError:
+        raise ValueError(f"weights of shape {w_shape} and x of shape {x_shape} do not broadcast "
+                         f"(lanes are the last axis)") from None
+
+
+def check_code_format(code, **fields):
+    """``ValueError`` if a format field given (not ``None``) differs from the code's: ``bits=9`` for an
+    8-bit code is refused as ``"bits=9 does not match the code's bits=8"``."""
+    for name, value in fields.items():
+        if value is not None and check_int(name, value) != getattr(code, name):
+            raise ValueError(f"{name}={value} does not match the code's {name}={getattr(code, name)}")
+
+
+def check_no_negative_zero(sign, is_zero):
+    """``ValueError`` naming the first index where a code has ``sign == 1`` on a zero magnitude."""
+    idx = first_index((np.asarray(sign) == 1) & is_zero)
+    if idx is not None:
+        raise ValueError(f"code is not canonical at index {idx}: zero must have sign 0 (no negative zero)")
+
+
+__all__ += ["first_index", "check_lane_shapes", "check_code_format", "check_no_negative_zero"]

@@ -53,8 +53,10 @@ from functools import lru_cache
 
 import numpy as np
 
-from .bits import nearest_magnitude_table, signed_width, twos_range, unsigned_width
-from .check import check_float_array, check_int, check_int_array, check_sign_magnitude_array
+from .bits import SignMagnitudeDotWidths, nearest_magnitude_table, product_range, signed_width, twos_range, \
+    unsigned_width
+from .check import (check_code_format, check_float_array, check_int, check_int_array, check_lane_shapes,
+                    check_no_negative_zero, check_sign_magnitude_array, first_index)
 from .primitives import leading_one
 
 __all__ = [
@@ -78,7 +80,7 @@ def _shift_width(bits, window):
 
 
 @dataclass(frozen=True)
-class EBSPConfig:
+class EBSPConfig(SignMagnitudeDotWidths):
     """Parameters of an EBSP PE, shared by the golden model and the generator.
 
     Parameters
@@ -93,6 +95,9 @@ class EBSPConfig:
         Signed two's-complement activation width, 2..32, default 8.
     lut_sharing : int
         PEs sharing one activation LUT (>= 1, default 1); only the amortized LUT cost depends on it.
+
+    ``product_range``, ``product_width`` (one lane's shifted, signed LUT output) and ``acc_width`` (the sum
+    of ``pe_length`` of them) come from :class:`golden.bits.SignMagnitudeDotWidths`.
     """
 
     bits: int = 8
@@ -140,9 +145,7 @@ class EBSPConfig:
     @property
     def lut_entry_width(self) -> int:
         """Signed width of a LUT entry ``d * x`` (``act_bits + window`` for window >= 2, ``act_bits`` for 1)."""
-        amin, amax = twos_range(self.act_bits)
-        dmax = (1 << self.window) - 1
-        return signed_width(dmax * amin, dmax * amax)
+        return signed_width(*product_range((0, (1 << self.window) - 1), twos_range(self.act_bits)))
 
     @property
     def lut_adders(self) -> int:
@@ -153,19 +156,6 @@ class EBSPConfig:
     def lut_adders_per_pe(self) -> float:
         """LUT adders amortized over the ``lut_sharing`` PEs that share it."""
         return self.lut_adders / self.lut_sharing
-
-    @property
-    def product_width(self) -> int:
-        """Signed width of one lane's shifted, signed LUT output (worst case)."""
-        amin, _ = twos_range(self.act_bits)
-        return signed_width(self.max_magnitude * amin, -self.max_magnitude * amin)
-
-    @property
-    def acc_width(self) -> int:
-        """Signed width of the sum of ``pe_length`` lane products, worst case."""
-        amin, _ = twos_range(self.act_bits)
-        bound = self.pe_length * self.max_magnitude * -amin
-        return signed_width(-bound, bound)
 
     @property
     def cycles_per_group(self) -> int:
@@ -286,12 +276,10 @@ def encode(q, *, bits: int = 8, window: int = 3) -> EBSPCode:
     a = check_sign_magnitude_array("q", q, bits)
     m = np.abs(a)
     p, d = _lod_fields(m, window)
-    if a.size:
-        bad = (d << p) != m
-        if bad.any():
-            idx = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise ValueError(f"q holds {int(a[idx])} at index {idx}, which is outside the pattern "
-                             f"P({bits}, {window}) (one-bits span more than {window} positions); project it first")
+    idx = first_index((d << p) != m)
+    if idx is not None:
+        raise ValueError(f"q holds {int(a[idx])} at index {idx}, which is outside the pattern "
+                         f"P({bits}, {window}) (one-bits span more than {window} positions); project it first")
     return EBSPCode((a < 0).astype(np.uint8), p, d, bits, window)
 
 
@@ -305,16 +293,11 @@ def _check_code(code) -> EBSPCode:
     if shift.shape != sign.shape or digits.shape != sign.shape:
         raise ValueError(f"sign, shift and digits must have one shape, got {sign.shape}, {shift.shape}, "
                          f"{digits.shape}")
-    if sign.size:
-        bad = (shift > 0) & ((digits >> (window - 1)) == 0)
-        if bad.any():
-            idx = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise ValueError(f"code is not canonical at index {idx}: shift {int(shift[idx])} > 0 needs the top "
-                             f"digit bit set, got digits {int(digits[idx])}")
-        bad = (sign == 1) & (digits == 0)
-        if bad.any():
-            idx = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise ValueError(f"code is not canonical at index {idx}: zero must have sign 0 (no negative zero)")
+    idx = first_index((shift > 0) & ((digits >> (window - 1)) == 0))
+    if idx is not None:
+        raise ValueError(f"code is not canonical at index {idx}: shift {int(shift[idx])} > 0 needs the top "
+                         f"digit bit set, got digits {int(digits[idx])}")
+    check_no_negative_zero(sign, digits == 0)
     return EBSPCode(sign.astype(np.uint8), shift, digits, bits, window)
 
 
@@ -364,10 +347,7 @@ def lut(x, window: int, *, act_bits: int = 8) -> np.ndarray:
 def _as_code(w, bits, window) -> EBSPCode:
     if isinstance(w, EBSPCode):
         c = _check_code(w)
-        if bits is not None and check_int("bits", bits) != c.bits:
-            raise ValueError(f"bits={bits} does not match the code's bits={c.bits}")
-        if window is not None and check_int("window", window) != c.window:
-            raise ValueError(f"window={window} does not match the code's window={c.window}")
+        check_code_format(c, bits=bits, window=window)
         return c
     return encode(w, bits=8 if bits is None else bits, window=3 if window is None else window)
 
@@ -390,16 +370,7 @@ def dot(w, x, *, bits: int | None = None, window: int | None = None, act_bits: i
     """
     c = _as_code(w, bits, window)
     table = lut(x, c.window, act_bits=act_bits)
-    xshape = table.shape[:-1]
-    if c.sign.ndim < 1 or len(xshape) < 1:
-        raise ValueError(f"weights and x need a lane (last) axis, got shapes {c.shape} and {xshape}")
-    if c.shape[-1] != xshape[-1]:
-        raise ValueError(f"weights have {c.shape[-1]} lanes but x has {xshape[-1]} (last axis)")
-    try:
-        shape = np.broadcast_shapes(c.shape, xshape)
-    except ValueError:
-        raise ValueError(f"weights of shape {c.shape} and x of shape {xshape} do not broadcast "
-                         f"(lanes are the last axis)") from None
+    shape = check_lane_shapes(c.shape, table.shape[:-1])
     t = np.take_along_axis(np.broadcast_to(table, shape + table.shape[-1:]),
                            np.broadcast_to(c.digits, shape)[..., None], axis=-1)[..., 0]   # LUT read
     t = np.where(c.sign == 1, -t, t)                                                       # sign
@@ -416,8 +387,8 @@ def project_float(w, *, scale, bits: int = 8, window: int = 3) -> np.ndarray:
     bits, window = _check_bits_window(bits, window)
     wa = check_float_array("w", w)
     s = check_float_array("scale", scale)
-    if s.size and not (s > 0).all():
-        idx = tuple(int(i) for i in np.argwhere(~(s > 0))[0])
+    idx = first_index(~(s > 0))
+    if idx is not None:
         raise ValueError(f"scale must be > 0, got {s[idx]} at index {idx}")
     try:
         np.broadcast_shapes(wa.shape, s.shape)

@@ -2,38 +2,15 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given
 
 from golden import bitbalance as bb
 from golden.bits import twos_range
-
-SETTINGS = settings(max_examples=150, deadline=None, derandomize=True)
+from tests.golden.sign_magnitude_cases import SETTINGS, bits_and_limit, case, dot_case, nearest_brute
 
 
 def _allowed_brute(bits, k):
     return [v for v in range(1 << (bits - 1)) if bin(v).count("1") <= k]
-
-
-def _nearest_brute(q, bits, k):
-    table = _allowed_brute(bits, k)
-    m = abs(q)
-    best = min(table, key=lambda v: (abs(v - m), v))   # nearest, tie -> smaller magnitude
-    return -best if q < 0 else best
-
-
-@st.composite
-def bits_k(draw, max_bits=10):
-    bits = draw(st.integers(2, max_bits))
-    k = draw(st.integers(1, bits - 1))
-    return bits, k
-
-
-@st.composite
-def case(draw, max_bits=10, max_len=24):
-    bits, k = draw(bits_k(max_bits))
-    top = (1 << (bits - 1)) - 1
-    q = draw(st.lists(st.integers(-top, top), min_size=1, max_size=max_len))
-    return bits, k, np.array(q, dtype=np.int64)
 
 
 # ---------------------------------------------------------------------------------------------- config
@@ -143,10 +120,11 @@ def test_project_properties(c):
     assert all(bin(abs(int(v))).count("1") <= k for v in out)                # at most k ones
     assert np.array_equal(np.sign(out) * np.sign(q) >= 0, np.ones(q.shape, bool))  # sign kept (or zero)
     assert np.array_equal(bb.project(out, bits=bits, k=k), out)               # idempotent
-    assert out.tolist() == [_nearest_brute(int(v), bits, k) for v in q]       # nearest, ties smaller
+    allowed = _allowed_brute(bits, k)
+    assert out.tolist() == [nearest_brute(int(v), allowed) for v in q]       # nearest, ties smaller
 
 
-@given(bits_k(12))
+@given(bits_and_limit(12))
 @SETTINGS
 def test_allowed_magnitudes_match_brute_force(bk):
     bits, k = bk
@@ -289,13 +267,10 @@ def test_dot_broadcasts_rows_and_batches():
     assert bb.cycle_partial_sums(q, xb).shape == (3, 4, 6)
 
 
-@given(case(max_len=16), st.data())
+@given(dot_case())
 @SETTINGS
-def test_dot_equals_matmul(c, data):
-    bits, k, q = c
-    a = data.draw(st.integers(2, 16))
-    lo, hi = twos_range(a)
-    x = np.array(data.draw(st.lists(st.integers(lo, hi), min_size=q.size, max_size=q.size)), dtype=np.int64)
+def test_dot_equals_matmul(c):
+    bits, k, q, a, x = c
     p = bb.project(q, bits=bits, k=k)
     ps = bb.cycle_partial_sums(p, x, bits=bits, k=k, act_bits=a)
     assert ps.shape == (k,)

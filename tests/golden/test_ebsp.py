@@ -2,13 +2,12 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 from golden import bitbalance as bb
 from golden import ebsp as eb
 from golden.bits import twos_range
-
-SETTINGS = settings(max_examples=150, deadline=None, derandomize=True)
+from tests.golden.sign_magnitude_cases import SETTINGS, bits_and_limit, case, dot_case, nearest_brute
 
 
 def _span_ok(v, window):
@@ -21,26 +20,6 @@ def _span_ok(v, window):
 
 def _pattern_brute(bits, window):
     return [v for v in range(1 << (bits - 1)) if _span_ok(v, window)]
-
-
-def _nearest_brute(q, bits, window):
-    m = abs(q)
-    best = min(_pattern_brute(bits, window), key=lambda v: (abs(v - m), v))   # tie -> smaller magnitude
-    return -best if q < 0 else best
-
-
-@st.composite
-def bits_window(draw, max_bits=10):
-    bits = draw(st.integers(2, max_bits))
-    return bits, draw(st.integers(1, bits - 1))
-
-
-@st.composite
-def case(draw, max_bits=10, max_len=24):
-    bits, window = draw(bits_window(max_bits))
-    top = (1 << (bits - 1)) - 1
-    q = draw(st.lists(st.integers(-top, top), min_size=1, max_size=max_len))
-    return bits, window, np.array(q, dtype=np.int64)
 
 
 # ---------------------------------------------------------------------------------------------- config
@@ -119,7 +98,7 @@ def test_pattern_corners():
     assert eb.pattern_values(2, 1).tolist() == [0, 1]
 
 
-@given(bits_window(12))
+@given(bits_and_limit(12))
 @SETTINGS
 def test_pattern_values_match_span_definition(bw):
     bits, window = bw
@@ -153,7 +132,8 @@ def test_project_properties(c):
     assert all(_span_ok(abs(int(v)), window) for v in out)                    # fits its window
     assert np.all(out * q >= 0)                                               # sign kept
     assert np.array_equal(eb.project(out, bits=bits, window=window), out)     # idempotent
-    assert out.tolist() == [_nearest_brute(int(v), bits, window) for v in q]  # nearest, ties smaller
+    allowed = _pattern_brute(bits, window)
+    assert out.tolist() == [nearest_brute(int(v), allowed) for v in q]        # nearest, ties smaller
     assert eb.is_pattern(out, bits=bits, window=window).all()
 
 
@@ -316,13 +296,10 @@ def test_dot_broadcasts_rows_and_batches():
     assert np.array_equal(eb.dot(q, xb), np.einsum("ng,bqg->bn", q, xb))
 
 
-@given(case(max_len=16), st.data())
+@given(dot_case())
 @SETTINGS
-def test_dot_equals_matmul(c, data):
-    bits, window, q = c
-    a = data.draw(st.integers(2, 16))
-    lo, hi = twos_range(a)
-    x = np.array(data.draw(st.lists(st.integers(lo, hi), min_size=q.size, max_size=q.size)), dtype=np.int64)
+def test_dot_equals_matmul(c):
+    bits, window, q, a, x = c
     p = eb.project(q, bits=bits, window=window)
     out = eb.dot(p, x, bits=bits, window=window, act_bits=a)
     assert int(out) == int(p @ x)
