@@ -61,6 +61,11 @@ clean:
 distclean: clean
 	rm -rf $(VENV) *.egg-info
 
-# refresh the README's measured tables from build/reports/ (after make synth / make bench)
+# redraw docs/img/ from simulations, regenerate docs/payloads.md from the PEs and refresh the measured tables
+# of docs/results.md from build/reports/ (after make synth / make bench); the figures need matplotlib, the
+# optional 'docs' extra
 readme: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[test,docs]'
+	$(PY) -m fpga.figures
+	$(PY) -m fpga.payloads
 	$(PY) -m fpga.readme
