@@ -1,4 +1,4 @@
-"""Regenerate the measured-results tables of README.md from build/reports/*.json (``make readme``).
+"""Regenerate the measured-results tables of docs/results.md from build/reports/*.json (``make readme``).
 
 Each table sits between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->`` markers; a table whose report
 does not exist yet is left as it is. Nothing in a table is typed by hand.
@@ -13,6 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORTS = ROOT / "build" / "reports"
+RESULTS = ROOT / "docs" / "results.md"
 
 
 def area_table(records) -> str:
@@ -46,22 +47,22 @@ TABLES = {"area": ("area.json", area_table), "bench": ("bench.json", bench_table
 def replace_section(text: str, name: str, body: str) -> str:
     pat = re.compile(rf"(<!-- {name}:begin -->\n).*?(<!-- {name}:end -->)", re.S)
     if not pat.search(text):
-        raise SystemExit(f"README.md has no <!-- {name}:begin --> ... <!-- {name}:end --> section")
+        raise SystemExit(f"docs/results.md has no <!-- {name}:begin --> ... <!-- {name}:end --> section")
     return pat.sub(lambda m: m.group(1) + body + m.group(2), text)
 
 
 def main() -> int:
-    readme = ROOT / "README.md"
-    text = readme.read_text()
+    text = RESULTS.read_text()
+    doc = RESULTS.relative_to(ROOT)
     for name, (fname, render) in TABLES.items():
         path = REPORTS / fname
         if path.exists():
             text = replace_section(text, name, render(json.loads(path.read_text())))
-            print(f"README.md: {name} table from {path.relative_to(ROOT)}")
+            print(f"{doc}: {name} table from {path.relative_to(ROOT)}")
         else:
-            print(f"README.md: {name} table kept ({path.relative_to(ROOT)} not found; run make "
+            print(f"{doc}: {name} table kept ({path.relative_to(ROOT)} not found; run make "
                   f"{'bench' if name == 'bench' else 'synth'})")
-    readme.write_text(text)
+    RESULTS.write_text(text)
     return 0
 
 
