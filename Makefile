@@ -16,8 +16,12 @@ help:
 	@echo "make test      the whole test suite (golden, Amaranth sim, cocotb/Icarus, formal, synthesis)"
 	@echo "make synth     Yosys area (area.json/md) and PE area, Fmax, throughput (pe.json/md) in build/reports/"
 	@echo "make bench     golden-model speed on a ResNet-50-sized network: build/reports/bench.json"
-	@echo "make readme    refresh the README tables from build/reports/"
+	@echo "make readme    refresh docs/results.md from build/reports/, docs/payloads.md, docs/img/"
 	@echo "make clean     remove build/ (make distclean also removes .venv)"
+	@echo ""
+	@echo "variables: JOBS=N (make test workers, default auto), PYTEST_ARGS='-k bitvert' (extra pytest"
+	@echo "           arguments), HEAVY=1 (make synth: also the heavy configurations, tens of minutes),"
+	@echo "           ROUTE=1 (with HEAVY=1: also route the 64-pair Bitlet PEs on the ECP5, hours)"
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
