@@ -34,15 +34,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .bbs import BBSConfig, BBSEncoded, column_sums
-from .bits import signed_width, twos_range
+from .bbs import _ACT_BITS, BBSConfig, BBSEncoded, column_sums
+from .bits import product_range, signed_width, twos_range
 from .check import check_int_array
 
-__all__ = ["DIGIT_BITS", "digit_range", "constant_digits", "partial_weight_range", "pe_acc_width",
-           "pe_cycle_sums"]
+__all__ = ["ACT_BITS", "DIGIT_BITS", "digit_range", "constant_digits", "partial_weight_range",
+           "pe_acc_width", "pe_cycle_sums"]
 
 DIGIT_BITS = 3          # constant bits multiplied per cycle (paper: 3, with a << 3 for the upper digit)
-_ACT_BITS = 8
+ACT_BITS = _ACT_BITS    # activations are int8 (golden.bbs)
 
 
 def digit_range() -> tuple[int, int]:
@@ -76,10 +76,8 @@ def partial_weight_range(cfg: BBSConfig) -> tuple[int, int]:
 
 def pe_acc_width(cfg: BBSConfig) -> int:
     """Signed width of the BitVert PE accumulator: ``pe_length`` products over :func:`partial_weight_range`."""
-    xlo, xhi = partial_weight_range(cfg)
-    alo, ahi = twos_range(_ACT_BITS)
-    prods = (xlo * alo, xlo * ahi, xhi * alo, xhi * ahi)
-    return max(cfg.acc_width, signed_width(cfg.pe_length * min(prods), cfg.pe_length * max(prods)))
+    plo, phi = product_range(partial_weight_range(cfg), twos_range(ACT_BITS))
+    return max(cfg.acc_width, signed_width(cfg.pe_length * plo, cfg.pe_length * phi))
 
 
 def pe_cycle_sums(encoded: BBSEncoded, a, *, subgroup: int = 8, pe_length: int = 16) -> np.ndarray:

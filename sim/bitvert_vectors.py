@@ -1,12 +1,9 @@
 """Pytest-side helpers for the BitVert PE: a BBS-compressed tensor and its activations -> PE passes.
 
-A group of ``G`` weights is ``P = ceil(G / G_pe)`` PE passes (docs/bbs.md, BitVert PE): pass ``p`` gets
-the bits ``p*G_pe .. p*G_pe + G_pe - 1`` of every live column word, the group's metadata byte, its
-sensitive flag and the constant's kind, and the activations of those lanes (a short last pass is padded
-with weight bits 0 and activations 0, as :func:`golden.bbs.column_sums` pads). Passes are listed group by
-group in row order. Expected results are :attr:`golden.bbs.BBSColumnSums.pass_psum`; expected cycles
-:func:`golden.cycles.group_cycles_bitvert` per pass; the accumulator after every cycle
-:func:`golden.bitvert.pe_cycle_sums`.
+:func:`bitvert_passes` takes the passes' payloads from :meth:`hw.bitvert.pe.BitVertPE.payloads` (which
+documents the pass split) and computes what each pass must give: the result
+(:attr:`golden.bbs.BBSColumnSums.pass_psum`), the steps (:func:`golden.cycles.group_cycles_bitvert`) and
+the accumulator after every cycle (:func:`golden.bitvert.pe_cycle_sums`).
 
 Test data: :func:`pruned_tensor` (RA / ZPS on uniform or Laplace-quantized weights, with sensitive
 channels), :func:`corner_groups` (all-zero, all-ones columns, the extremes of ``BBSConfig.weight_range``,
@@ -16,7 +13,6 @@ every redundant count, sensitive groups) and :func:`encode_datapath_form` (group
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -27,71 +23,49 @@ from golden.bitvert import pe_cycle_sums
 from golden.cycles import group_cycles_bitvert
 from golden.layout import Grouping, group_weights
 from golden.quant import quantize
-from hw.bitvert.pe import ACT_BITS, BitVertPE
-from sim.pe_vectors import pack_payloads, write_vectors
 
-__all__ = ["BitVertPasses", "bitvert_passes", "write_bitvert_vectors",
-           "encode_datapath_form", "pruned_tensor", "corner_groups", "random_acts"]
+__all__ = ["BitVertPasses", "bitvert_passes", "encode_datapath_form", "pruned_tensor", "corner_groups",
+           "random_acts"]
 
 
 @dataclass
 class BitVertPasses:
-    """The PE passes of a tensor, in stream order (``n_groups * P`` entries each).
+    """The PE passes of one or more tensors, in stream order.
 
-    ``weights``: payload dicts for :meth:`BitVertPE.weights_layout`; ``acts``: ``[n*P, G_pe]``;
-    ``results``: golden pass dot products; ``cycles``: cycle model per pass; ``cycle_sums``: the
-    accumulator after each cycle, ``[n*P, B]`` (:func:`golden.bitvert.pe_cycle_sums`); ``group`` / ``pass_``:
-    where each pass comes from.
+    ``payloads``: :meth:`BitVertPE.payloads <hw.bitvert.pe.BitVertPE.payloads>`; ``results``: golden pass
+    dot products; ``cycles``: cycle model per pass; ``cycle_sums``: the accumulator after each cycle,
+    ``[passes, B]`` (:func:`golden.bitvert.pe_cycle_sums`).
     """
 
-    weights: list
-    acts: np.ndarray
+    payloads: list
     results: np.ndarray
     cycles: np.ndarray
     cycle_sums: np.ndarray
-    group: np.ndarray
-    pass_: np.ndarray
 
     def __len__(self):
-        return len(self.weights)
+        return len(self.payloads)
 
     def __add__(self, other):
-        return BitVertPasses(self.weights + other.weights,
+        return BitVertPasses(self.payloads + other.payloads,
                              *(np.concatenate([getattr(self, f), getattr(other, f)])
-                               for f in ("acts", "results", "cycles", "cycle_sums", "group", "pass_")))
+                               for f in ("results", "cycles", "cycle_sums")))
 
 
-def bitvert_passes(encoded: BBSEncoded, a, *, pe_length: int = 16, subgroup: int = 8) -> BitVertPasses:
-    """Split ``encoded`` (with activations ``a``, ``[n_groups, G]`` or ``[G]``) into PE passes."""
-    enc = encoded
-    cs = column_sums(enc, a, subgroup=subgroup, pe_length=pe_length)      # validates a, subgroup, pe_length
+def bitvert_passes(pe, encoded: BBSEncoded, a) -> BitVertPasses:
+    """The passes of ``encoded`` with activations ``a`` (``[n_groups, G]``) on BitVert PE ``pe``."""
+    cfg, enc = pe.config, encoded
+    payloads = pe.payloads(enc, a)                            # validates enc against the PE, and a
+    cs = column_sums(enc, a, subgroup=cfg.subgroup, pe_length=cfg.pe_length)
     G, B, n = enc.group, enc.bits, enc.n_groups
-    P = -(-G // pe_length)
-    act = np.broadcast_to(np.asarray(a, dtype=np.int64), (n, G))
-    act = np.pad(act, ((0, 0), (0, P * pe_length - G))).reshape(n * P, pe_length)
-    mask = np.uint64((1 << pe_length) - 1) if pe_length < 64 else np.uint64(2**64 - 1)
-    weights = []
-    for g in range(n):
-        for p in range(P):
-            cols = [int((enc.words[g, j] >> np.uint64(p * pe_length)) & mask) for j in range(B)]
-            weights.append({"columns": cols, "meta": int(enc.meta[g]), "sensitive": int(enc.sensitive[g]),
-                            "signed_const": int(enc.kind == "zps")})
+    P = -(-G // cfg.pe_length)
     # the cycle model takes the datapath form q = w' - C (two's complement INT-B; w' itself may leave
     # INT-B for ZPS), one row per pass
     wq, _ = group_weights(decode(enc), G)
-    q = np.pad(wq - cs.constant[:, None], ((0, 0), (0, P * pe_length - G))).reshape(n, P, pe_length)
+    q = np.pad(wq - cs.constant[:, None], ((0, 0), (0, P * cfg.pe_length - G))).reshape(n, P, cfg.pe_length)
     cycles = group_cycles_bitvert(q, bits=B, pruned=enc.pruned,
                                   sensitive=np.repeat(enc.sensitive[:, None], P, axis=1))
-    sums = pe_cycle_sums(enc, a, subgroup=subgroup, pe_length=pe_length)
-    return BitVertPasses(weights, act, cs.pass_psum.reshape(-1), cycles.reshape(-1),
-                         sums.reshape(n * P, B), np.repeat(np.arange(n), P), np.tile(np.arange(P), n))
-
-
-def write_bitvert_vectors(path: Path, passes: BitVertPasses, *, bits: int, lanes: int) -> Path:
-    """Pack ``passes`` with the PE's layout and write the JSON that ``sim/tb_pe.py`` reads."""
-    payloads = pack_payloads(BitVertPE.weights_layout(bits, lanes), lanes=lanes, act_bits=ACT_BITS,
-                             weights=passes.weights, acts=passes.acts)
-    return write_vectors(path, payloads, passes.results, passes.cycles)
+    sums = pe_cycle_sums(enc, a, subgroup=cfg.subgroup, pe_length=cfg.pe_length)
+    return BitVertPasses(payloads, cs.pass_psum.reshape(-1), cycles.reshape(-1), sums.reshape(n * P, B))
 
 
 # ------------------------------------------------------------------------------------------------

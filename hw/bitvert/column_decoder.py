@@ -1,31 +1,33 @@
 """BBS column decoder: the BitVert scheduler's per-cycle decisions for one Gs-bit weight sub-column.
 
-For a sub-column of Gs weight bits (bit i belongs to activation A_i; Gs = 8 in the paper), docs/bbs.md
-(BitVert scheduler):
+docs/bbs.md (BitVert scheduler). For a sub-column of ``Gs`` weight bits (bit ``i`` belongs to activation
+``A_i``; ``Gs = 8`` in the paper, at most 16 here):
 
-* ``invert = popcount(column) > Gs/2`` (strictly): then the PE sums the activations at the zeros and
-  subtracts them from the sub-group sum (Eq. 3); else it sums the activations at the ones (Eq. 2). Either
-  way at most Gs/2 bits remain in ``m`` (``~column`` or ``column``).
-* Gs/2 lanes, lane ``j`` with a (Gs/2+1):1 window mux over activations ``A_j .. A_{j+Gs/2}``, select
-  ``sel_j = position - j`` (0 = the window's lowest activation, the same convention in this encoder and in
-  the PE's mux; the paper's RTL mixes two conventions, see docs/bbs.md).
-* A chain of priority encoders (the leading-one detectors of ``hw/blocks/lod.py``) from the top lane ``Gs/2-1``
-  down to lane 0: each takes the highest remaining set bit of ``m`` inside its window and removes it
-  from what the next lane sees. Every remaining bit is placed exactly once (proved for Gs = 8 by
-  SymbiYosys in ``tests/sim/test_formal.py`` and checked exhaustively for Gs = 4, 8, 16).
+* ``invert = popcount(column) > Gs/2`` (strictly): the PE then sums the activations at the zeros and
+  subtracts them from the sub-group sum (Eq. 3), else it sums those at the ones (Eq. 2); either way at
+  most ``Gs/2`` bits remain in ``m`` (``~column`` or ``column``).
+* ``Gs/2`` lanes; lane ``j`` has a ``(Gs/2+1):1`` window over ``A_j .. A_{j+Gs/2}``, select
+  ``sel_j = position - j`` (0 = the window's lowest activation, in this decoder and in the PE's mux).
+* A chain of priority encoders (:class:`~hw.blocks.lod.LeadingOneDetector`) from the top lane down to
+  lane 0: each takes the highest remaining bit of ``m`` in its window and removes it, so every remaining
+  bit is placed exactly once (SymbiYosys proof for Gs = 8 in ``tests/sim/test_formal.py``; exhaustive
+  tests for Gs = 4, 8, 16).
 
-Golden function: :func:`golden.primitives.bbs_column_decode`. Combinational: latency 0.
+Ports: ``column`` in; ``invert``, ``sel[j]``, ``valid[j]`` out. Combinational: latency 0.
+Golden function: :func:`golden.primitives.bbs_column_decode`.
 """
 
 from amaranth.hdl import Const, Module, Mux, Signal
-from hw.base import Component
 from amaranth.lib.wiring import In, Out
 
 from golden.primitives import _check_gs, bbs_sel_width
+from hw.base import Component
 from hw.blocks.lod import LeadingOneDetector
 from hw.blocks.popcount import Popcount
 
-__all__ = ["BBSColumnDecoder"]
+__all__ = ["BBSColumnDecoder", "MAX_SUBGROUP"]
+
+MAX_SUBGROUP = 16      # the largest Gs the decoder (and bbs_column_decode) takes: 8 window encoders
 
 
 class BBSColumnDecoder(Component):

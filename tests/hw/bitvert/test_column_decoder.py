@@ -1,9 +1,12 @@
+"""hw/bitvert/column_decoder.py: the golden decode and the decoder against it, exhaustively, in the Amaranth
+simulator and in Icarus on its Verilog (sim/tb_bbs_column_decoder.py)."""
+
 import numpy as np
 import pytest
 
 from golden.bits import popcount
 from golden.primitives import bbs_column_decode, bbs_sel_width
-from hw.bitvert.column_decoder import BBSColumnDecoder
+from hw.bitvert.column_decoder import MAX_SUBGROUP, BBSColumnDecoder
 from sim.amaranth_sim import run_comb
 from sim.runner import run_cocotb
 
@@ -41,6 +44,14 @@ def test_generator_refuses_bad_subgroup(gs, exc):
         BBSColumnDecoder(gs)
 
 
+def test_max_subgroup_is_the_decoder_limit():
+    """MAX_SUBGROUP (the BitVert PE's and scheduler's subgroup limit) is the largest Gs the decoder takes."""
+    assert len(BBSColumnDecoder(MAX_SUBGROUP).sel) == MAX_SUBGROUP // 2
+    msg = rf"subgroup must be an integer in \[2, {MAX_SUBGROUP}\], got {MAX_SUBGROUP + 2}"
+    with pytest.raises(ValueError, match=msg):
+        BBSColumnDecoder(MAX_SUBGROUP + 2)
+
+
 @pytest.mark.parametrize("gs", [4, 8])
 def test_amaranth_exhaustive(gs):
     dut = BBSColumnDecoder(gs)
@@ -54,5 +65,5 @@ def test_amaranth_exhaustive(gs):
 @pytest.mark.cocotb
 @pytest.mark.parametrize("gs", [4, 8, 16])
 def test_cocotb_verilog_exhaustive(gs, build_dir):
-    run_cocotb(BBSColumnDecoder(gs), toplevel=f"bbs_column_decoder_gs{gs}", tb_module="sim.tb_bbs_column_decoder",
-               build_dir=build_dir, params={"subgroup": gs})
+    assert run_cocotb(BBSColumnDecoder(gs), toplevel=f"bbs_column_decoder_gs{gs}",
+                      tb_module="sim.tb_bbs_column_decoder", build_dir=build_dir, params={"subgroup": gs}) == 1

@@ -8,25 +8,34 @@ import pytest
 from golden.bbs import BBSConfig, column_sums
 from golden.bitvert import DIGIT_BITS, constant_digits
 from golden.primitives import bbs_column_decode
+from hw.bitvert.pe import BitVertPE
 from hw.bitvert.scheduler import BBSScheduler
 from sim.amaranth_sim import run_sync
-from sim.bitvert_vectors import bitvert_passes, corner_groups, pruned_tensor, random_acts
+from sim.bitvert_vectors import corner_groups, pruned_tensor, random_acts
 from sim.runner import run_cocotb
 
 
 @pytest.mark.parametrize("kwargs, exc, msg", [
-    ({"subgroup": 7}, ValueError, r"subgroup must be an integer in \[2, 16\] and even, got 7"),
-    ({"subgroup": 32, "lanes": 32}, ValueError, r"subgroup must be an integer in \[2, 16\] and even, got 32"),
-    ({"lanes": 12}, ValueError, r"lanes must be an integer in \[8, 64\] and a multiple of subgroup=8, got 12"),
-    ({"lanes": 72}, ValueError, r"lanes must be an integer in \[8, 64\] and a multiple of subgroup=8, got 72"),
+    ({"subgroup": 7}, ValueError, r"subgroup must be an integer in \[2, 64\] and even, got 7"),
+    ({"subgroup": 32, "pe_length": 32}, ValueError,
+     r"subgroup must be an integer in \[2, 16\] \(the limit of BBSScheduler\), got 32"),
+    ({"pe_length": 12}, ValueError,
+     r"pe_length must be an integer in \[8, 64\] and a multiple of subgroup=8, got 12"),
+    ({"pe_length": 72}, ValueError,
+     r"pe_length must be an integer in \[8, 64\] and a multiple of subgroup=8, got 72"),
     ({"pruned": 7}, ValueError, r"pruned must be an integer in \[0, 6\]"),
     ({"bits": 4, "pruned": 3}, ValueError, r"pruned must be an integer in \[0, 2\]"),
     ({"bits": 1}, ValueError, r"bits must be an integer in \[2, 16\], got 1"),
-    ({"lanes": 16.0}, TypeError, r"lanes must be an integer"),
+    ({"pe_length": 16.0}, TypeError, r"pe_length must be an integer"),
 ])
 def test_bad_parameters(kwargs, exc, msg):
     with pytest.raises(exc, match=msg):
-        BBSScheduler(**kwargs)
+        BBSScheduler(BBSConfig(**kwargs))
+
+
+def test_bad_config_type():
+    with pytest.raises(TypeError, match=r"config must be a golden.bbs.BBSConfig, got 8 of type int"):
+        BBSScheduler(8)
 
 
 def stream(cfg, seed):
@@ -66,11 +75,12 @@ def expected_controls(enc, a, cfg):
     return out
 
 
-def vectors(bits, pruned, lanes, subgroup):
-    cfg = BBSConfig(bits=bits, pruned=pruned, subgroup=subgroup, pe_length=lanes)
+def vectors(cfg):
+    """The ``weights`` field of every pass (BitVertPE.payloads: the scheduler's ``group``) and its controls."""
+    pe = BitVertPE(cfg)
     passes, want = [], []
-    for enc, a in stream(cfg, seed=bits * 100 + pruned * 10 + lanes):
-        passes += bitvert_passes(enc, a, pe_length=lanes, subgroup=subgroup).weights
+    for enc, a in stream(cfg, seed=cfg.bits * 100 + cfg.pruned * 10 + cfg.pe_length):
+        passes += [p["weights"] for p in pe.payloads(enc, a)]
         want += expected_controls(enc, a, cfg)
     return passes, want
 
@@ -78,11 +88,16 @@ def vectors(bits, pruned, lanes, subgroup):
 CONFIGS = [(8, 2, 16, 8), (8, 4, 16, 8), (8, 4, 8, 4), (8, 0, 16, 8), (8, 6, 16, 16), (5, 3, 6, 2)]
 
 
+def config(bits, pruned, lanes, subgroup):
+    return BBSConfig(bits=bits, pruned=pruned, subgroup=subgroup, pe_length=lanes)
+
+
 @pytest.mark.parametrize("bits, pruned, lanes, subgroup", CONFIGS)
 def test_amaranth_controls_match_golden(bits, pruned, lanes, subgroup):
     S, half = lanes // subgroup, subgroup // 2
-    passes, want = vectors(bits, pruned, lanes, subgroup)
-    dut = BBSScheduler(bits, pruned, lanes, subgroup)
+    cfg = config(bits, pruned, lanes, subgroup)
+    passes, want = vectors(cfg)
+    dut = BBSScheduler(cfg)
     got = []
 
     def read(ctx):
@@ -123,12 +138,12 @@ def test_amaranth_controls_match_golden(bits, pruned, lanes, subgroup):
 @pytest.mark.cocotb
 @pytest.mark.parametrize("bits, pruned, lanes, subgroup", [CONFIGS[0], CONFIGS[2], CONFIGS[5]])
 def test_cocotb_verilog(bits, pruned, lanes, subgroup, build_dir):
-    passes, want = vectors(bits, pruned, lanes, subgroup)
-    layout = BBSScheduler.weights_layout(bits, lanes)
+    cfg = config(bits, pruned, lanes, subgroup)
+    passes, want = vectors(cfg)
+    layout = BBSScheduler.weights_layout(cfg)
     vec = build_dir / "vectors.json"
     vec.write_text(json.dumps([{"group": int(layout.const(w).as_value().value), "n_steps": n, "steps": steps}
                                for w, (n, steps) in zip(passes, want)]))
-    run_cocotb(BBSScheduler(bits, pruned, lanes, subgroup),
-               toplevel=f"bbs_scheduler_b{bits}_n{pruned}_g{lanes}_s{subgroup}", tb_module="sim.tb_bbs_scheduler",
-               build_dir=build_dir, params={"vectors": str(vec), "subcolumns": lanes // subgroup,
-                                            "subgroup": subgroup})
+    assert run_cocotb(BBSScheduler(cfg), toplevel=f"bbs_scheduler_b{bits}_n{pruned}_g{lanes}_s{subgroup}",
+                      tb_module="sim.tb_bbs_scheduler", build_dir=build_dir,
+                      params={"vectors": str(vec), "subcolumns": lanes // subgroup, "subgroup": subgroup}) == 1
