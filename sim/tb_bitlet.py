@@ -1,18 +1,22 @@
 """cocotb bench for the Bitlet PE (``hw/bitlet/pe.py``): multi-beat passes, pass-by-pass cycle exactness.
 
-The pytest side (tests/hw/bitlet/test_pe.py) writes the vectors (``BITSPARSE_PARAMS["vectors"]``), all from
-the golden model: the packed input beats, the result of every pass (a signed integer in fixed mode, the
-binary32 bit pattern as an unsigned integer in fp32 mode), and the timing of
-:func:`golden.bitlet.pe_stream_timing` (``steps``, ``last_beat``, ``out_valid`` per pass). Scenarios:
+The pytest side (tests/hw/bitlet/test_pe.py) writes the vectors (``BITSPARSE_PARAMS["vectors"]``,
+:func:`sim.pe_vectors.write_vectors`), all from the golden model: the PE's spec (the bench rebuilds the PE
+to unpack results and read its ``latency``), the input beats from ``pe.pack``, the result of every pass
+(the integer, or in fp32 the binary32 bit pattern: results are compared bit for bit, NaN included),
+and the timing of :func:`golden.bitlet.pe_stream_timing` (``cycles`` = steps, ``last_beat``,
+``out_valid``, ``counter`` per pass). Driver, monitor and checker: :mod:`sim.streams` (the monitor checks
+the stream rules on ``o`` and ``i.ready`` low during ``clear``/``rst`` in every scenario). Scenarios:
 
 * ``back_to_back``: input always valid, output always ready. Results exact and in order; the cycle of
-  every pass's last beat and of every result equal the timing model (cycle 0 = first beat); the
-  ``cycles`` counter, sampled when result ``p`` appears, equals the timing model's ``counter`` (the lane
-  model's steps run so far, pass by pass) and ends at the total.
+  every pass's last beat and of every result equal the timing model (cycle 0 = first beat), a result is
+  ``steps + latency`` cycles after its last beat when nothing waits (always in fixed point, for the first
+  pass in fp32, never less); the ``cycles`` counter, sampled at result ``p``, equals the model's
+  ``counter`` (the lane model's steps run so far) and ends at the total.
 * ``random_backpressure``: random input gaps and random ``o.ready``: results exact, none lost or
   duplicated, counter equals the total.
-* ``clear_mid_pass`` / ``reset_mid_pass``: the pass with the most steps is loaded, its result held back,
-  and ``clear`` (``rst``) is pulsed half way through it; afterwards every pass runs and exactly their
+* ``abort_mid_pass`` (``clear``, and ``rst``): the pass with the most steps is loaded, its result held
+  back, and ``clear`` (``rst``) is pulsed half way through it; afterwards every pass runs and exactly their
   results come out, the counter restarts from zero.
 * ``clear_while_waiting``: the pass with the most steps is loaded and the next passes are offered behind
   it (fixed: the next pass's last beat waits at the input; fp32: the next pass waits in the aligned
@@ -29,96 +33,85 @@ import cocotb
 import numpy as np
 from cocotb.triggers import FallingEdge, RisingEdge
 
+from hw.pe import PE
 from sim.runner import test_params
-from sim.tb_pe import run_stream, start
+from sim.streams import check_in_order, run_stream, start
 
 
-def load():
+async def setup(dut, out_prob=1.0):
+    """The parameters, the vectors, the PE they were made for, and the monitor after reset."""
     p = test_params()
     with open(p["vectors"]) as f:
         v = json.load(f)
-    return p, v
+    pe = PE.from_spec(v["pe"])
+    monitor = await start(dut, out_prob=out_prob, sample=lambda d: int(d.cycles.value))
+    return p, v, pe, pe.config.load_cycles, monitor
 
 
-def read_result(dut, fp32):
-    return dut.o__payload.value.to_unsigned() if fp32 else dut.o__payload.value.to_signed()
+def results_of(pe, words):
+    """Output words as the vectors hold results: integers, or binary32 bit patterns (fp32)."""
+    values = [pe.unpack(w) for w in words]
+    return [int(x.view(np.uint32)) for x in values] if pe.fp32 else values
 
 
-async def run_passes(dut, beats, n_results, *, fp32, in_prob=1.0, out_prob=1.0, seed=0):
-    """Drive the beats, collect ``n_results`` results (``sim.tb_pe.run_stream`` with Bitlet's result
-    reading). Returns (results, output stamps, beat accept stamps, cycle counter at each output)."""
-    return await run_stream(dut, beats, n_results=n_results, in_prob=in_prob, out_prob=out_prob,
-                            seed=seed, max_cycles=10**6, read=lambda d: read_result(d, fp32),
-                            sample=lambda d: int(d.cycles.value))
+def check_results(pe, words, want):
+    check_in_order(results_of(pe, words), want, what="pass", fmt=(lambda x: f"0x{x:08x}") if pe.fp32 else str)
 
 
-def check_results(got, want, fp32):
-    assert len(got) == len(want), f"{len(got)} results for {len(want)} passes"
-    for g, (a, b) in enumerate(zip(got, want)):
-        if fp32:
-            assert a == b, f"pass {g}: PE gave 0x{a:08x}, golden 0x{b:08x}"
-        else:
-            assert a == b, f"pass {g}: PE gave {a}, golden {b}"
+async def check_counter(dut, v):
+    await FallingEdge(dut.clk)
+    assert int(dut.cycles.value) == sum(v["cycles"]), f"cycle counter {int(dut.cycles.value)}, model {sum(v['cycles'])}"
 
 
 @cocotb.test()
 async def back_to_back(dut):
-    p, v = load()
-    fp32, L = p["fp32"], v["load_cycles"]
-    await start(dut)
-    got, out_t, in_t, counter = await run_passes(dut, v["beats"], len(v["results"]), fp32=fp32)
-    check_results(got, v["results"], fp32)
+    p, v, pe, L, monitor = await setup(dut)
+    words, out_t, in_t, counter = await run_stream(dut, monitor, v["payloads"], n_results=len(v["results"]))
+    check_results(pe, words, v["results"])
     t0 = in_t[0]
     last_beats = [t - t0 for t in in_t[L - 1::L]]
-    steps = v["steps"]
+    steps = v["cycles"]
     for g in range(len(steps)):
         assert last_beats[g] == v["last_beat"][g], (
             f"pass {g}: last beat accepted at cycle {last_beats[g]}, timing model {v['last_beat'][g]}")
         assert out_t[g] - t0 == v["out_valid"][g], (
             f"pass {g}: result at cycle {out_t[g] - t0}, timing model {v['out_valid'][g]} "
             f"(steps {steps[g]}, last beat {v['last_beat'][g]})")
+        wait = out_t[g] - t0 - last_beats[g] - steps[g] - pe.latency
+        assert wait == 0 if (g == 0 or not pe.fp32) else wait >= 0, (
+            f"pass {g}: result {out_t[g] - t0 - last_beats[g]} cycles after its last beat, steps {steps[g]} "
+            f"+ latency {pe.latency}")
         assert counter[g] == v["counter"][g], (
             f"pass {g}: cycle counter {counter[g]} at its result, timing model {v['counter'][g]} "
             f"(this pass {steps[g]} steps)")
-    await FallingEdge(dut.clk)
-    assert int(dut.cycles.value) == sum(steps), f"cycle counter {int(dut.cycles.value)}, model {sum(steps)}"
+    await check_counter(dut, v)
 
 
 @cocotb.test()
 async def random_backpressure(dut):
-    p, v = load()
-    await start(dut)
-    got, _, _, _ = await run_passes(dut, v["beats"], len(v["results"]), fp32=p["fp32"], in_prob=0.7,
-                                    out_prob=0.4, seed=p.get("seed", 1))
-    check_results(got, v["results"], p["fp32"])
+    p, v, pe, L, monitor = await setup(dut)
+    words, _, _, _ = await run_stream(dut, monitor, v["payloads"], n_results=len(v["results"]), in_prob=0.7,
+                                      out_prob=0.4, seed=p.get("seed", 1))
+    check_results(pe, words, v["results"])
+    await check_counter(dut, v)
+
+
+async def pulse_then_run_all(dut, v, pe, monitor, use_reset=False):
+    """Pulse ``clear`` (or ``rst``) for a cycle, then every pass runs exactly and nothing else comes out."""
+    flush = dut.rst if use_reset else dut.clear
+    flush.value = 1
     await FallingEdge(dut.clk)
-    assert int(dut.cycles.value) == sum(v["steps"]), (
-        f"cycle counter {int(dut.cycles.value)}, model {sum(v['steps'])}")
-
-
-async def pulse(dut, use_reset):
-    if use_reset:
-        dut.rst.value = 1
-    else:
-        dut.clear.value = 1
-    await FallingEdge(dut.clk)
-    dut.rst.value = 0
-    dut.clear.value = 0
-
-
-async def run_all_after(dut, p, v):
-    assert int(dut.o__valid.value) == 0, "an aborted pass must not leave a result"
-    assert int(dut.cycles.value) == 0, "clear/reset must zero the cycle counter"
-    got, _, _, _ = await run_passes(dut, v["beats"], len(v["results"]), fp32=p["fp32"], in_prob=0.9,
-                                    out_prob=0.8, seed=3)
-    check_results(got, v["results"], p["fp32"])
-    for _ in range(5):                       # and nothing else comes out afterwards
-        dut.o__ready.value = 1
-        await RisingEdge(dut.clk)
-        assert int(dut.o__valid.value) == 0, "an extra result appeared after the last pass"
+    flush.value = 0
+    assert (int(dut.o__valid.value), int(dut.cycles.value)) == (0, 0), (
+        "clear/reset must drop the aborted pass's result and zero the cycle counter")
+    words, _, _, _ = await run_stream(dut, monitor, v["payloads"], n_results=len(v["results"]), in_prob=0.9,
+                                      out_prob=0.8, seed=3)
+    check_results(pe, words, v["results"])
+    monitor.out_prob = 1.0                   # and nothing else comes out afterwards
+    for _ in range(5):
         await FallingEdge(dut.clk)
-    await FallingEdge(dut.clk)
-    assert int(dut.cycles.value) == sum(v["steps"])
+    assert monitor.words == words, "an extra result appeared after the last pass"
+    await check_counter(dut, v)
 
 
 async def feed(dut, beats, why):
@@ -132,57 +125,38 @@ async def feed(dut, beats, why):
     dut.i__valid.value = 0
 
 
-async def abort_then_run(dut, use_reset):
-    p, v = load()
-    L = v["load_cycles"]
-    await start(dut)
-    g = int(np.argmax(v["steps"]))
-    dut.o__ready.value = 0
-    await feed(dut, v["beats"][g * L:(g + 1) * L], "an idle PE must accept every beat of a pass")
-    for _ in range(max(v["steps"][g] // 2, 1)):
+@cocotb.test()
+@cocotb.parametrize(use_reset=[False, True])
+async def abort_mid_pass(dut, use_reset):
+    p, v, pe, L, monitor = await setup(dut, out_prob=0.0)
+    g = int(np.argmax(v["cycles"]))
+    await feed(dut, v["payloads"][g * L:(g + 1) * L], "an idle PE must accept every beat of a pass")
+    for _ in range(max(v["cycles"][g] // 2, 1)):
         await FallingEdge(dut.clk)
-    await pulse(dut, use_reset)
-    await run_all_after(dut, p, v)
-
-
-@cocotb.test()
-async def clear_mid_pass(dut):
-    await abort_then_run(dut, use_reset=False)
-
-
-@cocotb.test()
-async def reset_mid_pass(dut):
-    await abort_then_run(dut, use_reset=True)
+    await pulse_then_run_all(dut, v, pe, monitor, use_reset)
 
 
 @cocotb.test()
 async def clear_mid_load(dut):
-    p, v = load()
-    L = v["load_cycles"]
-    await start(dut)
-    dut.o__ready.value = 1
+    p, v, pe, L, monitor = await setup(dut)
     g = len(v["results"]) // 2
-    await feed(dut, v["beats"][g * L:g * L + max(L - 1, 0)],      # all but the last beat of pass g
+    await feed(dut, v["payloads"][g * L:g * L + max(L - 1, 0)],      # all but the last beat of pass g
                "beats before a pass's last must be accepted")
-    await pulse(dut, use_reset=False)
-    await run_all_after(dut, p, v)
+    await pulse_then_run_all(dut, v, pe, monitor)
 
 
 @cocotb.test()
 async def clear_while_waiting(dut):
-    p, v = load()
-    L = v["load_cycles"]
-    await start(dut)
-    dut.o__ready.value = 1
-    g = int(np.argmax(v["steps"][:-2]))
-    await feed(dut, v["beats"][g * L:(g + 1) * L], "an idle PE must accept every beat of a pass")
+    p, v, pe, L, monitor = await setup(dut)
+    g = int(np.argmax(v["cycles"][:-2]))
+    await feed(dut, v["payloads"][g * L:(g + 1) * L], "an idle PE must accept every beat of a pass")
     # offer the passes behind it: fixed point takes all but the last beat of pass g + 1 (its last beat
     # waits at the input) and waits half of pass g; fp32 takes pass g + 1 into the aligned registers and
     # pass g + 2 into the staging buffer, where it is pending two cycles after its last beat
-    nxt = list(v["beats"][(g + 1) * L:((g + 3) if p["fp32"] else (g + 2)) * L])
+    nxt = list(v["payloads"][(g + 1) * L:((g + 3) if pe.fp32 else (g + 2)) * L])
     waited, settle = 0, 0
-    while (settle < 3 if p["fp32"] else waited < max(v["steps"][g] // 2, 1)):
-        assert not p["fp32"] or waited < 4 * L + 10, "fp32: the two passes behind the computing one were not taken"
+    while (settle < 3 if pe.fp32 else waited < max(v["cycles"][g] // 2, 1)):
+        assert not pe.fp32 or waited < 4 * L + 10, "fp32: the two passes behind the computing one were not taken"
         dut.i__valid.value = 1 if nxt else 0
         if nxt:
             dut.i__payload.value = nxt[0]
@@ -194,5 +168,4 @@ async def clear_while_waiting(dut):
         settle += not nxt
     dut.i__valid.value = 0
     assert int(dut.o__valid.value) == 0, "no result may be out before the pass with the most steps ends"
-    await pulse(dut, use_reset=False)
-    await run_all_after(dut, p, v)
+    await pulse_then_run_all(dut, v, pe, monitor)

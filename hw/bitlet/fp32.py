@@ -1,34 +1,21 @@
 """Bitlet fp32 datapath blocks: operand decode with the exponent max tree, the aligner, the repacker.
 
-docs/bitlet.md (fp32 steps 1-3 and 6), golden model :mod:`golden.bitlet` (IEEE mode, ``rtl_quirks=False``,
-``nonfinite="nan"``). All three are combinational (latency 0); the PE puts registers around them, and
-the decoder can register the exponent sums before its max tree and the repacker can have a register
-stage in its middle (``registered=True``, as the PE uses both).
+docs/bitlet.md (fp32), golden model :mod:`golden.bitlet` (IEEE mode, ``nonfinite="nan"``). All three are
+combinational (latency 0); with ``registered=True`` (as the PE uses them) the decoder registers its
+exponent sums before the max tree and the repacker has a stage register in its middle (one cycle each).
 
-:class:`Fp32Decode` (Reassembler + FindMax, ``n`` pairs)
-    Per pair ``(w, a)`` of IEEE binary32 bit patterns: ``Esum = Wexp + Aexp`` with a denormal's field read
-    as 1 (IEEE: ``0.m * 2**-126``, hidden bit 0), the 24-bit weight and activation mantissas with hidden
-    bit, and the product sign ``neg = Wsign ^ Asign`` (the PE folds it into the activation after its
-    select mux: ``afix = (-1)**neg * Aman``). A pair with an exact
-    zero operand is *removed* (``Esum = 0``, ``Wman = 0``, :func:`golden.bitlet.fp32_preprocess`), and
-    so is a pair with an infinite or NaN operand (exponent field 255), which in addition raises
-    ``nonfinite`` (the pass's result becomes the quiet NaN ``0x7FC00000``; golden
-    ``dot_fp32(..., nonfinite="nan")``). ``emax`` is the maximum ``Esum`` of the ``n`` pairs, a balanced
-    compare-and-select tree of ``ceil(log2 n)`` levels (removed pairs give 0, which never exceeds a
-    real ``Esum >= 2``).
+:class:`Fp32Decode` (Reassembler + FindMax, ``n`` pairs of binary32 bit patterns)
+    ``Esum = Wexp + Aexp`` (a denormal's field read as 1), the 24-bit mantissas with hidden bit, the
+    product sign ``neg = Wsign ^ Asign``. A pair with an exact zero operand is removed (``Esum = 0``,
+    ``Wman = 0``), and so is one with an infinite or NaN operand, which also raises ``nonfinite``.
+    ``emax`` is the maximum ``Esum``, a compare-and-select tree (a removed pair's 0 never wins).
 :class:`Fp32Align`
-    ``Walign_i = Wman_i >> (Emax - Esum_i)``, a truncating right shift (one 24-bit
-    :class:`hw.blocks.barrel_shifter.BarrelShifter` per pair, amounts above 31 clamped to 31, i.e. zero).
-:class:`Fp32Repack` (``Bitlet_PackFloat.v``)
-    ``acc * 2**(Emax - 300)`` to binary32 by truncation, :func:`golden.bitlet.repack_fp32`: ``cnt`` =
-    leading one of ``|acc|`` (:class:`hw.blocks.lod.LeadingOneDetector`), biased exponent
-    ``E = cnt + Emax - 173``; the 24 bits from the leading one down are ``(|acc| << 23) >> cnt``;
-    ``E > 254`` gives ``+-inf``, ``1 <= E <= 254`` a normal number, ``E <= 0`` the IEEE denormal
-    ``those 24 bits >> (1 - E)`` (possibly a signed zero); ``acc = 0`` gives ``+0.0``; ``nonfinite``
-    gives ``0x7FC00000``. The 77-bit normalizing shifter uses Amaranth's shift operator (the barrel
-    shifter primitive stops at 48 bits; Yosys builds the same log-depth shifter from it). With
-    ``registered=True`` the stage register sits after the leading-one detector and the exponent, which
-    splits the negation, the detector and the two shifters into two shorter paths.
+    ``Walign_i = Wman_i >> (Emax - Esum_i)``, truncating (shift amounts above 31 give zero).
+:class:`Fp32Repack` (``Bitlet_PackFloat.v``, :func:`golden.bitlet.repack_fp32`)
+    ``acc * 2**(Emax - 300)`` to binary32 by truncation: the leading one of ``|acc|`` gives the biased
+    exponent ``E = cnt + Emax - 173``; ``E > 254`` gives ``+-inf``, ``E <= 0`` an IEEE denormal (possibly
+    a signed zero), ``acc = 0`` gives ``+0.0`` and ``nonfinite`` the quiet NaN ``0x7FC00000``. The stage
+    register (``registered=True``) sits after the leading-one detector and the exponent.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed

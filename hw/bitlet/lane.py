@@ -1,8 +1,7 @@
 """Bitlet check-window lane scheduler: one significance lane's bit selection (docs/bitlet.md, check-window lane).
 
-One lane holds bit ``g`` of all ``n_total`` magnitudes (its *column*) and emits, per cycle, the index of
-the next essential bit or a bubble, exactly as ``Bitlet_CheckWindow.v`` and the golden model
-:func:`golden.bitlet.lane_schedule` do::
+One lane holds bit ``g`` of all ``n_total`` magnitudes (its *column*) and selects, one per cycle, the next
+essential bit or a bubble, as ``Bitlet_CheckWindow.v`` and :func:`golden.bitlet.lane_schedule` do::
 
     ptr = 0
     while ptr <= n_total - 1:
@@ -11,59 +10,17 @@ the next essential bit or a bubble, exactly as ``Bitlet_CheckWindow.v`` and the 
         else:         sel = ptr + lowest set bit of win
                       ptr += second-lowest set bit of win if it exists else n_check
 
-Implementation: each decision is made one cycle ahead and registered (``sel``, ``neg``,
-``done`` are flip-flops), so the PE's select path starts at a register: at ``load`` the lane decides
-its first selection from the ``column`` input, at every ``step`` the next one from its state. ``sel`` is
-**one-hot** (bit ``i`` = pair ``i``; 0 for a bubble), which the MAC's AND-OR select
-(:class:`hw.bitlet.mac.BitletMAC`) uses directly; ``neg`` is the selected pair's bit of ``signs`` (the
-sign of its weight), so the MAC needs no sign input per pair.
+Ports: in ``load`` (start a new column, only when ``done``), ``clear`` (drop it; wins over ``load``),
+``column`` (bit ``i`` = bit ``g`` of pair ``i``), ``signs`` (bit ``i`` = pair ``i``'s weight sign, stable
+during the pass), ``enable`` (the lane-mask bit: a disabled lane never runs), ``step`` (the PE advances);
+out ``busy`` (cycles left, this one included), ``sel`` (one-hot: the selected pair, 0 for a bubble),
+``neg`` (its sign), ``valid`` (``sel != 0``), ``done`` (nothing after this cycle). Each decision is made
+one cycle ahead and registered (``sel``, ``neg``, ``done`` are flip-flops): one decision per ``step``.
 
-Window form (``n_check < n_total``): the column register is static during a pass; the window is
-``(col >> ptr)[:n_check]``, a logarithmic right shifter whose stages are trimmed to the ``n_check`` bits
-that are used (``~n_check * log2(n_total)`` 2:1 muxes, against ``n_total * n_check`` for shifting the
-whole column by the step each cycle: 4x fewer LUTs at ``n_total = 64``). The first window of a column
-is ``column[:n_check]``, taken from the input past the shifter, so the path from the PE's column (in
-fp32 the alignment shifters) to the first decision has no shifter in it. Lowest and second-lowest set
-bits come from two leading-one detectors (:class:`hw.blocks.lod.LeadingOneDetector`) on the bit-reversed
-window and on the window with its lowest one cleared (``win & (win - 1)``); ``ptr + lowest`` is decoded
-to the one-hot ``sel``. The shifter uses Amaranth's shift operator: :class:`hw.blocks.barrel_shifter.BarrelShifter`
-stops at 48 bits and keeps its full output width.
-
-Whole-column form (``n_check >= n_total``): every window reaches past the end of the column, so the
-schedule reduces to "select the lowest remaining one, one per cycle; a lane without ones takes one
-bubble cycle" (``max(1, popcount)`` cycles; the BBS authors' Bitlet model has no bubbles at all, but
-counts two's-complement planes, docs/bitlet.md). The lane then keeps a *remaining-bits* register;
-``cur & (cur - 1)`` drops the lowest one and ``cur ^ (cur & (cur - 1))`` is that one, already one-hot:
-no pointer, no shifter, no detector.
-
-``n_valid`` (the RTL's ``N_calculate + 1``) is fixed to ``n_total``: a shorter group is zero-padded and
-pays the empty windows of the padding.
-
-Ports
------
-load : In(1)
-    Start a new column this cycle (wins over ``step``; only when ``done``); the first decision is
-    registered.
-clear : In(1)
-    Drop the column: the lane is idle (wins over ``load``).
-column : In(n_total)
-    Bit ``i`` = bit ``g`` of pair ``i``'s magnitude.
-signs : In(n_total)
-    Bit ``i`` = sign of pair ``i``'s weight (the PE holds it stable during the pass).
-enable : In(1)
-    The lane mask bit of the pass being loaded (a disabled lane never runs, 0 cycles).
-step : In(1)
-    The PE advances this cycle: a busy lane registers its next decision (or goes idle after its last).
-busy : Out(1)
-    The lane has cycles left (this one included).
-valid : Out(1)
-    This cycle selects an essential bit: ``sel != 0`` (combinational).
-sel : Out(n_total)
-    One-hot: the selected pair (0 for a bubble or an idle lane).
-neg : Out(1)
-    The sign of the selected pair's weight (0 when nothing is selected).
-done : Out(1)
-    Nothing after this cycle: the lane is idle, or this is its last cycle.
+Choice: window form (``n_check < n_total``): a static column, a right shifter trimmed to the ``n_check``
+bits used (the first window comes from the input, past it), two leading-one detectors for the lowest and
+second-lowest ones. Whole-column form (``n_check >= n_total``): a remaining-bits register, no shifter.
+Choice: ``n_valid`` (the RTL's ``N_calculate + 1``) is ``n_total``: a shorter group is zero-padded.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal

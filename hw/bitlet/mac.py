@@ -1,55 +1,22 @@
-"""Bitlet MAC datapath: per-lane one-hot select, sign fold, lane sum and accumulator (docs/bitlet.md,
-steps 4-5).
+"""Bitlet MAC datapath: per-lane one-hot select, sign fold, lane sum and accumulator (docs/bitlet.md).
 
-The part of the Bitlet PE that sees the activations. Each cycle lane ``g`` (significance ``2**g``) picks
-the activation of one pair through its ``n_total``:1 select and the PE adds ``sum_g x_g << g`` to its
-accumulator. *Which* pair each lane picks, and the sign of that pair's weight, depend on the weights
-only: they come from the lane schedulers (:class:`hw.bitlet.lane.BitletLane`) as registered inputs, so
-one set of schedulers could drive several MACs that share the weights (the scope of the BBS authors'
-Bitlet MAC model, whose ``act_sel``/``act_val`` are ports too).
+Each step, lane ``g`` (significance ``2**g``) picks the activation of one pair with its one-hot ``sel[g]``
+(an AND-OR over the pairs; a bubble's zero comes for free), folds the weight sign ``neg[g]`` into it, and
+the accumulator adds ``sum_g x_g << g`` (:class:`hw.bitlet.psum.ShiftedSum`); golden: :func:`mac_step_value`.
+Selects and signs come from the lane schedulers (:class:`hw.bitlet.lane.BitletLane`) as registered
+inputs, so one set of schedulers could drive several MACs that share the weights.
 
-Select: one-hot (``sel[g]`` has bit ``i`` set when lane ``g`` picks pair ``i``; all zero for a bubble),
-an AND-OR over the pairs: ``OR_i (sel_i & act_i)``. In LUT4s that is two AND terms per LUT and then
-an OR tree, 11 LUTs per bit for 16 pairs, and a bubble's zero comes for free; a binary-coded 16:1 mux
-needs at least 10 and then a gate for the bubble.
+Ports: in ``acts`` (the pass's activations: signed ``x_width``-bit, or unsigned 24-bit fp32 mantissas),
+``sel`` and ``neg`` per lane, ``step`` / ``first`` / ``last`` (a step enters; its pass's first / last),
+``hold`` (freeze every stage), ``clear`` (drop the steps in stages 1 and 2; ``acc`` is undefined until
+the next ``first``); out ``acc`` (the accumulator register), ``acc_next`` (``(first ? 0 : acc) + psum``
+of the step in the accumulate stage) and ``finishing`` (that step is its pass's last: ``acc_next`` is
+the pass's result).
 
-Choice, sign fold: the weight's sign of the selected pair, ``neg[g]``, flips the selected activation in
-ones' complement, ``x_g = act ^ -neg`` (``-act - 1``, still ``x_width`` bits; the XOR sits in the last
-LUT of the OR tree), and the missing ``+1`` of every lane is collected as one ``n``-bit word
-``sum_g neg_g << g`` that enters the lane sum (:class:`hw.bitlet.psum.ShiftedSum`) as its extra term. No
-negator per pair.
-
-Three register stages, so that no path crosses both the select and an adder, nor two adder
-chains: stage 1
-registers the selected, folded lane values ``x_g`` and the corrections, stage 2 the lane sum
-(:class:`hw.bitlet.psum.ShiftedSum`), stage 3 is the accumulator, ``acc <= (first ? 0 : acc) + psum``.
-A step entered with ``step`` reaches the accumulator :data:`BitletMAC.latency` cycles later; the
-``first``/``last`` flags travel with it, and ``finishing`` says that the accumulator adds a pass's last
-step this cycle, so ``acc_next`` is that pass's result. ``hold`` freezes every stage (the PE's output
-register is full; a ``step`` offered then is not taken: the PE does not offer one); ``clear`` drops the
-steps in stages 1 and 2 (the accumulator keeps a stale partial sum, which the next pass's ``first`` step
-discards). Golden value of one step's lane sum:
-:func:`mac_step_value`.
-
-Ports
------
-acts : In(act_shape).array(n_total)
-    The pass's activations (fixed: signed ``x_width``-bit; fp32: the unsigned 24-bit mantissas).
-sel : In(n_total).array(n_lanes)
-    One-hot select of each lane (0: the lane adds nothing).
-neg : In(1).array(n_lanes)
-    The sign of the selected pair's weight (0 when ``sel`` is 0).
-step, first, last : In(1)
-    A step enters this cycle; it is its pass's first (the accumulator restarts) / last step.
-hold, clear : In(1)
-    Freeze every stage / drop the steps in stages 1 and 2 (wins over ``hold``; ``acc`` is undefined
-    until the next pass's first step).
-acc : Out(signed(acc_width))
-    The accumulator register.
-acc_next : Out(signed(acc_width))
-    ``(first ? 0 : acc) + psum`` of the step in the accumulate stage (combinational).
-finishing : Out(1)
-    The accumulate stage holds a pass's last step: ``acc_next`` is the pass's result.
+Latency :data:`BitletMAC.latency` = 2, one step per cycle: stage 1 registers the folded lane values,
+stage 2 the lane sum, stage 3 is the accumulator, so no path crosses both the select and an adder.
+Choice: the sign is folded in ones' complement, ``x_g = act ^ -neg``, and the missing ``+1`` of every
+lane enters the lane sum as one ``n_lanes``-bit word ``sum_g neg_g << g``: no negator per pair.
 """
 
 from __future__ import annotations

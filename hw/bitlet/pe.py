@@ -1,213 +1,171 @@
-"""Bitlet PE: bit interleaving over a window of ``n_total`` pairs, fixed point 1-24 bit and fp32.
+"""Bitlet PE: bit interleaving over passes of ``n_total`` pairs, fixed point (1-24 bit) and fp32.
 
-Lu et al., MICRO 2021; docs/bitlet.md; golden model :mod:`golden.bitlet` (read its docstring for
-every decision about denormals, zeros, truncation, overflow). For each bit significance ``g`` (a *lane*)
-the PE adds the sign-folded activations of the pairs whose weight magnitude has a one at ``g``, one
-essential bit per lane per cycle, so the work follows the ones per significance, not per weight:
+Lu et al., MICRO 2021; docs/bitlet.md; golden model :mod:`golden.bitlet`. Lane ``g`` (one per weight
+magnitude bit, ``n_channel``) adds the sign-folded activations of the pairs whose magnitude (fp32: aligned
+mantissa) has a one at bit ``g``, one essential bit per lane per cycle, chosen by its check-window
+scheduler (:class:`hw.bitlet.lane.BitletLane`): ``result = sum_g (sum_{i: bit g of m_i} a'_i) << g``.
+Fixed point: the exact integer of :func:`golden.bitlet.dot_fixed`; fp32: the binary32 result of
+:func:`golden.bitlet.dot_fp32` ``(..., nonfinite="nan")``, bit for bit (blocks: :mod:`hw.bitlet.fp32`).
 
-    result = sum_g (sum_{i: bit g of m_i} a'_i) << g,       a'_i = sign(w_i) * a_i
+Ports: the contract of :mod:`hw.pe`. One input transaction is a *beat* of ``n_input`` pairs; a pass is
+``L = n_total / n_input`` beats (pair ``k * n_input + j`` is lane ``j`` of beat ``k``) and its lane mask
+(the RTL's ``prune``: a disabled lane never runs) is read from its last beat; one output transaction per
+pass. :meth:`BitletPE.payloads` / :meth:`BitletPE.unpack` are the codec. ``clear`` also drops a partly
+loaded pass. ``cycles`` counts ``steps = max(1, golden.bitlet.pass_cycles)`` per pass (the lane model).
 
-Modes (generator parameter ``mode``)
-------------------------------------
-``"fixed"``
-    Sign-magnitude weights with ``n_channel``-bit magnitudes; ``act_bits``-bit two's-complement
-    activations (25 = the RTL's symmetric ``[-(2**24 - 1), 2**24 - 1]``, see
-    :class:`golden.bitlet.BitletConfig`). The result is the exact integer accumulator
-    (``BitletConfig.acc_width`` bits), equal to :func:`golden.bitlet.dot_fixed` ``(w, a, bits=n_channel,
-    lane_mask=lane_mask)``. Choice: the RTL's fixed postprocessor (``quant`` shift and 25-bit saturation,
-    :func:`golden.bitlet.pack_fixed`) is left to the consumer, as for every other PE of this library
-    (exact dot products).
-``"fp32"`` (``n_channel = 24``)
-    IEEE binary32 weights and activations. Exponent addition, a max tree, truncating alignment of the
-    weight mantissas to the maximum exponent, the same lanes on the aligned mantissas, exact block
-    accumulation, repack to binary32 through a leading-one detector with underflow (IEEE denormals,
-    truncated) and overflow (``+-inf``): bit-exact :func:`golden.bitlet.dot_fp32` ``(w, a,
-    lane_mask=lane_mask, nonfinite="nan")``. Choice: a NaN or infinite operand (which the golden model
-    otherwise refuses and the RTL would misread as a number) removes its pair like an exact zero and
-    makes the pass's result the quiet NaN ``0x7FC00000``; no other result is a NaN, so it doubles as
-    an *invalid* flag. Blocks: :mod:`hw.bitlet.fp32`.
+Throughput and latency, exact (:func:`golden.bitlet.pe_stream_timing`): passes enter the compute stage
+``max(steps, L)`` (fixed) or at most ``max(steps, L + 1)`` (fp32) cycles apart; a pass whose last beat is
+accepted in cycle ``t`` is valid in cycle ``t + steps + latency`` when nothing waits (3 fixed, 7 fp32).
 
-Lane mask
----------
-Every pass carries an ``n_channel``-bit lane mask (the RTL's ``prune``): a disabled lane never runs and
-contributes nothing, so ``precision_mask(p)`` sets the fixed-point precision to ``p`` bits (1..24) at
-run time, or prunes mantissa LSBs in fp32. Per lane, the check-window scheduler of
-:class:`hw.bitlet.lane.BitletLane` (one essential bit per cycle, one cycle per empty ``n_check``
-window); each lane's one-hot select picks its activation through an ``n_total``:1 AND-OR in
-:class:`hw.bitlet.mac.BitletMAC`; the pass ends when every
-enabled lane is done, after ``max(1, golden.bitlet.pass_cycles(...))`` steps (one step when no lane is
-enabled).
-
-Ports: the streaming contract of :mod:`hw.pe`, with one input transaction = one **beat** of
-``n_input`` pairs (the RTL loads ``N_input`` pairs per cycle) and one output transaction per pass:
-
-``i.payload.weights``
-    ``{"w": ArrayLayout(W, n_input), "lane_mask": unsigned(n_channel)}`` with ``W`` =
-    ``{"mag": unsigned(n_channel), "sign": unsigned(1)}`` (fixed, sign-magnitude) or ``unsigned(32)``
-    (fp32 bit pattern). ``lane_mask`` is read from the pass's **last** beat only.
-``i.payload.acts``
-    ``ArrayLayout(signed(act_bits), n_input)`` (fixed) or ``ArrayLayout(signed(32), n_input)`` holding
-    binary32 bit patterns (fp32).
-``o.payload``
-    ``signed(acc_width)`` (fixed) or the binary32 bit pattern in ``signed(32)`` (fp32).
-``clear``, ``cycles``
-    As in :mod:`hw.pe`; ``clear`` also drops a partly loaded pass (the next beat is beat 0) and,
-    in fp32, a pending one.
-    ``cycles`` counts compute steps: its increase per pass is ``max(1, pass_cycles)``, the lane model.
-
-A pass is ``L = n_total / n_input`` consecutive beats, pair ``k * n_input + j`` = lane ``j`` of beat ``k``.
-
-Timing (exact; golden :func:`golden.bitlet.pe_stream_timing`)
--------------------------------------------------------------
-Register stages: a *staging* buffer for beats ``0 .. L-2`` (fixed) or for the whole pass (fp32, the
-*align stage*); for fp32 the *aligned* registers (the pass with its weight mantissas aligned to its
-block exponent); the *compute* registers (the activations, the weight signs, the lane schedulers' columns
-and their first decisions and, for fp32, the block exponent); then the MAC's stages
-(:class:`hw.bitlet.mac.BitletMAC`: the selected, folded lane values, the lane sum, the accumulator);
-the result register; for fp32 the repack's stage register.
-
-Fixed point: beats ``0 .. L-2`` are accepted whenever offered (the staging buffer only ever holds the
-pass being loaded). The last beat is accepted only when the compute stage can take a pass (idle, or in
-its last step); in that cycle the whole pass -- staged beats plus the last beat -- is written into the
-compute registers. fp32: every beat goes into the staging buffer; after its last beat the pass is
-*pending*, the buffer takes no beat until the pass moves, aligned to its block exponent (``max`` of all
-its ``Esum``), into the aligned registers, which happens in the first cycle in which they are empty
-(from the cycle after their pass entered the compute registers; so the input's ``ready`` comes from
-registers) -- at the earliest two cycles after the last beat: the decoder registers each beat's ``Esum``
-and its max tree adds them to the running maximum in the following cycle.
-The buffer takes the next pass's first beat in the cycle the pass moves. From the aligned registers a
-pass enters the compute registers in the first cycle in which the compute stage can take it.
-
-A pass then takes ``steps = max(1, pass_cycles)`` cycles; each step reaches the accumulator two cycles
-later, so the result register is written two cycles after the last step and ``o.valid`` rises one cycle
-after that (fixed: the result register is the output) or two (fp32: the repack's stage register is the
-output). Hence, input always valid and output always ready, consecutive passes enter the compute
-registers ``max(steps, L)`` (fixed) or at most ``max(steps, L + 1)`` (fp32) cycles apart and each result
-appears ``steps + 3`` (fixed) or ``steps + 4`` (fp32) cycles after that: the overhead over the lane model
-is **zero** when ``n_input >= n_check`` (fixed: ``steps >= ceil(n_total / n_check) >= L``) or when
-``ceil(n_total / n_check) > L`` (fp32; the paper's 64 pairs in beats of 16 with an 8-bit window: 8 > 4).
-Latency of the first pass from its first beat: ``L + steps + 2`` (fixed), ``L + steps + 6`` (fp32).
-The output holds while ``o.valid & ~o.ready``; a result behind it waits in the result register (fp32),
-and when the accumulate stage then holds a pass's last step that cannot be written, everything waits
-(no step, no pass enters the compute registers).
-
-Choices (docs/bitlet.md): the lane schedulers decide one step ahead and register their decisions, and the
-MAC registers the selected values and the lane sum, so no path crosses the select and the adders
-(the earlier single-cycle compute step ran at 16.6 MHz on iCE40 at 16 pairs); the cycle count stays
-exactly the lane model, the latency grows by two cycles. The fp32 alignment (all ``n_total`` mantissas
-at once, where the RTL aligns 8 per cycle) runs from the align stage's registers into the aligned
-registers, and the decoder (:class:`hw.bitlet.fp32.Fp32Decode`, ``registered=True``) registers each
-beat's ``Esum`` before its max tree: the input path ends after the decode, the max tree starts at
-registers, the alignment starts and ends at registers, and the lanes' first decisions start at the
-aligned registers (before, the decode, the max tree, the alignment and the first decisions were one
-path from the input); this costs three cycles of latency, no throughput when ``ceil(n_total / n_check)
-> L``, ``n_input`` more pairs of staging registers and a pass's worth of aligned registers. The repack
-(:class:`hw.bitlet.fp32.Fp32Repack`, ``registered=True``) has its stage register after the leading-one
-detector; ``o.payload`` is packed from it (the two shifts: a register-to-port path), one cycle of latency
-more. ``n_valid`` is fixed to ``n_total``: shorter groups are zero-padded.
-
-Choice, sign folding: each pair keeps its activation (fixed: as given; fp32: the 24-bit mantissa); the sign
-of its product (the weight's sign; fp32 ``Wsign ^ Asign``) goes to the lane schedulers, which register
-the selected pair's sign with each decision. The MAC folds it in ones' complement, ``x_g = act ^ -neg``
-(``= -act - 1`` when negative, still ``act_bits`` wide), with the missing ``+1`` of every lane collected
-as one ``n_channel``-bit word ``sum_g neg_g << g`` that enters the lane sum as an extra term. So there
-is no negator per pair (the RTL negates at load time), and the select is ``act_bits`` wide.
-
-Widths: the accumulator and the fixed result have ``BitletConfig.acc_width`` bits (the exact worst case of
-a pass; every partial sum is bounded by it as well). The per-cycle lane sum ``sum_g x_g << g`` goes
-through :class:`hw.bitlet.psum.ShiftedSum`, an adder tree whose nodes are sized by their exact range and
-significance (the uniform :class:`hw.blocks.adder_tree.AdderTree` on the shifted terms takes 2.7x the LUTs).
-
-Cost: measured by ``make synth`` (``build/reports/pe.json``, README): the MAC datapath
-(:class:`hw.bitlet.mac.BitletMAC`, the one-hot selects) is about half of the INT8 16-pair PE, the lane
-schedulers most of the rest.
+Choice: decisions and lane values are registered (lanes one step ahead, two MAC stages), so no path
+crosses both the select and an adder; fp32 also registers the exponent sums, the aligned pass and the
+repack's middle. Choice: signs are folded in ones' complement after the select (no negator per pair).
+Choice: a NaN or infinite operand removes its pair and makes the result the quiet NaN ``0x7FC00000``.
+Choice: the fixed postprocessor (``quant``, saturation) is left to the consumer; ``n_valid = n_total``.
 """
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed
+import numpy as np
+from amaranth.hdl import Cat, Module, Mux, ResetSignal, Signal, signed, unsigned
 from amaranth.lib import data
 
 from golden.bitlet import BitletConfig
-from golden.check import check_int
-from hw.base import Component
+from golden.check import check_int, check_int_array
 from hw.bitlet.fp32 import ESUM_WIDTH, MAN_WIDTH, Fp32Align, Fp32Decode, Fp32Repack
 from hw.bitlet.lane import BitletLane
 from hw.bitlet.mac import BitletMAC
-from hw.pe import pe_ports
+from hw.pe import PE
 
 __all__ = ["BitletPE"]
 
+_WORD = (1 << 32) - 1
 
-class BitletPE(Component):
-    """Bitlet bit-interleaving PE.
 
-    Parameters
-    ----------
-    n_total : int
-        Pairs per pass (the interleaving window), 1..64 (64 in the paper).
-    n_input : int
-        Pairs per input beat; divides ``n_total``.
-    n_channel : int
-        Significance lanes = weight magnitude bits, 1..24 (24 in fp32 mode).
-    n_check : int
-        Window bits per lane per cycle, 1..64 (8 in the paper).
-    mode : "fixed" or "fp32"
-    act_bits : int
-        Fixed-point activation width, 2..25 (25 in fp32 mode).
+class BitletPE(PE):
+    """Bitlet bit-interleaving PE, built from a :class:`~golden.bitlet.BitletConfig` (every limit is the
+    configuration's own: ``n_total`` 1..64, ``n_channel`` 1..24, ...). Ports: the module docstring."""
 
-    Ports: see the module docstring.
-    """
+    config_class = BitletConfig
+    field_meanings = {
+        "weights.w[i].mag": "weight magnitude of pair i of this beat (sign-magnitude)",
+        "weights.w[i].sign": "weight sign of pair i of this beat (1: negative)",
+        "weights.w[i]": "weight of pair i of this beat, IEEE binary32 bit pattern",
+        "weights.lane_mask": "lane g runs when bit g is set; read from the pass's last beat only",
+        "acts[i]": "activation of pair i of this beat, two's complement",
+    }
+    #: fp32 mode: the meanings that differ from :attr:`field_meanings`
+    fp32_field_meanings = {"acts[i]": "activation of pair i of this beat, IEEE binary32 bit pattern"}
 
-    def __init__(self, n_total: int = 64, n_input: int = 16, n_channel: int = 24, n_check: int = 8,
-                 mode: str = "fixed", act_bits: int = 25):
-        self.config = BitletConfig(n_total=n_total, n_input=n_input, n_channel=n_channel,
-                                   n_check=n_check, mode=mode, act_bits=act_bits)
+    @classmethod
+    def payload_fields(cls, config):
+        fields = super().payload_fields(config)
+        if config.mode == "fp32":
+            fields = [f._replace(meaning=cls.fp32_field_meanings.get(f.name, f.meaning)) for f in fields]
+        return fields
+
+    @property
+    def result_meaning(self) -> str:
+        return ("the pass's IEEE binary32 result, truncated (golden.bitlet.dot_fp32)" if self.fp32
+                else "the pass's exact dot product")
+
+    @classmethod
+    def weights_layout(cls, config) -> data.StructLayout:
+        w = data.StructLayout({"mag": config.n_channel, "sign": 1}) if config.mode == "fixed" else 32
+        return data.StructLayout({"w": data.ArrayLayout(w, config.n_input), "lane_mask": config.n_channel})
+
+    @property
+    def fp32(self) -> bool:
+        return self.config.mode == "fp32"
+
+    @property
+    def input_lanes(self) -> int:
+        return self.config.n_input
+
+    @property
+    def input_act_bits(self) -> int:
+        return 32 if self.fp32 else self.config.act_bits
+
+    @property
+    def result_shape(self):
+        return unsigned(32) if self.fp32 else signed(self.config.acc_width)
+
+    @property
+    def max_steps(self) -> int:
+        """A pass takes at most ``n_total`` steps (a lane selects at least one pair per step)."""
+        return self.config.n_total
+
+    @property
+    def latency(self) -> int:
+        """From the cycle a pass's last beat is accepted, when nothing waits: ``steps + latency``
+        cycles to its ``o.valid``. Fixed: the MAC's stages and the result register. fp32 adds the
+        decoder's exponent registers, the move into the aligned registers, the compute registers (one
+        cycle each) and the repack's stage register."""
+        return BitletMAC.latency + 1 + (4 if self.fp32 else 0)
+
+    # -- the payload API ---------------------------------------------------------------------------
+
+    def _operands(self, name, x) -> np.ndarray:
+        """``weights`` / ``acts`` as a ``[passes, n_total]`` int64 array (fp32: the bit patterns)."""
         cfg = self.config
-        super().__init__(pe_ports(self.weights_layout(cfg), lanes=cfg.n_input,
-                                  act_bits=self.input_act_bits(cfg), result_width=self.result_width(cfg)))
-
-    # -- layouts, usable without constructing the component ---------------------------------------
-
-    @staticmethod
-    def weights_layout(cfg: BitletConfig) -> data.StructLayout:
-        if cfg.mode == "fixed":
-            w = data.StructLayout({"mag": cfg.n_channel, "sign": 1})
+        if self.fp32:
+            arr = np.asarray(x)
+            if arr.dtype == np.float32:
+                arr = arr.view(np.uint32)
+            elif not np.issubdtype(arr.dtype, np.unsignedinteger):
+                raise TypeError(f"{name} must be a float32 array or its binary32 bit patterns (an unsigned "
+                                f"integer array), got dtype {arr.dtype} (convert with .astype(np.float32))")
+            lo, hi = 0, _WORD
         else:
-            w = 32
-        return data.StructLayout({"w": data.ArrayLayout(w, cfg.n_input), "lane_mask": cfg.n_channel})
+            arr = x
+            lo, hi = (-cfg.weight_max, cfg.weight_max) if name == "weights" else cfg.act_range
+        arr = check_int_array(name, arr, lo=lo, hi=hi, ndim=2)
+        if arr.shape[1] != cfg.n_total:
+            raise ValueError(f"{name} must have n_total={cfg.n_total} values per pass (last axis), "
+                             f"got shape {arr.shape}")
+        return arr
 
-    @staticmethod
-    def input_act_bits(cfg: BitletConfig) -> int:
-        return cfg.act_bits if cfg.mode == "fixed" else 32
+    def payloads(self, weights, acts, lane_mask=None) -> list[dict]:
+        """The input beats of the passes ``weights``, ``acts`` (``[passes, n_total]`` each), as payload dicts.
 
-    @staticmethod
-    def result_width(cfg: BitletConfig) -> int:
-        return cfg.acc_width if cfg.mode == "fixed" else 32
-
-    @staticmethod
-    def beat_payloads(cfg: BitletConfig, w, a, lane_mask: int) -> list[dict]:
-        """The ``L`` input beats of one pass as payload dicts (for ``input_layout(...).const``).
-
-        ``w``, ``a``: ``n_total`` values each: signed integers (fixed) or binary32 bit patterns
-        (unsigned ints, fp32). ``lane_mask`` goes into the last beat, the other beats carry 0 (the PE
-        reads the last beat's field only; the tests rely on this to prove it).
+        Fixed point: signed integers (weights in ``[-weight_max, weight_max]``, sent in sign-magnitude;
+        activations in ``config.act_range``). fp32: float32 arrays or their binary32 bit patterns
+        (unsigned integers). ``lane_mask``: one integer for every pass or one per pass (default: every
+        lane); it goes into each pass's last beat, the other beats carry 0 (the PE reads the last
+        beat's field only, and the tests rely on this to prove it).
         """
-        n, ni = cfg.n_total, cfg.n_input
-        check_int("lane_mask", lane_mask, lo=0, hi=cfg.full_lane_mask)
-        if len(w) != n or len(a) != n:
-            raise ValueError(f"w and a must have n_total={n} values, got {len(w)} and {len(a)}")
+        cfg = self.config
+        w, a = self._operands("weights", weights), self._operands("acts", acts)
+        if w.shape != a.shape:
+            raise ValueError(f"weights and acts must have the same shape, got {w.shape} and {a.shape}")
+        if lane_mask is None:
+            masks = [cfg.full_lane_mask] * len(w)
+        elif np.ndim(lane_mask) == 0:
+            masks = [check_int("lane_mask", lane_mask, lo=0, hi=cfg.full_lane_mask)] * len(w)
+        else:
+            if len(lane_mask) != len(w):
+                raise ValueError(f"lane_mask must be one integer or one per pass ({len(w)} passes), "
+                                 f"got {len(lane_mask)} values")
+            masks = [check_int(f"lane_mask[{p}]", m, lo=0, hi=cfg.full_lane_mask) for p, m in enumerate(lane_mask)]
+        ni, L = cfg.n_input, cfg.load_cycles
         beats = []
-        for k in range(cfg.load_cycles):
-            ws = [int(v) for v in w[k * ni:(k + 1) * ni]]
-            acts = [int(v) for v in a[k * ni:(k + 1) * ni]]
-            if cfg.mode == "fixed":
-                ws = [{"mag": abs(v), "sign": int(v < 0)} for v in ws]
-            else:
-                acts = [v - (1 << 32) if v >= 1 << 31 else v for v in acts]   # signed(32) fields
-            mask = lane_mask if k == cfg.load_cycles - 1 else 0
-            beats.append({"weights": {"w": ws, "lane_mask": mask}, "acts": acts})
+        for p in range(len(w)):
+            for k in range(L):
+                ws = [int(v) for v in w[p, k * ni:(k + 1) * ni]]
+                xs = [int(v) for v in a[p, k * ni:(k + 1) * ni]]
+                if self.fp32:
+                    xs = [v - (1 << 32) if v >> 31 else v for v in xs]      # signed(32) fields
+                else:
+                    ws = [{"mag": abs(v), "sign": int(v < 0)} for v in ws]
+                beats.append({"weights": {"w": ws, "lane_mask": masks[p] if k == L - 1 else 0}, "acts": xs})
         return beats
+
+    def unpack(self, word: int):
+        """Fixed point: the signed result; fp32: the result as an ``np.float32`` (compare results by their
+        bit patterns, ``value.view(np.uint32)``: NaN-safe and bit-exact)."""
+        if not self.fp32:
+            return super().unpack(word)
+        return np.uint32(check_int("word", word, lo=0, hi=_WORD)).view(np.float32)
 
     # -- hardware ---------------------------------------------------------------------------------
 
@@ -272,7 +230,7 @@ class BitletPE(Component):
             m.d.comb += [
                 move.eq(emax_ready & ~aligned_full),     # from registers: i.ready is too
                 load.eq(aligned_full & free),
-                self.i.ready.eq(~self.clear & (~(took_last | emax_ready) | move)),
+                self.i.ready.eq(~self.clear & ~ResetSignal() & (~(took_last | emax_ready) | move)),
             ]
             m.d.sync += [took.eq(accept), took_last.eq(accept & last_beat)]
             with m.If(move):
@@ -283,7 +241,7 @@ class BitletPE(Component):
                 m.d.sync += aligned_full.eq(1)
         else:
             m.d.comb += [
-                self.i.ready.eq(~self.clear & (~last_beat | free)),
+                self.i.ready.eq(~self.clear & ~ResetSignal() & (~last_beat | free)),
                 load.eq(accept & last_beat),
             ]
         if beat is not None:

@@ -1,14 +1,13 @@
 """Bitlet lane sum ``extra + sum_g x_g << g``: significance-aware adder tree (docs/bitlet.md, step 5).
 
 The per-cycle sum of the Bitlet lanes (lane ``g`` has significance ``2**g``; the RTL's 4:2-compressor tree
-over ``Asel_g << g``). Why not :class:`hw.blocks.adder_tree.AdderTree` on the shifted inputs: that tree sizes
-each node for full-width inputs, so every adder of every level is ``width + n - 1`` bits wide, although
-the term ``x_g << g`` has ``g`` zero LSBs and only ``width`` significant bits. Here each node carries its
-value, its significance (shift) and its exact value range; two neighbours ``a`` (shift ``s``) and ``b``
-(shift ``s + d``) combine as ``Cat(a[:d], (a >> d) + b)``, i.e. the ``d`` low bits pass through and the
-adder is only as wide as the exact range of ``(a >> d) + b`` (``signed_width`` of it). A balanced tree of
-``ceil(log2(n + 1))`` levels; on iCE40 it maps to less than half the LUTs of the uniform tree for the
-INT8 configuration.
+over ``Asel_g << g``). Each node carries its value, its significance (shift) and its exact value range;
+two neighbours ``a`` (shift ``s``) and ``b`` (shift ``s + d``) combine as ``Cat(a[:d], (a >> d) + b)``: the
+``d`` low bits pass through and the adder is only as wide as the exact range of ``(a >> d) + b``. A
+balanced tree of ``ceil(log2(n + 1))`` levels.
+
+Choice: not :class:`hw.blocks.adder_tree.AdderTree` on the shifted terms, which sizes every adder for
+full-width inputs (``width + n - 1`` bits) although ``x_g << g`` has ``g`` zero LSBs.
 
 ``extra`` is an optional unsigned ``extra_width``-bit term at significance 1 (the Bitlet PE feeds the
 ones'-complement sign corrections ``sum_g c_g << g`` there). The output width is exact for the extreme

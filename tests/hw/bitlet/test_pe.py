@@ -2,12 +2,11 @@
 
 Everything expected comes from golden/bitlet.py: ``dot_fixed`` / ``dot_fp32(..., nonfinite="nan")`` for
 results, ``lane_schedule`` / ``pass_cycles`` / ``pass_cycles_fp32`` for the lane model and
-``pe_stream_timing`` for the stream timing built on it.
+``pe_stream_timing`` for the stream timing built on it. Payloads go through the PE's own codec
+(``pe.payloads`` / ``pe.pack`` / ``pe.unpack``); fp32 results are compared as binary32 bit patterns.
 """
 
 from __future__ import annotations
-
-import json
 
 import numpy as np
 import pytest
@@ -20,8 +19,8 @@ from hw.bitlet.fp32 import Fp32Align, Fp32Decode, Fp32Repack
 from hw.bitlet.lane import BitletLane
 from hw.bitlet.pe import BitletPE
 from hw.bitlet.psum import ShiftedSum, psum_value, psum_width
-from hw.pe import input_layout
-from sim.amaranth_sim import run_comb, run_sync
+from sim.amaranth_sim import run_comb, run_pe_stream, run_sync
+from sim.pe_vectors import write_vectors
 from sim.runner import run_cocotb
 
 FULL24 = (1 << 24) - 1
@@ -136,18 +135,16 @@ def fp32_expect(cfg, passes):
     return results, cycles
 
 
-def beats_of(cfg, passes):
-    out = []
-    for w, a, m in passes:
-        if cfg.mode == "fp32":
-            w, a = w.view(np.uint32), a.view(np.uint32)
-        out += BitletPE.beat_payloads(cfg, w, a, m)
-    return out
+def operands(passes):
+    """``(weights, acts, lane masks)`` of a list of passes, as :meth:`BitletPE.payloads` takes them."""
+    return np.stack([w for w, _, _ in passes]), np.stack([a for _, a, _ in passes]), [m for _, _, m in passes]
 
 
-def pack(cfg, beats):
-    layout = input_layout(BitletPE.weights_layout(cfg), lanes=cfg.n_input, act_bits=BitletPE.input_act_bits(cfg))
-    return [int(layout.const(b).as_value().value) & ((1 << layout.size) - 1) for b in beats]
+def result_bits(pe, word):
+    """The result an output word stands for, through ``pe.unpack``: the integer (fixed point) or the
+    binary32 bit pattern (fp32: NaN-safe, bit-exact comparisons)."""
+    value = pe.unpack(word)
+    return int(value.view(np.uint32)) if pe.fp32 else value
 
 
 # ------------------------------------------------------------------------------------------------
@@ -166,7 +163,12 @@ def pack(cfg, beats):
 ])
 def test_bad_parameters(kwargs, exc, msg):
     with pytest.raises(exc, match=msg):
-        BitletPE(**kwargs)
+        BitletPE(BitletConfig(**kwargs))
+
+
+def test_built_from_a_config_only():
+    with pytest.raises(TypeError, match=r"config must be a golden.bitlet.BitletConfig, got 64 of type int"):
+        BitletPE(64)
 
 
 def test_bad_block_parameters():
@@ -178,17 +180,77 @@ def test_bad_block_parameters():
         Fp32Repack(65)
     with pytest.raises(ValueError, match=r"extra_width must be an integer in \[0, 64\], got -1"):
         ShiftedSum(8, 9, extra_width=-1)
-    cfg = BitletConfig(n_total=16, n_input=16, n_channel=8, act_bits=8)
+
+
+
+def test_bad_payloads():
+    pe = BitletPE(BitletConfig(n_total=16, n_input=16, n_channel=8, act_bits=8))
+    zeros = np.zeros((2, 16), int)
     with pytest.raises(ValueError, match=r"lane_mask must be an integer in \[0, 255\], got 256"):
-        BitletPE.beat_payloads(cfg, [0] * 16, [0] * 16, 256)
+        pe.payloads(zeros, zeros, lane_mask=256)
+    with pytest.raises(ValueError, match=r"lane_mask\[1\] must be an integer in \[0, 255\], got -1"):
+        pe.payloads(zeros, zeros, lane_mask=[3, -1])
+    with pytest.raises(ValueError, match=r"lane_mask must be one integer or one per pass \(2 passes\), got 3 values"):
+        pe.payloads(zeros, zeros, lane_mask=[1, 2, 3])
+    with pytest.raises(ValueError, match=r"weights must hold integers in \[-255, 255\], got 256 at index \(1, 0\)"):
+        pe.payloads(np.array([[0] * 16, [256] + [0] * 15]), zeros)
+    with pytest.raises(ValueError, match=r"acts must hold integers in \[-128, 127\], got 128 at index \(0, 3\)"):
+        pe.payloads(zeros, np.array([[0, 0, 0, 128] + [0] * 12, [0] * 16]))
+    with pytest.raises(ValueError, match=r"acts must have n_total=16 values per pass \(last axis\), got shape \(2, 8\)"):
+        pe.payloads(zeros, np.zeros((2, 8), int))
+    with pytest.raises(ValueError, match=r"weights and acts must have the same shape, got \(2, 16\) and \(1, 16\)"):
+        pe.payloads(zeros, np.zeros((1, 16), int))
+    with pytest.raises(TypeError, match=r"weights must be an array of integers, got dtype float64"):
+        pe.payloads(zeros * 1.0, zeros)
+    fp = BitletPE(BitletConfig(n_total=8, n_input=4, mode="fp32"))
+    with pytest.raises(TypeError, match=r"acts must be a float32 array or its binary32 bit patterns \(an unsigned "
+                                        r"integer array\), got dtype float64 \(convert with .astype\(np.float32\)\)"):
+        fp.payloads(np.zeros((1, 8), np.float32), np.zeros((1, 8)))
+    with pytest.raises(TypeError, match=r"weights must be a float32 array .*, got dtype int64"):
+        fp.payloads(np.zeros((1, 8), np.int64), np.zeros((1, 8), np.float32))
+    with pytest.raises(ValueError, match=r"word must be an integer in \[0, 4294967295\], got 4294967296"):
+        fp.unpack(1 << 32)
 
 
 def test_widths_from_config():
     cfg = BitletConfig(n_total=16, n_input=16, n_channel=8, act_bits=8)
-    assert BitletPE.result_width(cfg) == cfg.acc_width == 20       # 16 * 128 * 255 < 2**19
+    pe = BitletPE(cfg)
+    assert len(pe.o.payload) == cfg.acc_width == 20                 # 16 * 128 * 255 < 2**19
     assert cfg.act_width == 9
-    assert BitletPE.result_width(BitletConfig(mode="fp32")) == 32
+    assert len(BitletPE(BitletConfig(mode="fp32")).o.payload) == 32
     assert BitletPE.weights_layout(cfg).size == 16 * 9 + 8
+    assert pe.max_steps == 16 and pe.input_lanes == 16 and pe.input_act_bits == 8
+    assert pe.latency == 3 and BitletPE(BitletConfig(mode="fp32")).latency == 7
+
+
+def test_payload_round_trip():
+    """payloads -> pack -> the input layout's fields read back; unpack of the result words."""
+    cfg = BitletConfig(n_total=4, n_input=2, n_channel=3, act_bits=5)
+    pe = BitletPE(cfg)
+    w, a = np.array([[-7, 7, 0, -1], [1, 2, 3, 4]]), np.array([[-16, 15, 3, -1], [0, 1, 2, 3]])
+    words = pe.pack(w, a, lane_mask=[5, 2])
+    assert len(words) == 4                                           # two beats per pass
+    views = [pe.input_layout.from_bits(word) for word in words]
+    assert [[(v.weights.w[j].mag, v.weights.w[j].sign) for j in range(2)] for v in views] == \
+        [[(7, 1), (7, 0)], [(0, 0), (1, 1)], [(1, 0), (2, 0)], [(3, 0), (4, 0)]]
+    assert [[v.acts[j] for j in range(2)] for v in views] == [[-16, 15], [3, -1], [0, 1], [2, 3]]
+    assert [v.weights.lane_mask for v in views] == [0, 5, 0, 2]      # the last beat of each pass
+    assert words[0] == (7 | 1 << 3 | 7 << 4) | (16 | 15 << 5) << (8 + 3)
+    assert pe.pack(w, a) == pe.pack(w, a, lane_mask=7)               # default: every lane
+    width = len(pe.o.payload)
+    assert pe.unpack((1 << width) - 1) == -1 and pe.unpack(5) == 5
+    # fp32: float32 arrays and their bit patterns give the same words; unpack gives np.float32
+    fp = BitletPE(BitletConfig(n_total=2, n_input=2, mode="fp32"))
+    wf, af = f32(1.5, -2.0)[None, :], f32(-0.0, np.nan)[None, :]
+    (word,) = fp.pack(wf, af)
+    assert word == fp.pack(wf.view(np.uint32), af.view(np.uint32))[0]
+    view = fp.input_layout.from_bits(word)
+    assert [view.weights.w[j] for j in range(2)] == wf.view(np.uint32)[0].tolist()
+    assert [view.acts[j] & 0xFFFFFFFF for j in range(2)] == af.view(np.uint32)[0].tolist()
+    assert view.weights.lane_mask == FULL24
+    one = fp.unpack(0x3F800000)
+    assert type(one) is np.float32 and one == 1.0
+    assert int(fp.unpack(FP32_NAN).view(np.uint32)) == FP32_NAN
 
 
 # ------------------------------------------------------------------------------------------------
@@ -414,29 +476,27 @@ def test_fp32_repack_matches_golden(acc_width):
 # ------------------------------------------------------------------------------------------------
 # the PE in the Amaranth simulator: results, stream timing and the counter pass by pass
 
-def run_pe_amaranth(cfg, beats, n_results):
-    pe = BitletPE(cfg.n_total, cfg.n_input, cfg.n_channel, cfg.n_check, cfg.mode, cfg.act_bits)
-    got, out_t, counter = [], [], []
+def run_pe_amaranth(cfg, passes):
+    """Stream the passes back to back (producer and consumer testbenches); returns the results (through
+    ``pe.unpack``), the cycle of every pass's last beat and result (cycle 0 = the first beat) and the
+    ``cycles`` counter at every result."""
+    pe = BitletPE(cfg)
+    w, a, masks = operands(passes)
+    run = run_pe_stream(pe, pe.payloads(w, a, lane_mask=masks), n_results=len(passes), sample=pe.cycles)
+    t0, L = run.accepted[0], cfg.load_cycles
+    return ([result_bits(pe, word & ((1 << len(pe.o.payload)) - 1)) for word in run.results],
+            [t - t0 for t in run.accepted[L - 1::L]], [t - t0 for t in run.produced], run.samples, pe)
 
-    async def bench(ctx):
-        ctx.set(pe.o.ready, 1)
-        k, t = 0, 0
-        while len(got) < n_results:
-            ctx.set(pe.i.valid, int(k < len(beats)))
-            if k < len(beats):
-                ctx.set(pe.i.payload, beats[k])
-            _, _, ready, ovalid, opay, cyc = await ctx.tick().sample(pe.i.ready, pe.o.valid, pe.o.payload,
-                                                                     pe.cycles)
-            if k < len(beats) and ready:
-                k += 1
-            if ovalid:
-                got.append(opay)
-                out_t.append(t)
-                counter.append(cyc)
-            t += 1
 
-    run_sync(pe, bench)
-    return got, out_t, counter
+def check_timing(pe, tm, last_beat, out_t, counter):
+    """The stream timing and counter equal the model pass by pass; the PE's ``latency`` is the model's."""
+    assert last_beat == tm.last_beat.tolist()
+    assert out_t == tm.out_valid.tolist()
+    assert counter == tm.counter.tolist()
+    gaps = (tm.out_valid - tm.last_beat - tm.steps).tolist()
+    assert gaps[0] == pe.latency and min(gaps) == pe.latency       # nothing waits before the first pass
+    if not pe.fp32:
+        assert set(gaps) == {pe.latency}
 
 
 @pytest.mark.parametrize("kwargs", [
@@ -447,11 +507,10 @@ def test_amaranth_fixed(kwargs):
     cfg = BitletConfig(**kwargs)
     passes = fixed_passes(cfg, 25, seed=cfg.n_total)
     results, cycles = fixed_expect(cfg, passes)
-    got, out_t, counter = run_pe_amaranth(cfg, beats_of(cfg, passes), len(passes))
+    got, last_beat, out_t, counter, pe = run_pe_amaranth(cfg, passes)
     tm = pe_stream_timing(cycles, load_cycles=cfg.load_cycles, mode=cfg.mode)
     assert got == results
-    assert out_t == tm.out_valid.tolist()
-    assert counter == tm.counter.tolist()
+    check_timing(pe, tm, last_beat, out_t, counter)
 
 
 @pytest.mark.parametrize("n_input", [4, 8])        # L = 2, and L = 1 (the staging buffer is the whole pass)
@@ -459,11 +518,10 @@ def test_amaranth_fp32(n_input):
     cfg = BitletConfig(n_total=8, n_input=n_input, mode="fp32")
     passes = fp32_passes(cfg, 40, seed=4)
     results, cycles = fp32_expect(cfg, passes)
-    got, out_t, counter = run_pe_amaranth(cfg, beats_of(cfg, passes), len(passes))
+    got, last_beat, out_t, counter, pe = run_pe_amaranth(cfg, passes)
     tm = pe_stream_timing(cycles, load_cycles=cfg.load_cycles, mode=cfg.mode)
-    assert [g & 0xFFFFFFFF for g in got] == results
-    assert out_t == tm.out_valid.tolist()
-    assert counter == tm.counter.tolist()
+    assert got == results
+    check_timing(pe, tm, last_beat, out_t, counter)
 
 
 def test_accumulator_worst_case_exact():
@@ -477,22 +535,12 @@ def test_accumulator_worst_case_exact():
         extreme = cfg.n_total * cfg.act_max * cfg.weight_max
         assert results == [-extreme, extreme]
         assert extreme >= 1 << (cfg.acc_width - 2) and extreme < 1 << (cfg.acc_width - 1)
-        got, _, _ = run_pe_amaranth(cfg, beats_of(cfg, passes), 2)
+        got, *_ = run_pe_amaranth(cfg, passes)
         assert got == results
 
 
 # ------------------------------------------------------------------------------------------------
 # cocotb on the generated Verilog under Icarus
-
-def write_vectors(path, cfg, passes, results, cycles):
-    tm = pe_stream_timing(cycles, load_cycles=cfg.load_cycles, mode=cfg.mode)
-    path.write_text(json.dumps({
-        "beats": pack(cfg, beats_of(cfg, passes)), "results": results, "load_cycles": cfg.load_cycles,
-        "steps": tm.steps.tolist(), "last_beat": tm.last_beat.tolist(), "out_valid": tm.out_valid.tolist(),
-        "counter": tm.counter.tolist(),
-    }))
-    return path
-
 
 def run_config(build_dir, kwargs, n_passes, seed):
     cfg = BitletConfig(**kwargs)
@@ -502,11 +550,15 @@ def run_config(build_dir, kwargs, n_passes, seed):
     else:
         passes = fp32_passes(cfg, n_passes, seed)
         results, cycles = fp32_expect(cfg, passes)
-    vec = write_vectors(build_dir / "vectors.json", cfg, passes, results, cycles)
-    pe = BitletPE(cfg.n_total, cfg.n_input, cfg.n_channel, cfg.n_check, cfg.mode, cfg.act_bits)
+    pe = BitletPE(cfg)
+    tm = pe_stream_timing(cycles, load_cycles=cfg.load_cycles, mode=cfg.mode)
+    w, a, masks = operands(passes)
+    vec = write_vectors(build_dir / "vectors.json", pe, pe.pack(w, a, lane_mask=masks), results, tm.steps,
+                        last_beat=tm.last_beat.tolist(), out_valid=tm.out_valid.tolist(),
+                        counter=tm.counter.tolist())
     name = f"bitlet_pe_{cfg.mode}_n{cfg.n_total}"
     return run_cocotb(pe, toplevel=name, tb_module="sim.tb_bitlet", build_dir=build_dir,
-                      params={"vectors": str(vec), "fp32": cfg.mode == "fp32", "seed": seed})
+                      params={"vectors": str(vec), "seed": seed})
 
 
 @pytest.mark.parametrize("kwargs, n_passes", [
