@@ -1,141 +1,126 @@
-"""Bit-balance PE: sparse bit-serial dot product, exactly ``k`` cycles per group, ``k`` set per group at run
-time (docs/bitbalance.md; golden model :mod:`golden.bitbalance`).
+"""Bit-balance PE: sparse bit-serial dot product in exactly ``k`` steps, ``k`` chosen per group at run time
+(Bit-balance, Sun et al., arXiv 2302.00201; docs/bitbalance.md; golden model :mod:`golden.bitbalance`).
 
-What it computes: per input transaction the exact dot product :func:`golden.bitbalance.dot` of ``lanes``
-(G_pe) encoded weights with ``lanes`` signed activations. Every weight is a sign plus ``k_max`` slots
-``(valid, pos)`` (:func:`golden.bitbalance.encode`, MSB-first, used slots first). All lanes run in lock
-step: in step ``c`` (``0..k-1``) lane ``i`` takes slot ``c`` of its weight and contributes
-``valid ? ±(x_i << pos) : 0`` (a left arithmetic :class:`hw.blocks.barrel_shifter.BarrelShifter`, a negation and an
-AND gate), an :class:`hw.blocks.adder_tree.AdderTree` sums the lanes and the accumulator adds the sum
-(``acc <- (c == 0 ? 0 : acc) + tree``); the partial sums are :func:`golden.bitbalance.cycle_partial_sums`.
+Per input transaction, the exact dot product :func:`golden.bitbalance.dot` of ``pe_length`` encoded
+weights (a sign and ``k_max`` = ``config.k`` slots ``(valid, pos)``, MSB first, used slots first:
+:func:`golden.bitbalance.encode`) with ``pe_length`` activations. All lanes run in lock step: in step
+``c`` lane ``i`` takes slot ``c`` of its weight and contributes ``valid ? ±(x_i << pos) : 0`` (a barrel
+shifter, a negation, an AND), an adder tree sums the lanes and the accumulator adds the sum; the partial
+sums are :func:`golden.bitbalance.cycle_partial_sums`.
 
-Latency / throughput: :class:`hw.pe.SerialSequencer` with ``n_steps = k`` of the group: registered
-when accepted, ``k`` steps in the next ``k`` cycles, the next group accepted in the last step. A group
-takes exactly ``k`` cycles (:func:`golden.cycles.group_cycles_bitbalance`), ``o.valid`` ``k + 1`` cycles
-after acceptance.
+Built from a :class:`golden.bitbalance.BitBalanceConfig`. Ports: :mod:`hw.pe` plus ``weight_error :
+Out(1)``, sticky until ``clear``/reset. The ``weights`` payload is ``{codes, k}``: ``pe_length`` codes, each
+bit for bit the :func:`golden.bitbalance.pack` word, and the group's run-time ``k`` (:meth:`payloads`).
+Timing: ``k`` steps per group: back to back one group every ``k`` cycles, each result valid ``k + 1``
+cycles after its acceptance (latency 1).
 
-Choices (the paper's PE is a reconstruction; docs/bitbalance.md):
-
-* **Run-time k is a field of the input payload** (``weights.k``, ``unsigned_width(k_max)`` bits), not a
-  configuration port: it travels with the data it belongs to, so a stream may change ``k`` from one group
-  to the next (a layer boundary, or any group) with no idle cycle and no hazard; the sequencer samples it
-  when it accepts the group. The generated ``k`` is the maximum ``k_max``; weights are always stored in the
-  ``k_max``-slot format and a layer with ``k' < k_max`` simply leaves slots ``k'..k_max-1`` unused (codes
-  from ``golden.bitbalance.encode(q, bits=B, k=k_max)``).
-* **Run-time weight width needs no hardware**: a ``B' <= B``-bit layer's codes are a subset of the
-  generated format (positions ``<= B'-2``), so only ``k`` is a run-time field; the same holds for narrower
-  activations (sign-extended into ``act_bits``). The "adaptive bitwidth" of the paper is therefore the
-  per-group ``k``.
-* ``k`` outside ``1..k_max``: 0 runs 1 step (the sequencer's rule), values above ``k_max`` (when the field
-  has spare codes) run ``k_max`` steps; the PE never hangs.
-* **Dropped or malformed slots are flagged, never silent**: the sticky output ``weight_error`` rises
-  (together with the group's ``o.valid``) when a group ends with a valid slot it did not consume (a weight
-  with more ones than the run-time ``k``; the result is then the partial sum after ``k`` steps,
-  ``cycle_partial_sums(...)[k-1]``), or when a consumed valid slot has ``pos > B-2`` (not a code; that
-  group's result is undefined). It stays high until ``clear``/reset.
-* Slots sit in per-lane shift registers (the current slot is always slot 0; no ``k_max:1`` mux), as the
-  weight columns of the Stripes PE.
-* The accumulator is an adder on the tree sum, not :class:`hw.blocks.shift_accumulator.ShiftAccumulator`: the
-  shift and sign are per lane (before the tree), and since all slots of a weight share its sign, every
-  partial sum is bounded by the final worst case, so the accumulator and the result are exactly
-  :attr:`golden.bitbalance.BitBalanceConfig.acc_width` bits (the primitive's generic bound
-  would add ``log2(k)`` bits). Lane terms are ``signed_width(±(amin << (B-2)))`` bits.
-* ``bits = 2``: the only position is 0, no shifter is generated.
-
-Ports: :mod:`hw.pe` (``i``, ``o``, ``clear``, ``cycles``) plus ``weight_error : Out(1)``. The
-``weights`` payload is ``StructLayout({"codes": ArrayLayout(code_layout, lanes), "k": unsigned_width(k_max)})``
-with ``code_layout`` bit for bit the word of :func:`golden.bitbalance.pack` (slot ``j`` = ``pos`` then
-``valid`` at bits ``[j*(P+1), (j+1)*(P+1))``, sign on top).
+Choice: the run-time ``k`` is a payload field, so it may change from one group to the next, with no idle cycle.
+Choice: a narrower weight width needs no hardware (its codes are a subset): only ``k`` varies at run time.
+Choice: ``k = 0`` runs one step and ``k > k_max`` runs ``k_max`` steps, so the PE never hangs.
+Choice: ``weight_error`` flags a slot left after ``k`` steps (result: that partial sum) or a used ``pos > B-2``.
+Choice: slots sit in per-lane shift registers (the current slot is always slot 0: no ``k_max``:1 mux).
+Choice: the accumulator adds the tree sum, ``acc_width`` bits (every partial sum lies in the final range).
 """
 
+import numpy as np
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data
 from amaranth.lib.wiring import Out
 
+from golden import bitbalance
 from golden.bitbalance import BitBalanceConfig
-from golden.bits import signed_width, twos_range, unsigned_width
-from golden.check import check_int
+from golden.bits import product_range, signed_width, twos_range, unsigned_width
+from golden.check import check_int_array
 from hw.blocks.adder_tree import AdderTree
 from hw.blocks.barrel_shifter import BarrelShifter
-from hw.base import Component
-from hw.pe import SerialSequencer, pe_ports
+from hw.pe import PE
 
 __all__ = ["BitBalancePE"]
 
 
-class BitBalancePE(Component):
-    """Bit-balance processing element (see the module docstring).
-
-    Parameters
-    ----------
-    bits : int
-        Largest weight width B (sign-magnitude), 2..16.
-    k : int
-        Largest one-bit budget ``k_max`` (slots per weight, most steps per group), ``1..bits-1``.
-    lanes : int
-        Dot-product length G_pe, 1..64.
-    act_bits : int
-        Signed activation width, 2..16.
-
-    Attributes
-    ----------
-    i : In(stream.Signature(StructLayout({"weights": weights_layout(bits, k, lanes), "acts": ...})))
-    o : Out(stream.Signature(signed(result_width)))
-    clear : In(1)
-    cycles : Out(32)
-    weight_error : Out(1)
-        Sticky: a group dropped a valid slot or used an invalid position (see the module docstring).
+class BitBalancePE(PE):
+    """Bit-balance processing element, built from a :class:`~golden.bitbalance.BitBalanceConfig` (see the
+    module docstring). Hardware limits: ``pe_length`` 1..64, ``act_bits`` 2..16. ``max_steps`` = ``k``.
     """
 
-    def __init__(self, bits: int = 8, k: int = 3, lanes: int = 16, act_bits: int = 8):
-        check_int("lanes", lanes, lo=1, hi=64)
-        check_int("act_bits", act_bits, lo=2, hi=16)
-        self.config = BitBalanceConfig(bits=bits, k=k, pe_length=lanes, act_bits=act_bits)
-        self.bits, self.k, self.lanes, self.act_bits = bits, k, lanes, act_bits
-        self.result_width = self.config.acc_width
-        ports = pe_ports(self.weights_layout(bits, k, lanes), lanes=lanes, act_bits=act_bits,
-                         result_width=self.result_width)
-        ports["weight_error"] = Out(1)
-        super().__init__(ports)
+    config_class = BitBalanceConfig
+    hw_limits = {"pe_length": (1, 64), "act_bits": (2, 16)}
+    field_meanings = {
+        "weights.codes[i].slots[j].pos": "position of the j-th one-bit (MSB first) of lane i's weight magnitude",
+        "weights.codes[i].slots[j].valid": "slot j of lane i's weight holds a one-bit (used slots first)",
+        "weights.codes[i].sign": "sign of lane i's weight (1 = negative)",
+        "weights.k": "run-time k of the group: its steps, 1..k_max",
+        "acts[i]": "activation of lane i, two's complement",
+    }
+
+    def __init__(self, config):
+        super().__init__(config, {"weight_error": Out(1)})
+
+    # -- shapes ------------------------------------------------------------------------------------
 
     @staticmethod
-    def code_layout(bits: int, k: int) -> data.StructLayout:
+    def code_layout(config) -> data.StructLayout:
         """One weight: the :func:`golden.bitbalance.pack` word as a struct (slots LSB first, sign on top)."""
-        cfg = BitBalanceConfig(bits=bits, k=k)
-        slot = data.StructLayout({"pos": unsigned(cfg.pos_width), "valid": 1})
-        return data.StructLayout({"slots": data.ArrayLayout(slot, k), "sign": 1})
+        slot = data.StructLayout({"pos": unsigned(config.pos_width), "valid": 1})
+        return data.StructLayout({"slots": data.ArrayLayout(slot, config.k), "sign": 1})
 
-    @staticmethod
-    def weights_layout(bits: int, k: int, lanes: int) -> data.StructLayout:
-        """The ``weights`` payload: ``lanes`` codes and the run-time ``k`` of the group."""
-        return data.StructLayout({"codes": data.ArrayLayout(BitBalancePE.code_layout(bits, k), lanes),
-                                  "k": unsigned(unsigned_width(k))})
-
-    @staticmethod
-    def term_width(bits: int, act_bits: int) -> int:
-        """Signed width of one lane's slot term ``±(x << pos)``, ``pos <= bits-2``."""
-        amin, _ = twos_range(act_bits)
-        return signed_width(amin << (bits - 2), -amin << (bits - 2))
+    @classmethod
+    def weights_layout(cls, config) -> data.StructLayout:
+        """The ``weights`` payload: ``pe_length`` codes and the run-time ``k`` of the group."""
+        return data.StructLayout({"codes": data.ArrayLayout(cls.code_layout(config), config.pe_length),
+                                  "k": unsigned(unsigned_width(config.k))})
 
     @property
-    def steps_per_group(self) -> int:
-        """Most steps per group (the run-time ``k`` of each group is at most this)."""
+    def term_width(self) -> int:
+        """Signed width of one lane's slot term ``±(x << pos)``, ``0 <= pos <= bits-2``."""
+        top = 1 << (self.config.bits - 2)
+        return signed_width(*product_range(twos_range(self.config.act_bits), (-top, top)))
+
+    @property
+    def max_steps(self) -> int:
+        """Most steps per group: ``k_max`` (each group's run-time ``k`` is at most this)."""
         return self.config.cycles_per_group
+
+    # -- the payload API ---------------------------------------------------------------------------
+
+    def encode_weights(self, weights) -> dict:
+        """One group's ``pe_length`` weights (at most ``k_max`` one-bits each) as ``{"codes", "k"}`` with
+        ``k = k_max`` (:meth:`payloads` sets each group's own)."""
+        cfg = self.config
+        w = np.asarray(weights)
+        if w.shape != (cfg.pe_length,):
+            raise ValueError(f"a group's weights must have shape ({cfg.pe_length},) (pe_length lanes), "
+                             f"got {w.shape}")
+        c = bitbalance.encode(w, bits=cfg.bits, k=cfg.k)
+        codes = [{"sign": int(s), "slots": [{"pos": int(p), "valid": int(v)} for p, v in zip(ps, vs)]}
+                 for s, ps, vs in zip(c.sign, c.pos, c.valid)]
+        return {"codes": codes, "k": cfg.k}
+
+    def payloads(self, weights, acts, k=None) -> list[dict]:
+        """One transaction per group: ``weights`` and ``acts`` are ``[groups, pe_length]`` integers; ``k``
+        (``1..k_max``) is one run-time budget for all groups or one per group, default ``config.k``. A group
+        whose weights have more one-bits than its ``k`` is computed on its first ``k`` slots and raises
+        ``weight_error``."""
+        out = super().payloads(weights, acts)
+        ks = check_int_array("k", self.config.k if k is None else k, lo=1, hi=self.config.k, ndim=(0, 1))
+        if ks.ndim == 1 and len(ks) != len(out):
+            raise ValueError(f"k must be one integer or one per group ({len(out)}), got {len(ks)}")
+        for p, kk in zip(out, np.broadcast_to(ks, (len(out),))):
+            p["weights"]["k"] = int(kk)
+        return out
+
+    # -- gateware ----------------------------------------------------------------------------------
 
     def elaborate(self, platform):
         m = Module()
-        cfg, n, K, B = self.config, self.lanes, self.k, self.bits
-        m.submodules.seq = seq = SerialSequencer(K)
+        cfg = self.config
+        n, K, B = cfg.pe_length, cfg.k, cfg.bits
         k_in = self.i.payload.weights.k
-        n_steps = k_in if (1 << len(k_in)) - 1 <= K else Mux(k_in > K, K, k_in)
-        m.d.comb += [
-            seq.in_valid.eq(self.i.valid), seq.out_ready.eq(self.o.ready), seq.clear.eq(self.clear),
-            seq.n_steps.eq(n_steps),
-            self.i.ready.eq(seq.in_ready), self.o.valid.eq(seq.out_valid), self.cycles.eq(seq.cycles),
-        ]
-        code = self.code_layout(B, K)
+        n_steps = k_in if (1 << len(k_in)) - 1 <= K else Mux(k_in > K, K, k_in)    # k > k_max: k_max steps
+        seq = self.add_sequencer(m, self.max_steps, n_steps)
+        code = self.code_layout(cfg)
         creg = [Signal(code, name=f"w{i}") for i in range(n)]
-        areg = [Signal(signed(self.act_bits), name=f"a{i}") for i in range(n)]
+        areg = [Signal(signed(cfg.act_bits), name=f"a{i}") for i in range(n)]
         with m.If(seq.load):
             m.d.sync += [creg[i].eq(self.i.payload.weights.codes[i]) for i in range(n)]
             m.d.sync += [areg[i].eq(self.i.payload.acts[i]) for i in range(n)]
@@ -144,14 +129,14 @@ class BitBalancePE(Component):
                 m.d.sync += [creg[i].slots[j].eq(creg[i].slots[j + 1]) for j in range(K - 1)]
                 m.d.sync += creg[i].slots[K - 1].eq(0)
 
-        tw = self.term_width(B, self.act_bits)
+        tw = self.term_width
         m.submodules.tree = tree = AdderTree(n, tw)
         bad_pos, left_over = [], []
         pos_spare = (1 << cfg.pos_width) - 1 > B - 2
         for i in range(n):
             cur = creg[i].slots[0]
             if B > 2:
-                m.submodules[f"shifter{i}"] = sh = BarrelShifter(self.act_bits, B - 2, "left", arithmetic=True)
+                m.submodules[f"shifter{i}"] = sh = BarrelShifter(cfg.act_bits, B - 2, "left", arithmetic=True)
                 m.d.comb += [sh.data.eq(areg[i]), sh.amount.eq(cur.pos)]
                 shifted = sh.result.as_signed()
             else:
@@ -180,5 +165,5 @@ class BitBalancePE(Component):
 
 
 def _or_all(values):
-    """OR of 1-bit values (one reduction, not a chain of thousands of operators)."""
+    """OR of 1-bit values (one reduction, not a chain of ORs); 0 for none."""
     return Cat(*values).any() if values else Const(0, 1)

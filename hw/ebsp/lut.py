@@ -11,11 +11,11 @@ Golden function: :func:`golden.primitives.ebsp_lut_table`. Combinational: latenc
 """
 
 from amaranth.hdl import Array, Module, Signal, signed
-from hw.base import Component
 from amaranth.lib.wiring import In, Out
 
 from golden.check import check_int
 from golden.primitives import ebsp_lut_entry_width
+from hw.base import Component
 
 __all__ = ["EBSPLut"]
 
@@ -28,7 +28,7 @@ class EBSPLut(Component):
     act_width : int
         Signed activation width, 2..32.
     window : int
-        Pattern length L, 1..8 (the digit width; 2**L entries).
+        Pattern length L, 1..``MAX_WINDOW`` = 8 (the digit width; 2**L entries).
     read_ports : int
         Number of lanes sharing this table, 1..64.
 
@@ -41,10 +41,11 @@ class EBSPLut(Component):
     """
 
     latency = 0
+    MAX_WINDOW = 8
 
     def __init__(self, act_width: int = 8, window: int = 3, read_ports: int = 1):
         self.act_width = check_int("act_width", act_width, lo=2, hi=32)
-        self.window = check_int("window", window, lo=1, hi=8)
+        self.window = check_int("window", window, lo=1, hi=self.MAX_WINDOW)
         self.read_ports = check_int("read_ports", read_ports, lo=1, hi=64)
         self.entry_width = ebsp_lut_entry_width(self.act_width, self.window)
         super().__init__({
