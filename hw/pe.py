@@ -45,7 +45,7 @@ from golden.bits import unsigned_width
 from golden.check import check_int, check_int_array
 from hw.base import Component
 
-__all__ = ["PE", "PayloadField", "payload_fields", "pe_ports", "input_layout", "SerialSequencer",
+__all__ = ["PE", "check_config", "PayloadField", "payload_fields", "pe_ports", "input_layout", "SerialSequencer",
            "CYCLE_COUNTER_WIDTH"]
 
 CYCLE_COUNTER_WIDTH = 32
@@ -114,9 +114,24 @@ def payload_fields(layout, meanings=None, *, name="", offset=0, strides=(), coun
         return payload_fields(layout.elem_shape, meanings, name=f"{name}[{var}]", offset=offset,
                               strides=strides + (elem,), counts=counts + (layout.length,))
     shape = Shape.cast(layout)
+    if shape.width == 0:                         # a field the configuration leaves without bits
+        return []
     kind = "signed" if shape.signed else "unsigned"
     return [PayloadField(name, shape.width, offset, strides, counts,
                          meanings.get(name, "") or f"{kind} {shape.width}-bit")]
+
+
+def check_config(owner, config):
+    """``config`` if it is an ``owner.config_class`` inside ``owner.hw_limits`` (``{field: (lo, hi)}``, the
+    limits the hardware adds to the golden model's), else ``TypeError``/``ValueError`` naming the field.
+    Used by :meth:`PE.check_config` and by blocks built from the same configuration (BitVert's scheduler)."""
+    cls = owner.config_class
+    if not isinstance(config, cls):
+        raise TypeError(f"config must be a {cls.__module__}.{cls.__name__}, "
+                        f"got {config!r} of type {type(config).__name__}")
+    for name, (lo, hi) in owner.hw_limits.items():
+        check_int(name, getattr(config, name), lo=lo, hi=hi, extra=f"(the limit of {owner.__name__})")
+    return config
 
 
 class PE(Component):
@@ -162,12 +177,7 @@ class PE(Component):
     @classmethod
     def check_config(cls, config):
         """``config`` if it is a ``config_class`` inside the hardware limits, else ``TypeError``/``ValueError``."""
-        if not isinstance(config, cls.config_class):
-            raise TypeError(f"config must be a {cls.config_class.__module__}.{cls.config_class.__name__}, "
-                            f"got {config!r} of type {type(config).__name__}")
-        for name, (lo, hi) in cls.hw_limits.items():
-            check_int(name, getattr(config, name), lo=lo, hi=hi, extra=f"(the limit of {cls.__name__})")
-        return config
+        return check_config(cls, config)
 
     # -- shapes (from the configuration) -----------------------------------------------------------
 

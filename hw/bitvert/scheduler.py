@@ -34,7 +34,7 @@ from golden.bitvert import DIGIT_BITS
 from golden.primitives import bbs_sel_width
 from hw.base import Component
 from hw.bitvert.column_decoder import MAX_SUBGROUP, BBSColumnDecoder
-from hw.pe import PE
+from hw.pe import check_config
 
 __all__ = ["BBSScheduler"]
 
@@ -65,11 +65,10 @@ class BBSScheduler(Component):
 
     config_class = BBSConfig
     hw_limits = {"subgroup": (2, MAX_SUBGROUP)}     # even and pe_length: BBSConfig checks them
-    check_config = PE.__dict__["check_config"]      # the PE base's check of hw_limits, as in BitVertPE
     latency = 0
 
     def __init__(self, config: BBSConfig):
-        self.config = cfg = self.check_config(config)
+        self.config = cfg = check_config(type(self), config)     # the check BitVertPE makes too
         self.subcolumns = cfg.pe_length // cfg.subgroup
         half = cfg.subgroup // 2
         super().__init__({
