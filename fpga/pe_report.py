@@ -41,7 +41,7 @@ from golden import cycles as cyc
 from golden.layout import group_weights
 from fpga.pnr import ecp5_area, ecp5_fmax, ice40_area, ice40_fmax
 from fpga.registry import get_config
-from fpga.synth import synthesize
+from fpga.synth import merge_records, synthesize
 
 ROOT = Path(__file__).resolve().parent.parent
 __all__ = ["PE_ROWS", "BLOCK_ROWS", "BITLET_BAR", "characterize", "characterize_block", "fpga_figures",
@@ -301,19 +301,13 @@ def main(argv=None) -> int:
     out = Path(args.reports)
     out.mkdir(parents=True, exist_ok=True)
     if block_records:
-        old_blocks = {}
-        if (out / "blocks.json").exists():
-            old_blocks = {b["name"]: b for b in json.loads((out / "blocks.json").read_text())}
-        old_blocks.update({b["name"]: b for b in block_records})
-        block_records = [old_blocks[n] for n, _ in BLOCK_ROWS if n in old_blocks]
+        block_records = merge_records(out / "blocks.json", block_records, [n for n, _ in BLOCK_ROWS])
         (out / "blocks.json").write_text(json.dumps(block_records, indent=2) + "\n")
         print(f"wrote {out / 'blocks.json'}")
     if not records and args.names:           # only blocks were named: pe.json stays as it is
         return 0
-    if args.merge and (out / "pe.json").exists():
-        old = {r["name"]: r for r in json.loads((out / "pe.json").read_text())}
-        old.update({r["name"]: r for r in records})
-        records = [old[n] for n, _ in PE_ROWS if n in old]
+    if args.merge:
+        records = merge_records(out / "pe.json", records, [n for n, _ in PE_ROWS])
     (out / "pe.json").write_text(json.dumps(records, indent=2) + "\n")
     (out / "pe.md").write_text(markdown(records))
     sys.stdout.write(markdown(records))

@@ -33,7 +33,7 @@ from fpga.registry import CONFIGS, Config, get_config
 from fpga.verilog import to_verilog
 
 ROOT = Path(__file__).resolve().parent.parent
-__all__ = ["yosys_command", "synthesize", "main"]
+__all__ = ["yosys_command", "synthesize", "merge_records", "main"]
 
 
 def yosys_command() -> list[str]:
@@ -100,6 +100,14 @@ def reuse_or_fresh(workdir, key: str, expect: str, key_file: str = "run_key.txt"
 
 def mark_done(workdir: Path, key: str, key_file: str = "run_key.txt") -> None:
     (Path(workdir) / key_file).write_text(key)
+
+
+def merge_records(path: Path, records: list[dict], order: list[str]) -> list[dict]:
+    """``records`` with the earlier records of ``path`` (a report's JSON list) that were not rebuilt now,
+    in the order of the names ``order`` (names no longer in it are dropped)."""
+    old = {r["name"]: r for r in json.loads(Path(path).read_text())} if Path(path).exists() else {}
+    old.update({r["name"]: r for r in records})
+    return [old[n] for n in order if n in old]
 
 
 def synthesize(cfg: Config, workdir: Path) -> dict:
@@ -170,10 +178,7 @@ def main(argv=None) -> int:
         records = list(pool.map(lambda c: synthesize(c, ROOT / "build" / "synth" / c.name), configs))
     out = Path(args.reports)
     out.mkdir(parents=True, exist_ok=True)
-    if (out / "area.json").exists():     # keep earlier results of registered configurations not rebuilt now
-        old = {r["name"]: r for r in json.loads((out / "area.json").read_text())}
-        old.update({r["name"]: r for r in records})
-        records = [old[c.name] for c in CONFIGS if c.name in old]
+    records = merge_records(out / "area.json", records, [c.name for c in CONFIGS])
     (out / "area.json").write_text(json.dumps(records, indent=2) + "\n")
     (out / "area.md").write_text(markdown(records))
     sys.stdout.write(markdown(records))
