@@ -38,7 +38,8 @@ def render() -> str:
                 f"Input word: {len(pe.i.payload.as_value())} bits.", "",
                 "| field | bits | indices | meaning |", "|---|---|---|---|"]
         for f in pe.payload_fields(pe.config):
-            out.append(f"| `{f.name}` | `{f.bits}` | {f.index_text} | {f.meaning} |")
+            meaning = f.meaning.replace("|", "\\|")          # a pipe would end the table cell
+            out.append(f"| `{f.name}` | `{f.bits}` | {f.index_text} | {meaning} |")
         out += ["", f"Output: {text[-1].split(': ', 1)[1]}", ""]
     return "\n".join(out)
 
