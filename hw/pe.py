@@ -45,7 +45,7 @@ from golden.bits import unsigned_width
 from golden.check import check_int, check_int_array
 from hw.base import Component
 
-__all__ = ["PE", "check_config", "PayloadField", "payload_fields", "pe_ports", "input_layout", "SerialSequencer",
+__all__ = ["PE", "check_config", "PayloadField", "payload_fields", "input_layout", "SerialSequencer",
            "CYCLE_COUNTER_WIDTH"]
 
 CYCLE_COUNTER_WIDTH = 32
@@ -55,16 +55,6 @@ def input_layout(weights_shape, *, lanes: int, act_bits: int) -> data.StructLayo
     """The payload layout of a PE's input stream."""
     return data.StructLayout({"weights": weights_shape,
                               "acts": data.ArrayLayout(signed(act_bits), lanes)})
-
-
-def pe_ports(weights_shape, *, lanes: int, act_bits: int, result_width: int) -> dict:
-    """The signature members every PE has (see the module docstring)."""
-    return {
-        "i": In(stream.Signature(input_layout(weights_shape, lanes=lanes, act_bits=act_bits))),
-        "o": Out(stream.Signature(signed(result_width))),
-        "clear": In(1),
-        "cycles": Out(CYCLE_COUNTER_WIDTH),
-    }
 
 
 class PayloadField(NamedTuple):
