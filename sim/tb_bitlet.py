@@ -60,7 +60,8 @@ def check_results(pe, words, want):
 
 async def check_counter(dut, v):
     await FallingEdge(dut.clk)
-    assert int(dut.cycles.value) == sum(v["cycles"]), f"cycle counter {int(dut.cycles.value)}, model {sum(v['cycles'])}"
+    got, want = int(dut.cycles.value), sum(v["cycles"])
+    assert got == want, f"cycle counter {got}, model {want}"
 
 
 @cocotb.test()

@@ -16,6 +16,8 @@ loaded pass. ``cycles`` counts ``steps = max(1, golden.bitlet.pass_cycles)`` per
 Throughput and latency, exact (:func:`golden.bitlet.pe_stream_timing`): passes enter the compute stage
 ``max(steps, L)`` (fixed) or at most ``max(steps, L + 1)`` (fp32) cycles apart; a pass whose last beat is
 accepted in cycle ``t`` is valid in cycle ``t + steps + latency`` when nothing waits (3 fixed, 7 fp32).
+Structure: stream stages joined by ``wiring.connect`` (:mod:`hw.bitlet.stages`): staging, fp32 align,
+compute (the lanes and :class:`hw.bitlet.mac.BitletMAC`), fp32 repack; a pass per stream transfer.
 
 Choice: decisions and lane values are registered (lanes one step ahead, two MAC stages), so no path
 crosses both the select and an adder; fp32 also registers the exponent sums, the aligned pass and the
@@ -27,14 +29,14 @@ Choice: the fixed postprocessor (``quant``, saturation) is left to the consumer;
 from __future__ import annotations
 
 import numpy as np
-from amaranth.hdl import Cat, Module, Mux, ResetSignal, Signal, signed, unsigned
+from amaranth.hdl import Module, signed, unsigned
 from amaranth.lib import data
+from amaranth.lib.wiring import connect, flipped
 
 from golden.bitlet import BitletConfig
 from golden.check import check_int, check_int_array
-from hw.bitlet.fp32 import ESUM_WIDTH, MAN_WIDTH, Fp32Align, Fp32Decode, Fp32Repack
-from hw.bitlet.lane import BitletLane
 from hw.bitlet.mac import BitletMAC
+from hw.bitlet.stages import BitletAlign, BitletCompute, BitletRepack, BitletStaging
 from hw.pe import PE
 
 __all__ = ["BitletPE"]
@@ -146,7 +148,8 @@ class BitletPE(PE):
             if len(lane_mask) != len(w):
                 raise ValueError(f"lane_mask must be one integer or one per pass ({len(w)} passes), "
                                  f"got {len(lane_mask)} values")
-            masks = [check_int(f"lane_mask[{p}]", m, lo=0, hi=cfg.full_lane_mask) for p, m in enumerate(lane_mask)]
+            masks = [check_int(f"lane_mask[{p}]", m, lo=0, hi=cfg.full_lane_mask)
+                     for p, m in enumerate(lane_mask)]
         ni, L = cfg.n_input, cfg.load_cycles
         beats = []
         for p in range(len(w)):
@@ -172,233 +175,19 @@ class BitletPE(PE):
     def elaborate(self, platform):
         m = Module()
         cfg = self.config
-        n, ni, nch, L = cfg.n_total, cfg.n_input, cfg.n_channel, cfg.load_cycles
-        fp = cfg.mode == "fp32"
-        mag_w = MAN_WIDTH if fp else nch
-
-        # ---- control ----------------------------------------------------------------------------
-        busy = Signal()          # the compute registers hold a pass that is not finished
-        first = Signal()         # next step is the pass's first (the accumulator restarts)
-        at_end = Signal()
-        out_free = Signal()
-        last = Signal()          # the pass's last step: write the result register
-        active = Signal()        # a step executes this cycle
-        last_beat = Signal()     # the beat on the input is the pass's last
-        accept = Signal()
-        load = Signal()          # the pass moves into the compute registers
-        beat = Signal(range(L)) if L > 1 else None
-
-        lanes = []
-        for g in range(nch):
-            lane = BitletLane(n, cfg.n_check)
-            m.submodules[f"lane{g}"] = lane
-            lanes.append(lane)
-        all_done = Cat(*[lane.done for lane in lanes]).all()
-
-        # the MAC's accumulate stage writes a pass's result register (fixed: the output register; fp32:
-        # the register before the repack's stage); it waits while that register holds an unread result,
-        # and everything waits with it
-        m.submodules.mac = mac = BitletMAC(n, nch, cfg.act_bits, not fp, cfg.acc_width)
-        hold = Signal()
-        free = Signal()          # the compute stage can take a pass this cycle (idle or last step)
-        res_free = Signal()      # the result register can be written this cycle
-        if fp:
-            res_valid = Signal()
-            m.d.comb += res_free.eq(~res_valid | out_free)
+        m.submodules.staging = staging = BitletStaging(cfg, self.input_layout)
+        m.submodules.compute = compute = BitletCompute(cfg)
+        if self.fp32:
+            m.submodules.align = align = BitletAlign(cfg)
+            m.submodules.repack = repack = BitletRepack(cfg)
+            pipeline = [staging, align, compute, repack]
         else:
-            m.d.comb += res_free.eq(out_free)
-        m.d.comb += [
-            at_end.eq(busy & all_done),
-            out_free.eq(~self.o.valid | self.o.ready),
-            hold.eq(mac.finishing & ~res_free),
-            last.eq(at_end & ~hold),
-            active.eq(busy & ~hold),
-            free.eq(~busy | last),
-            last_beat.eq(1 if beat is None else beat == L - 1),
-            accept.eq(self.i.valid & self.i.ready),
-        ]
-        if fp:
-            # align stage: the whole pass waits in the staging buffer (pending) and moves, aligned, into
-            # the aligned registers (``move``) in a later cycle; the buffer takes beats again from that
-            # cycle. Pending = the cycle after its last beat (``took_last``: its block exponent is being
-            # taken) and then ``emax_ready`` until it moves. From the aligned registers the pass moves
-            # into the compute registers (``load``).
-            took, took_last = Signal(), Signal()        # a beat / the last beat was accepted last cycle
-            emax_ready = Signal()            # the pending pass's block exponent is in its register
-            aligned_full = Signal()          # the aligned registers hold a pass
-            move = Signal()
-            m.d.comb += [
-                move.eq(emax_ready & ~aligned_full),     # from registers: i.ready is too
-                load.eq(aligned_full & free),
-                self.i.ready.eq(~self.clear & ~ResetSignal() & (~(took_last | emax_ready) | move)),
-            ]
-            m.d.sync += [took.eq(accept), took_last.eq(accept & last_beat)]
-            with m.If(move):
-                m.d.sync += emax_ready.eq(0)
-            with m.If(load):
-                m.d.sync += aligned_full.eq(0)
-            with m.If(move):                 # (never with load: move needs them empty, load full)
-                m.d.sync += aligned_full.eq(1)
-        else:
-            m.d.comb += [
-                self.i.ready.eq(~self.clear & ~ResetSignal() & (~last_beat | free)),
-                load.eq(accept & last_beat),
-            ]
-        if beat is not None:
-            with m.If(accept):
-                m.d.sync += beat.eq(Mux(last_beat, 0, beat + 1))
-
-        # ---- per-beat preprocessing (n_input pairs) ---------------------------------------------
-        # each pair keeps its activation ``act`` (fixed: as given; fp32: the 24-bit mantissa) and the
-        # sign ``neg`` to fold into it; the fold happens after the lanes' select muxes
-        beat_esum = []
-        if fp:
-            m.submodules.decode = dec = Fp32Decode(ni, registered=True)    # emax a cycle later
-            m.d.comb += dec.en.eq(accept)
-            for j in range(ni):
-                m.d.comb += [dec.w[j].eq(self.i.payload.weights.w[j]), dec.a[j].eq(self.i.payload.acts[j])]
-            beat_mag = [dec.wman[j] for j in range(ni)]
-            beat_act = [dec.aman[j] for j in range(ni)]
-            beat_neg = [dec.neg[j] for j in range(ni)]
-            beat_esum = [dec.esum[j] for j in range(ni)]
-        else:
-            beat_mag = [self.i.payload.weights.w[j].mag for j in range(ni)]
-            beat_act = [self.i.payload.acts[j] for j in range(ni)]
-            beat_neg = [self.i.payload.weights.w[j].sign for j in range(ni)]
-
-        # ---- staging of beats 0 .. L-2 (fixed) or 0 .. L-1 (fp32, the align stage) ---------------
-        act_shape = MAN_WIDTH if fp else signed(cfg.act_bits)
-        n_staged = L if fp else L - 1
-        stage_mag = [[Signal(mag_w, name=f"stage{k}_mag{j}") for j in range(ni)] for k in range(n_staged)]
-        stage_act = [[Signal(act_shape, name=f"stage{k}_act{j}") for j in range(ni)] for k in range(n_staged)]
-        stage_neg = [[Signal(name=f"stage{k}_neg{j}") for j in range(ni)] for k in range(n_staged)]
-        stage_esum = [[Signal(ESUM_WIDTH, name=f"stage{k}_esum{j}") for j in range(ni)]
-                      for k in range(n_staged)] if fp else []
-        for k in range(n_staged):
-            with m.If(accept & ((beat == k) if beat is not None else 1)):
-                m.d.sync += [stage_mag[k][j].eq(beat_mag[j]) for j in range(ni)]
-                m.d.sync += [stage_act[k][j].eq(beat_act[j]) for j in range(ni)]
-                m.d.sync += [stage_neg[k][j].eq(beat_neg[j]) for j in range(ni)]
-                if fp:
-                    m.d.sync += [stage_esum[k][j].eq(beat_esum[j]) for j in range(ni)]
-
-        def whole_pass(staged, current):
-            if fp:                               # the pass is all in the staging buffer
-                return [x for k in range(L) for x in staged[k]]
-            return [x for k in range(L - 1) for x in staged[k]] + list(current)
-
-        pass_mag = whole_pass(stage_mag, beat_mag)
-        pass_act = whole_pass(stage_act, beat_act)
-        pass_neg = whole_pass(stage_neg, beat_neg)
-
-        # ---- fp32: block exponent and alignment -------------------------------------------------
-        if fp:
-            run_emax = Signal(ESUM_WIDTH)        # max Esum of the beats accepted so far of this pass
-            run_nonfinite = Signal()
-            beat_emax = Signal(ESUM_WIDTH)
-            pend_emax = Signal(ESUM_WIDTH)       # block exponent and invalid flag of the pending pass
-            pend_nonfinite = Signal()
-            # the decoder's max tree works on the beat accepted in the previous cycle (``took``)
-            m.d.comb += beat_emax.eq(Mux(run_emax > dec.emax, run_emax, dec.emax))
-            with m.If(took):
-                m.d.sync += [run_emax.eq(beat_emax), run_nonfinite.eq(run_nonfinite | dec.nonfinite)]
-            with m.If(took_last):
-                m.d.sync += [pend_emax.eq(beat_emax), pend_nonfinite.eq(run_nonfinite | dec.nonfinite),
-                             emax_ready.eq(1)]
-            with m.If(took_last | self.clear):
-                m.d.sync += [run_emax.eq(0), run_nonfinite.eq(0)]
-            m.submodules.align = align = Fp32Align(n)
-            pass_esum = whole_pass(stage_esum, beat_esum)
-            for i in range(n):
-                m.d.comb += [align.wman[i].eq(pass_mag[i]), align.esum[i].eq(pass_esum[i])]
-            m.d.comb += align.emax.eq(pend_emax)
-            # the aligned registers: the pass, its weight mantissas aligned, between the staging buffer
-            # and the compute registers (no path from the block exponent to the lanes' decisions)
-            al_mag = [Signal(MAN_WIDTH, name=f"aligned_mag{i}") for i in range(n)]
-            al_act = [Signal(act_shape, name=f"aligned_act{i}") for i in range(n)]
-            al_neg = [Signal(name=f"aligned_neg{i}") for i in range(n)]
-            al_emax, al_nonfinite = Signal(ESUM_WIDTH), Signal()
-            with m.If(move):
-                m.d.sync += [al_mag[i].eq(align.walign[i]) for i in range(n)]
-                m.d.sync += [al_act[i].eq(pass_act[i]) for i in range(n)]
-                m.d.sync += [al_neg[i].eq(pass_neg[i]) for i in range(n)]
-                m.d.sync += [al_emax.eq(pend_emax), al_nonfinite.eq(pend_nonfinite)]
-            pass_mag, pass_act, pass_neg = al_mag, al_act, al_neg
-            emax = Signal(ESUM_WIDTH)            # compute-stage block exponent and invalid flag
-            nonfinite = Signal()
-            with m.If(load):
-                m.d.sync += [emax.eq(al_emax), nonfinite.eq(al_nonfinite)]
-
-        # ---- compute registers, lane schedulers and MAC ----------------------------------------
-        # the activations wait in registers; the weights live in the lanes (columns) and in one sign
-        # register, from which each lane registers its next decision a cycle ahead (hw/bitlet/lane.py)
-        acts = [Signal(act_shape, name=f"act{i}") for i in range(n)]
-        signs = Signal(n)
-        with m.If(load):
-            m.d.sync += [acts[i].eq(pass_act[i]) for i in range(n)]
-            m.d.sync += signs.eq(Cat(*pass_neg))
-        mask = self.i.payload.weights.lane_mask
-        if fp:                                   # the pending pass's lane mask, from its last beat
-            pend_mask = Signal(nch)
-            al_mask = Signal(nch)
-            with m.If(accept & last_beat):
-                m.d.sync += pend_mask.eq(mask)
-            with m.If(move):
-                m.d.sync += al_mask.eq(pend_mask)
-            mask = al_mask
-        for g, lane in enumerate(lanes):
-            m.d.comb += [
-                lane.load.eq(load),
-                lane.clear.eq(self.clear),
-                lane.column.eq(Cat(*[pass_mag[i][g] for i in range(n)])),
-                lane.signs.eq(Mux(load, Cat(*pass_neg), signs)),
-                lane.enable.eq(mask[g]),
-                lane.step.eq(active),
-                mac.sel[g].eq(lane.sel),
-                mac.neg[g].eq(lane.neg),
-            ]
-        m.d.comb += [mac.acts[i].eq(acts[i]) for i in range(n)]
-        m.d.comb += [mac.step.eq(active), mac.first.eq(first), mac.last.eq(last), mac.hold.eq(hold),
-                     mac.clear.eq(self.clear)]
-        if fp:                                   # the block exponent travels with the pass's last step
-            emax_d, nonfinite_d = emax, nonfinite
-            for k in range(BitletMAC.latency):
-                e_k, f_k = Signal(ESUM_WIDTH, name=f"emax_d{k}"), Signal(name=f"nonfinite_d{k}")
-                with m.If(~hold):
-                    m.d.sync += [e_k.eq(emax_d), f_k.eq(nonfinite_d)]
-                emax_d, nonfinite_d = e_k, f_k
-
-        cycles = self.cycles
-        with m.If(self.o.valid & self.o.ready):
-            m.d.sync += self.o.valid.eq(0)
-        with m.If(active):
-            m.d.sync += [first.eq(0), cycles.eq(cycles + 1)]
-        with m.If(last):
-            m.d.sync += busy.eq(0)
-        if fp:
-            # result register -> the repack's front half -> its stage register (= the output, o.valid)
-            res_acc = Signal(signed(cfg.acc_width))
-            res_emax = Signal(ESUM_WIDTH)
-            res_nonfinite = Signal()
-            m.submodules.repack = repack = Fp32Repack(cfg.acc_width, registered=True)
-            m.d.comb += [repack.acc.eq(res_acc), repack.emax.eq(res_emax),
-                         repack.nonfinite.eq(res_nonfinite), self.o.payload.eq(repack.bits),
-                         repack.en.eq(out_free & res_valid)]
-            with m.If(out_free):
-                m.d.sync += self.o.valid.eq(res_valid)
-            with m.If(res_free):
-                m.d.sync += res_valid.eq(mac.finishing)
-            with m.If(mac.finishing & res_free):
-                m.d.sync += [res_acc.eq(mac.acc_next), res_emax.eq(emax_d), res_nonfinite.eq(nonfinite_d)]
-        else:
-            with m.If(mac.finishing & res_free):
-                m.d.sync += [self.o.valid.eq(1), self.o.payload.eq(mac.acc_next)]
-        with m.If(load):
-            m.d.sync += [busy.eq(1), first.eq(1)]
-        with m.If(self.clear):
-            m.d.sync += [busy.eq(0), self.o.valid.eq(0), cycles.eq(0)]
-            if beat is not None:
-                m.d.sync += beat.eq(0)
-            if fp:                               # (no beat is accepted during clear: took stays 0)
-                m.d.sync += [emax_ready.eq(0), aligned_full.eq(0), res_valid.eq(0)]
+            pipeline = [staging, compute]
+        # beats -> staging (-> align) -> compute (-> repack) -> results, a pass per stream transfer
+        connect(m, flipped(self.i), pipeline[0].i)
+        for src, dst in zip(pipeline, pipeline[1:]):
+            connect(m, src.o, dst.i)
+        connect(m, pipeline[-1].o, flipped(self.o))
+        m.d.comb += [stage.clear.eq(self.clear) for stage in pipeline]
+        m.d.comb += self.cycles.eq(compute.cycles)
         return m
