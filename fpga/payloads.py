@@ -37,7 +37,7 @@ def render() -> str:
         out += [f"## {cfg.name}", "", f"`{text[0]}`: {cfg.note}.", "",
                 f"Input word: {len(pe.i.payload.as_value())} bits.", "",
                 "| field | bits | indices | meaning |", "|---|---|---|---|"]
-        for f in pe.payload_fields(pe.config):
+        for f in pe.payload_fields():
             meaning = f.meaning.replace("|", "\\|")          # a pipe would end the table cell
             out.append(f"| `{f.name}` | `{f.bits}` | {f.index_text} | {meaning} |")
         out += ["", f"Output: {text[-1].split(': ', 1)[1]}", ""]

@@ -230,13 +230,9 @@ class PE(Component):
         word = check_int("word", word, lo=0, hi=(1 << width) - 1)
         return word - (1 << width) if word >> (width - 1) else word
 
-    @classmethod
-    def payload_fields(cls, config) -> list[PayloadField]:
+    def payload_fields(self) -> list[PayloadField]:
         """Every field of the input word (see :func:`payload_fields`)."""
-        pe = cls.__new__(cls)                     # the shapes only: no ports, no checks twice
-        pe.config = cls.check_config(config)
-        layout = input_layout(cls.weights_layout(config), lanes=pe.input_lanes, act_bits=pe.input_act_bits)
-        return payload_fields(layout, cls.field_meanings)
+        return payload_fields(self.input_layout, self.field_meanings)
 
     def spec(self) -> dict:
         """A JSON-able description of this PE: its class, configuration fields and options."""
@@ -253,7 +249,7 @@ class PE(Component):
 
     def payload_text(self) -> list[str]:
         """The input word's fields and the output's shape as text lines (the generated Verilog's header)."""
-        fields = self.payload_fields(self.config)
+        fields = self.payload_fields()
         out = [f"{type(self).__name__}({self.config!r}"
                + "".join(f", {k}={getattr(self, k)!r}" for k in self.options) + ")",
                f"i__payload ({len(self.i.payload.as_value())} bits), field by field (i, j: array indices):"]

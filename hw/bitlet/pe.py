@@ -59,11 +59,10 @@ class BitletPE(PE):
     #: fp32 mode: the meanings that differ from :attr:`field_meanings`
     fp32_field_meanings = {"acts[i]": "activation of pair i of this beat, IEEE binary32 bit pattern"}
 
-    @classmethod
-    def payload_fields(cls, config):
-        fields = super().payload_fields(config)
-        if config.mode == "fp32":
-            fields = [f._replace(meaning=cls.fp32_field_meanings.get(f.name, f.meaning)) for f in fields]
+    def payload_fields(self):
+        fields = super().payload_fields()
+        if self.config.mode == "fp32":
+            fields = [f._replace(meaning=self.fp32_field_meanings.get(f.name, f.meaning)) for f in fields]
         return fields
 
     @property

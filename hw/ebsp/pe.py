@@ -36,7 +36,7 @@ from hw.blocks.adder_tree import AdderTree
 from hw.blocks.barrel_shifter import BarrelShifter
 from hw.blocks.lod import LeadingOneDetector
 from hw.ebsp.lut import EBSPLut
-from hw.pe import PE, input_layout, payload_fields
+from hw.pe import PE
 
 __all__ = ["EBSPPE", "WEIGHT_FORMATS"]
 
@@ -65,9 +65,8 @@ class EBSPPE(PE):
 
     def __init__(self, config, weight_format: str = "encoded"):
         self.weight_format = check_choice("weight_format", weight_format, WEIGHT_FORMATS)
-        # the payload layout depends on the option, which hw.pe passes to neither method: bind it here
+        # the payload layout depends on the option, which hw.pe does not pass: bind it here
         self.weights_layout = functools.partial(type(self).weights_layout, weight_format=weight_format)
-        self.payload_fields = functools.partial(type(self).payload_fields, weight_format=weight_format)
         super().__init__(config, {"weight_error": Out(1)})
 
     @classmethod
@@ -92,15 +91,6 @@ class EBSPPE(PE):
         """The ``weights`` payload: ``pe_length`` weights, or ``lut_sharing`` rows of them when it is > 1."""
         row = data.ArrayLayout(cls.weight_layout(config, weight_format), config.pe_length)
         return row if config.lut_sharing == 1 else data.ArrayLayout(row, config.lut_sharing)
-
-    @classmethod
-    def payload_fields(cls, config, weight_format: str = "encoded"):
-        """Every field of the input word (:func:`hw.pe.payload_fields`; the 0-bit shift field of L = B-1
-        is left out)."""
-        config = cls.check_config(config)
-        layout = input_layout(cls.weights_layout(config, weight_format), lanes=config.pe_length,
-                              act_bits=config.act_bits)
-        return [f for f in payload_fields(layout, cls.field_meanings) if f.width]
 
     @property
     def result_shape(self):

@@ -33,7 +33,7 @@ def test_fields_tile_the_input_word(cfg):
     pe = cfg.build()
     width = len(pe.i.payload.as_value())
     owner = [None] * width
-    for f in pe.payload_fields(pe.config):
+    for f in pe.payload_fields():
         assert f.meaning and f.name in type(pe).field_meanings, f"{cfg.name}: field {f.name} has no meaning"
         for idx in itertools.product(*(range(n) for n in f.counts)):
             base = f.offset + sum(i * s for i, s in zip(idx, f.strides))
