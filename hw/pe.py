@@ -41,7 +41,7 @@ from amaranth.hdl import Module, ResetSignal, Shape, Signal, signed
 from amaranth.lib import data, stream
 from amaranth.lib.wiring import In, Out
 
-from golden.bits import unsigned_width
+from golden.bits import twos_range, unsigned_width
 from golden.check import check_int, check_int_array
 from hw.base import Component
 
@@ -209,7 +209,7 @@ class PE(Component):
         group; a group's weights go through :meth:`encode_weights`.
         """
         lanes = self.input_lanes
-        lo, hi = -(1 << (self.input_act_bits - 1)), (1 << (self.input_act_bits - 1)) - 1
+        lo, hi = twos_range(self.input_act_bits)
         a = check_int_array("acts", acts, lo=lo, hi=hi, ndim=2)
         if a.shape[1] != lanes:
             raise ValueError(f"acts must have {lanes} lanes (last axis), got shape {a.shape}")

@@ -22,9 +22,3 @@ def random_words(width: int, n: int, *, seed: int) -> np.ndarray:
     words = raw & mask
     return words if width > 62 else words.astype(np.int64)
 
-
-def signed_corners(width: int) -> np.ndarray:
-    """Signed corners of a ``width``-bit two's-complement value."""
-    lo, hi = -(1 << (width - 1)), (1 << (width - 1)) - 1
-    vals = {lo, lo + 1, -1, 0, 1, hi - 1, hi}
-    return np.array(sorted(v for v in vals if lo <= v <= hi), dtype=np.int64)

@@ -9,9 +9,10 @@ weight column per cycle, MSB first::
 Built from a :class:`golden.bbs.BBSConfig`. Datapath: the :class:`~hw.bitvert.scheduler.BBSScheduler`
 gives each cycle's column decisions; per sub-group ``Gs/2`` AND-OR window muxes, an adder tree and one
 ``offset +/- L`` adder (Eq. 2/3 with the sign column's negation); the sub-group sum ``<< col_idx`` in one
-barrel shifter; the constant ``C * sum(A)`` one 3-bit digit per cycle; ``acc <- (is_msb ? 0 : acc) +
-column term + constant term``. Golden model: :attr:`golden.bbs.BBSColumnSums.pass_psum`, per cycle
-:func:`golden.bitvert.pe_cycle_sums`; cycle model :func:`golden.cycles.group_cycles_bitvert`.
+barrel shifter; the constant ``C * sum(A)`` three constant bits per cycle (a digit in ``-4..7``);
+``acc <- (is_msb ? 0 : acc) + column term + constant term``. Golden model:
+:attr:`golden.bbs.BBSColumnSums.pass_psum`, per cycle :func:`golden.bitvert.pe_cycle_sums`; cycle model
+:func:`golden.cycles.group_cycles_bitvert`.
 
 Ports: the PE contract of :mod:`hw.pe`; payload in :meth:`BitVertPE.payloads` (``weights``:
 ``columns``, ``meta``, ``sensitive``, ``signed_const``; ``acts``: ``pe_length`` int8). A pass of ``n``
