@@ -1,0 +1,188 @@
+"""The layer engine's golden model: geometry, integer reference, requantization and exact cycle count
+(docs/array.md).
+
+A layer runs on an output-stationary array of ``rows x cols`` PEs (:class:`hw.array.layer.LayerEngine`):
+row ``r`` of a tile is output channel ``kt * rows + r``, column ``c`` token ``tt * cols + c``; each PE
+sums its output over the ``P`` passes of the input dimension (``P = C / pe_length``, one pass per PE
+transaction). The rows run in lock step, so pass ``p`` of a tile costs the slowest row's steps.
+
+This module holds what is independent of the PE: :class:`ArrayConfig` (shared by the golden model and
+the generator), :func:`fc_reference` (plain integer NumPy), :func:`requantize` (the output stage's exact
+arithmetic) and :func:`engine_cycles` (the cycles the RTL takes, from per-pass step counts).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .bits import twos_range
+from .check import check_bool, check_int, check_int_array
+
+__all__ = ["ArrayConfig", "fc_reference", "requantize", "engine_cycles", "EngineCycles",
+           "MULT_BITS", "SHIFT_MAX", "OUT_BITS"]
+
+#: the requantization multiplier is unsigned, MULT_BITS wide; the shift is 0..SHIFT_MAX
+MULT_BITS = 16
+SHIFT_MAX = 47
+#: requantized outputs are signed OUT_BITS-bit integers (INT8)
+OUT_BITS = 8
+
+
+@dataclass(frozen=True)
+class ArrayConfig:
+    """Geometry and buffer sizes of a layer engine, shared by the golden model and the generator.
+
+    Parameters
+    ----------
+    rows, cols : int
+        PEs per column (output channels per tile) and per row (tokens per tile), 1..64.
+    weight_depth : int
+        Words of the weight buffer; a word holds one pass of all ``rows`` rows (``k_tiles * P`` words).
+    act_depth : int
+        Words of the activation buffer; a word holds one pass of all ``cols`` columns (``t_tiles * P``).
+    param_depth : int
+        Words of the parameter buffer; a word holds bias and multiplier of ``rows`` channels (one per
+        channel tile).
+    out_depth : int
+        Words of the output buffer, one output (``K * T``).
+    acc_width : int
+        Bits of each PE's output accumulator (and of a raw output word), 8..32.
+    """
+
+    rows: int = 4
+    cols: int = 4
+    weight_depth: int = 256
+    act_depth: int = 256
+    param_depth: int = 16
+    out_depth: int = 256
+    acc_width: int = 32
+
+    def __post_init__(self):
+        check_int("rows", self.rows, lo=1, hi=64)
+        check_int("cols", self.cols, lo=1, hi=64)
+        for name in ("weight_depth", "act_depth", "param_depth", "out_depth"):
+            check_int(name, getattr(self, name), lo=1, hi=1 << 20)
+        check_int("acc_width", self.acc_width, lo=8, hi=32)
+
+    @property
+    def pes(self) -> int:
+        return self.rows * self.cols
+
+    def tiles(self, channels: int, tokens: int) -> tuple[int, int]:
+        """``(k_tiles, t_tiles)`` of a layer of ``channels`` outputs and ``tokens`` tokens."""
+        channels = check_int("channels", channels, lo=1)
+        tokens = check_int("tokens", tokens, lo=1)
+        return -(-channels // self.rows), -(-tokens // self.cols)
+
+    def check_layer(self, channels: int, tokens: int, passes: int) -> None:
+        """``ValueError`` naming the buffer when a layer of this size does not fit the engine."""
+        passes = check_int("passes", passes, lo=1, hi=(1 << 16) - 1)
+        kt, tt = self.tiles(channels, tokens)
+        for what, need, depth in (("weight", kt * passes, self.weight_depth),
+                                  ("activation", tt * passes, self.act_depth),
+                                  ("parameter", kt, self.param_depth),
+                                  ("output", channels * tokens, self.out_depth)):
+            if need > depth:
+                raise ValueError(f"the layer ({channels} channels, {tokens} tokens, {passes} passes) needs "
+                                 f"{need} {what} buffer words, the engine has {depth} "
+                                 f"({what.split()[0][:3]}_depth): tile the layer or build a larger engine")
+
+
+def fc_reference(w, x, bias=None) -> np.ndarray:
+    """``y[k, t] = sum_c w[k, c] * x[t, c] + bias[k]``: the plain integer layer, int64 ``[K, T]``.
+
+    ``w``: integer ``[K, C]``; ``x``: integer ``[T, C]``; ``bias``: integer ``[K]`` or ``None``.
+    """
+    w = check_int_array("w", w, ndim=2)
+    x = check_int_array("x", x, ndim=2)
+    if x.shape[1] != w.shape[1]:
+        raise ValueError(f"x must have {w.shape[1]} input channels (the last axis of w), got shape {x.shape}")
+    y = w.astype(np.int64) @ x.astype(np.int64).T
+    if bias is not None:
+        b = check_int_array("bias", bias, ndim=1)
+        if b.shape != (w.shape[0],):
+            raise ValueError(f"bias must have shape ({w.shape[0]},), got {b.shape}")
+        y = y + b[:, None]
+    return y
+
+
+def requantize(y, mult, shift: int, relu: bool = False) -> np.ndarray:
+    """The output stage: ``clamp(((y * mult[k]) + round) >> shift, lo, 127)``, int64 of ``y``'s shape.
+
+    ``y``: integer ``[K, T]`` (the accumulator plus bias, signed 32-bit); ``mult``: ``[K]`` unsigned
+    ``MULT_BITS``-bit; ``shift`` 0..``SHIFT_MAX``; ``round = 2**(shift-1)`` (0 when ``shift == 0``): round
+    half up. ``>>`` is the arithmetic shift (floor). ``lo`` is 0 with ``relu``, else -128.
+    """
+    y = check_int_array("y", y, lo=twos_range(32)[0], hi=twos_range(32)[1], ndim=2)
+    m = check_int_array("mult", mult, lo=0, hi=(1 << MULT_BITS) - 1, ndim=1)
+    if m.shape != (y.shape[0],):
+        raise ValueError(f"mult must have one value per output channel, shape ({y.shape[0]},), got {m.shape}")
+    shift = check_int("shift", shift, lo=0, hi=SHIFT_MAX)
+    relu = check_bool("relu", relu)
+    rnd = (1 << (shift - 1)) if shift else 0
+    z = (y * m[:, None] + rnd) >> shift
+    lo, hi = twos_range(OUT_BITS)
+    return np.clip(z, 0 if relu else lo, hi)
+
+
+@dataclass(frozen=True)
+class EngineCycles:
+    """Cycles of one layer on the engine. ``compute``: from ``start`` to the end of the last write-back
+    (the engine's ``cycles`` counter); ``compute_only``: the sum of the lock-step pass costs alone (what
+    :func:`golden.cycles.layer_cycles` counts); ``load``: load-port words at one word per cycle;
+    ``drain``: drain-port words at one word per cycle."""
+
+    compute: int
+    compute_only: int
+    load: int
+    drain: int
+
+    @property
+    def total(self) -> int:
+        return self.load + self.compute + self.drain
+
+
+def engine_cycles(steps, *, tokens: int, config: ArrayConfig, latency: int = 1) -> EngineCycles:
+    """The exact cycles the layer engine takes for a layer (docs/array.md, cycle model).
+
+    ``steps``: integer ``[K, P]``, the compute steps of output channel ``k``'s pass ``p`` (the PE's cycle
+    model, e.g. :func:`golden.cycles.group_cycles_bitvert` on the pass's weights); ``tokens``: ``T``;
+    ``latency``: the PE's :attr:`hw.pe.PE.latency`.
+
+    Per tile (``kt``, ``tt``; ``tt`` outer), with ``s_p = max over the tile's rows of steps[k, p]``:
+
+    * ``S = sum_p s_p`` for the passes: a pass is issued to every PE in the cycle the slowest row takes
+      its last step of the pass before (the next pass was read from the buffers meanwhile);
+    * ``latency + 1``: the last pass's results reach the PE outputs ``latency`` cycles after its last
+      step, and the accumulators and the per-row delivery counters one cycle later;
+    * one cycle in which the controller sees the tile complete (and reads the channel parameters);
+    * ``rows * cols`` cycles of write-back, one output per cycle;
+    * one cycle to step to the next tile (the accumulators are cleared), one before its first pass is
+      issued (the controller is back in its issue state).
+
+    So a tile costs ``S + latency + rows * cols + 3`` and the layer ``FILL + sum over tiles``, with
+    ``FILL = 1`` (the first buffer read); the engine's ``cycles`` counter counts from the cycle after
+    ``start`` to the last tile's step cycle inclusive (the first tile's issue cycle is in ``FILL``, the
+    last tile's has none: they cancel). Padding rows (``K`` not a
+    multiple of ``rows``) repeat their tile's first row, so they never change ``s_p``.
+    """
+    s = check_int_array("steps", steps, lo=1, ndim=2)
+    tokens = check_int("tokens", tokens, lo=1)
+    if not isinstance(config, ArrayConfig):
+        raise TypeError(f"config must be a golden.array.ArrayConfig, got {type(config).__name__}")
+    latency = check_int("latency", latency, lo=0)
+    K, P = s.shape
+    kt, tt = config.tiles(K, tokens)
+    pad = np.zeros((kt * config.rows - K, P), dtype=s.dtype)
+    per_tile = np.concatenate([s, pad]).reshape(kt, config.rows, P).max(axis=1).sum(axis=1)   # [kt]
+    compute_only = int(per_tile.sum()) * tt
+    tile_overhead = latency + config.pes + 3
+    compute = FILL + compute_only + kt * tt * tile_overhead
+    load = kt * P + tt * P + kt
+    return EngineCycles(compute=compute, compute_only=compute_only, load=load, drain=K * tokens)
+
+
+#: cycles from the first counted cycle to the first pass issued (the first buffer read)
+FILL = 1

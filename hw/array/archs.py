@@ -1,0 +1,90 @@
+"""The layer engine's architectures: which PE each uses by default, and how a method turns an INT8 layer
+into the weights that PE takes (docs/array.md).
+
+:data:`ARCHS` maps a name to an :class:`Arch`: ``make_pe(config)`` builds one PE, ``config`` is its default
+configuration (16 weights per pass, as the BBS paper compares PEs; ``stripes8`` is the 8-lane Stripes PE
+that matches BitVert's 8 window lanes), and ``prepare(q, sensitive)`` processes INT8 per-channel weights
+``q [K, C]`` with the method (BBS pruning and encoding, Bit-balance and EBSP projection; the dense PEs take
+``q`` as it is). :func:`engine` builds a :class:`~hw.array.layer.LayerEngine` of one of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from golden import bbs, bitbalance, ebsp
+from golden.array import ArrayConfig
+from golden.baselines import DenseConfig, PragmaticConfig
+from golden.bbs import BBSConfig
+from golden.bitbalance import BitBalanceConfig
+from golden.check import check_choice, check_int_array
+from golden.ebsp import EBSPConfig
+
+__all__ = ["Arch", "ARCHS", "engine"]
+
+
+@dataclass(frozen=True)
+class Arch:
+    name: str
+    pe_class: str              # "module.Class"
+    config: object             # the default PE configuration
+    options: tuple = ()        # (name, value) PE options
+    note: str = ""
+
+    def make_pe(self, config=None):
+        import importlib
+        module, _, cls = self.pe_class.rpartition(".")
+        pe_cls = getattr(importlib.import_module(module), cls)
+        return pe_cls(self.config if config is None else config, **dict(self.options))
+
+    def prepare(self, q, sensitive=None, config=None):
+        """The weights the PE takes for INT8 weights ``q [K, C]``; ``sensitive`` (bool ``[K]``, BitVert
+        only) keeps those channels INT8."""
+        cfg = self.config if config is None else config
+        q = check_int_array("q", q, lo=-127, hi=127, ndim=2)
+        if isinstance(cfg, BBSConfig):
+            group = min(cfg.group, q.shape[1])
+            if cfg.const_bits == 6 and cfg.pruned <= 3:
+                wp, meta = bbs.round_average(q, bits=cfg.bits, group=group, pruned=cfg.pruned)
+            else:
+                wp, meta = bbs.zero_point_shift(q, bits=cfg.bits, group=group, pruned=cfg.pruned,
+                                                const_bits=cfg.const_bits)
+            if sensitive is None:
+                return bbs.encode(wp, meta)
+            s = np.asarray(sensitive, dtype=bool)
+            return bbs.encode(np.where(s[:, None], q, wp), meta, sensitive=s)
+        if sensitive is not None:
+            raise ValueError(f"sensitive channels are a BitVert notion; {self.name} takes sensitive=None")
+        if isinstance(cfg, BitBalanceConfig):
+            return bitbalance.project(q, bits=cfg.bits, k=cfg.k)
+        if isinstance(cfg, EBSPConfig):
+            return ebsp.project(q, bits=cfg.bits, window=cfg.window)
+        return q
+
+
+ARCHS = {a.name: a for a in [
+    Arch("stripes", "hw.baselines.stripes.StripesPE", DenseConfig(bits=8, pe_length=16, act_bits=8),
+         note="Stripes, 16 lanes (equal weights per pass)"),
+    Arch("stripes8", "hw.baselines.stripes.StripesPE", DenseConfig(bits=8, pe_length=8, act_bits=8),
+         note="Stripes, 8 lanes (equal bit-serial lanes with BitVert)"),
+    Arch("parallel", "hw.baselines.parallel_mac.ParallelMAC", DenseConfig(bits=8, pe_length=16, act_bits=8),
+         options=(("multiplier", "lut"),), note="bit-parallel MAC, 16 LUT multipliers"),
+    Arch("pragmatic", "hw.baselines.pragmatic.PragmaticPE", PragmaticConfig(bits=8, pe_length=16, act_bits=8),
+         note="Pragmatic on weights, essential bits"),
+    Arch("bitvert", "hw.bitvert.pe.BitVertPE",
+         BBSConfig(bits=8, pruned=2, pe_length=16, subgroup=8, const_bits=6),
+         note="BitVert, BBS rounded averaging N = 2 (6 cycles per pruned pass)"),
+    Arch("bitbalance", "hw.bitbalance.pe.BitBalancePE", BitBalanceConfig(bits=8, k=3, pe_length=16, act_bits=8),
+         note="Bit-balance, k = 3"),
+    Arch("ebsp", "hw.ebsp.pe.EBSPPE", EBSPConfig(bits=8, window=3, pe_length=16, act_bits=8, lut_sharing=1),
+         options=(("weight_format", "encoded"),), note="EBSP, window 3, pre-encoded"),
+]}
+
+
+def engine(arch: str, config: ArrayConfig, pe_config=None):
+    """A :class:`~hw.array.layer.LayerEngine` of ``config`` with ``arch``'s PE (``pe_config`` or its default)."""
+    from hw.array.layer import LayerEngine
+    a = ARCHS[check_choice("arch", arch, ARCHS)]
+    return LayerEngine(lambda: a.make_pe(pe_config), config)

@@ -1,0 +1,108 @@
+"""An output-stationary grid of PEs run in lock step (docs/array.md).
+
+``rows x cols`` copies of one PE. Row ``r`` holds one output channel: its weight payload is broadcast to
+every PE of the row; column ``c`` holds one input window or token: its activation vector is broadcast to
+every PE of the column. One *pass* (one transaction of the PE contract, :mod:`hw.pe`) is issued to all
+PEs in the same cycle, and only when every PE is ready, so a pass costs the slowest row: exactly the
+lock-step rule of :func:`golden.cycles.layer_cycles`. Each PE's per-pass results are added into its own
+accumulator, which holds the output of ``(row, col)`` across all the passes of a tile.
+
+Ports
+-----
+``issue`` : ``In(stream.Signature(StructLayout({"weights": ArrayLayout(<PE weights>, rows),
+"acts": ArrayLayout(<PE acts>, cols)})))``
+    One pass. ``issue.ready`` is high when every PE can accept it (their ``i.ready``); the pass is taken
+    by all PEs in the cycle ``valid & ready``. The grid never stalls on its outputs (``o.ready = 1``).
+``tile_passes`` : ``In(16)``
+    Passes of the current tile (``P``).
+``tile_done`` : ``Out(1)``
+    Every row has delivered ``P`` results since the last ``clear``: the accumulators hold the tile.
+``sel_row``, ``sel_col`` : ``In``; ``acc`` : ``Out(signed(acc_width))``
+    ``acc`` is the accumulator of PE ``(sel_row, sel_col)`` (combinational read).
+``clear`` : ``In(1)``
+    Zero the accumulators and the delivery counters (between tiles).
+
+Latency: a pass of ``n`` steps accepted in cycle ``t`` is in the accumulators from cycle
+``t + n + latency + 1`` (the PE's latency, one more for the accumulator register).
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Array, Module, Signal, signed
+from amaranth.lib import data, stream
+from amaranth.lib.wiring import In, Out
+
+from golden.bits import unsigned_width
+from golden.check import check_int
+from hw.base import Component
+
+__all__ = ["PEGrid"]
+
+PASS_COUNTER_WIDTH = 16
+
+
+class PEGrid(Component):
+    """``rows x cols`` PEs made by ``make_pe()`` (a fresh PE per call), lock-step issue, one accumulator
+    of ``acc_width`` bits per PE. See the module docstring for the ports."""
+
+    def __init__(self, make_pe, rows: int, cols: int, acc_width: int = 32):
+        self.rows = check_int("rows", rows, lo=1, hi=64)
+        self.cols = check_int("cols", cols, lo=1, hi=64)
+        self.acc_width = check_int("acc_width", acc_width, lo=2, hi=64)
+        self.pes = [[make_pe() for _ in range(self.cols)] for _ in range(self.rows)]
+        pe = self.pes[0][0]
+        self.weights_layout = pe.input_layout.members["weights"]
+        self.acts_layout = pe.input_layout.members["acts"]
+        self.issue_layout = data.StructLayout({"weights": data.ArrayLayout(self.weights_layout, self.rows),
+                                               "acts": data.ArrayLayout(self.acts_layout, self.cols)})
+        super().__init__({
+            "issue": In(stream.Signature(self.issue_layout)),
+            "tile_passes": In(PASS_COUNTER_WIDTH),
+            "tile_done": Out(1),
+            "sel_row": In(unsigned_width(max(self.rows - 1, 1))),
+            "sel_col": In(unsigned_width(max(self.cols - 1, 1))),
+            "acc": Out(signed(self.acc_width)),
+            "clear": In(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        rows, cols = self.rows, self.cols
+        accs = [[Signal(signed(self.acc_width), name=f"acc_r{r}c{c}") for c in range(cols)] for r in range(rows)]
+        got = [Signal(PASS_COUNTER_WIDTH, name=f"got_r{r}") for r in range(rows)]
+        all_ready = Signal()
+        ready_terms = []
+        for r in range(rows):
+            for c in range(cols):
+                pe = self.pes[r][c]
+                m.submodules[f"pe_r{r}c{c}"] = pe
+                ready_terms.append(pe.i.ready)
+                m.d.comb += [
+                    pe.i.valid.eq(self.issue.valid & all_ready),
+                    pe.i.payload.weights.eq(self.issue.payload.weights[r]),
+                    pe.i.payload.acts.eq(self.issue.payload.acts[c]),
+                    pe.o.ready.eq(1),
+                ]
+                with m.If(self.clear):
+                    m.d.sync += accs[r][c].eq(0)
+                with m.Elif(pe.o.valid):
+                    m.d.sync += accs[r][c].eq(accs[r][c] + pe.o.payload)
+            with m.If(self.clear):
+                m.d.sync += got[r].eq(0)
+            with m.Elif(self.pes[r][0].o.valid):
+                m.d.sync += got[r].eq(got[r] + 1)
+        m.d.comb += [
+            all_ready.eq(_and_all(ready_terms)),
+            self.issue.ready.eq(all_ready),
+            self.tile_done.eq(_and_all([g == self.tile_passes for g in got])),
+        ]
+        acc_rows = Array(Array(row) for row in accs)
+        m.d.comb += self.acc.eq(acc_rows[self.sel_row][self.sel_col])
+        return m
+
+
+def _and_all(terms):
+    out = terms[0]
+    for t in terms[1:]:
+        out = out & t
+    return out

@@ -1,0 +1,285 @@
+"""The layer engine: a PE grid, its block-RAM buffers and the controller that runs a whole layer
+(docs/array.md).
+
+The host loads the weight, activation and parameter buffers through ``load``, sets the descriptor and
+pulses ``start``; the engine then runs every tile of the layer without the host: for each token tile
+``tt`` and channel tile ``kt`` (``tt`` outer) it streams the tile's ``P`` passes from the buffers into the
+:class:`~hw.array.grid.PEGrid`, waits for the accumulators, and writes the ``rows x cols`` outputs
+(plus bias, optionally requantized to INT8) into the output buffer, which ``drain`` streams back.
+
+Buffers (``amaranth.lib.memory``, one write and one read port each; depths from :class:`golden.array.ArrayConfig`)
+
+* weights: word ``kt * P + p`` = pass ``p`` of channels ``kt*rows .. kt*rows+rows-1``, row ``r`` in bits
+  ``[r*W, r*W+W)`` (``W`` = the PE's ``weights`` payload width, the method's own encoding);
+* activations: word ``tt * P + p`` = pass ``p`` of tokens ``tt*cols ..``, column ``c`` in bits
+  ``[c*A, c*A+A)`` (``A`` = the PE's ``acts`` payload width);
+* parameters: word ``kt`` = ``rows`` x {``bias``: signed 32, ``mult``: unsigned 16} (row ``r`` at ``r*48``);
+* outputs: word ``k * T + t`` = output ``(k, t)``: ``acc + bias`` (raw, signed ``acc_width``) or its
+  requantization :func:`golden.array.requantize` (sign-extended INT8).
+
+Ports
+-----
+``load`` : ``In(stream.Signature(StructLayout({"buffer": 2, "addr": ..., "data": ...})))``
+    One buffer word per transaction: ``buffer`` 0 weights, 1 activations, 2 parameters (3 is refused:
+    ``load_error``). Taken only while the engine is idle (``ready`` low while it runs). An address past
+    the buffer's depth also sets ``load_error`` and writes nothing.
+``desc`` : ``In(Descriptor)``
+    The layer: ``channels`` (K), ``tokens`` (T), ``passes`` (P), ``k_tiles``, ``t_tiles``, ``requant``,
+    ``relu``, ``shift``, ``drain``. Sampled at ``start``.
+``start`` : ``In(1)``
+    Starts the layer when idle (ignored while busy).
+``busy`` : ``Out(1)``; ``cycles`` : ``Out(32)``
+    ``busy`` from the cycle after ``start`` to the end of the drain; ``cycles``: the compute cycles of the
+    current or last layer (from ``start`` to the last write-back, :func:`golden.array.engine_cycles`).
+``drain`` : ``Out(stream.Signature(signed(acc_width)))``
+    With ``desc.drain``: the ``K * T`` output words in address order after the compute; back-pressure
+    holds them.
+``load_error`` : ``Out(1)``
+    Sticky: a load word was refused (bad buffer or address); cleared by ``start``.
+"""
+
+from __future__ import annotations
+
+from amaranth.hdl import Const, Module, Mux, Signal, signed
+from amaranth.lib import data, memory, stream
+from amaranth.lib.wiring import In, Out
+
+from golden.array import MULT_BITS, OUT_BITS, SHIFT_MAX, ArrayConfig
+from golden.bits import twos_range, unsigned_width
+from hw.array.grid import PASS_COUNTER_WIDTH, PEGrid
+from hw.base import Component
+
+__all__ = ["LayerEngine", "descriptor_layout", "param_layout", "BUFFERS"]
+
+#: load-port ``buffer`` codes
+BUFFERS = {"weights": 0, "acts": 1, "params": 2}
+
+BIAS_BITS = 32
+
+
+def param_layout(rows: int) -> data.ArrayLayout:
+    """A parameter word: ``rows`` x {bias, mult}."""
+    return data.ArrayLayout(data.StructLayout({"bias": signed(BIAS_BITS), "mult": MULT_BITS}), rows)
+
+
+def descriptor_layout(config: ArrayConfig) -> data.StructLayout:
+    """The descriptor a layer is started with."""
+    count = unsigned_width(max(config.out_depth, config.weight_depth, config.act_depth))
+    return data.StructLayout({
+        "channels": count, "tokens": count, "passes": PASS_COUNTER_WIDTH,
+        "k_tiles": count, "t_tiles": count,
+        "requant": 1, "relu": 1, "shift": unsigned_width(SHIFT_MAX), "drain": 1,
+    })
+
+
+class LayerEngine(Component):
+    """A layer engine of ``config`` (:class:`golden.array.ArrayConfig`) around PEs made by ``make_pe()``.
+
+    See the module docstring for the buffers and ports; the exact cycle count is
+    :func:`golden.array.engine_cycles`.
+    """
+
+    def __init__(self, make_pe, config: ArrayConfig):
+        if not isinstance(config, ArrayConfig):
+            raise TypeError(f"config must be a golden.array.ArrayConfig, got {type(config).__name__}")
+        self.config = config
+        self.grid = PEGrid(make_pe, config.rows, config.cols, config.acc_width)
+        self.pe = self.grid.pes[0][0]
+        self.weight_bits = self.grid.issue_layout.members["weights"].size
+        self.act_bits = self.grid.issue_layout.members["acts"].size
+        self.param_bits = param_layout(config.rows).size
+        self.data_bits = max(self.weight_bits, self.act_bits, self.param_bits)
+        self.addr_bits = unsigned_width(max(config.weight_depth, config.act_depth, config.param_depth) - 1)
+        self.load_layout = data.StructLayout({"buffer": 2, "addr": self.addr_bits, "data": self.data_bits})
+        self.desc_layout = descriptor_layout(config)
+        super().__init__({
+            "load": In(stream.Signature(self.load_layout)),
+            "desc": In(self.desc_layout),
+            "start": In(1),
+            "busy": Out(1),
+            "cycles": Out(32),
+            "drain": Out(stream.Signature(signed(config.acc_width))),
+            "load_error": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.config
+        rows, cols = cfg.rows, cfg.cols
+        m.submodules.grid = grid = self.grid
+
+        m.submodules.wmem = wmem = memory.Memory(shape=self.weight_bits, depth=cfg.weight_depth, init=[])
+        m.submodules.amem = amem = memory.Memory(shape=self.act_bits, depth=cfg.act_depth, init=[])
+        m.submodules.pmem = pmem = memory.Memory(shape=param_layout(rows), depth=cfg.param_depth, init=[])
+        m.submodules.omem = omem = memory.Memory(shape=signed(cfg.acc_width), depth=cfg.out_depth, init=[])
+        w_wr, a_wr, p_wr, o_wr = (mem.write_port() for mem in (wmem, amem, pmem, omem))
+        w_rd, a_rd, p_rd, o_rd = (mem.read_port() for mem in (wmem, amem, pmem, omem))
+
+        desc = Signal(self.desc_layout)
+        busy_compute = Signal()
+
+        # -- load port: one word per cycle while idle ---------------------------------------------
+        ld = self.load.payload
+        m.d.comb += self.load.ready.eq(~self.busy)
+        take = self.load.valid & self.load.ready
+        for code, port, depth in ((0, w_wr, cfg.weight_depth), (1, a_wr, cfg.act_depth),
+                                  (2, p_wr, cfg.param_depth)):
+            m.d.comb += [port.addr.eq(ld.addr), port.data.eq(ld.data),
+                         port.en.eq(take & (ld.buffer == code) & (ld.addr < depth))]
+        bad = Signal()
+        m.d.comb += bad.eq((ld.buffer == 3)
+                           | ((ld.buffer == 0) & (ld.addr >= cfg.weight_depth))
+                           | ((ld.buffer == 1) & (ld.addr >= cfg.act_depth))
+                           | ((ld.buffer == 2) & (ld.addr >= cfg.param_depth)))
+        with m.If(take & bad):
+            m.d.sync += self.load_error.eq(1)
+
+        # -- pass reader: runs one pass ahead of the grid, across tile boundaries ------------------
+        P = desc.passes
+        rd_p = Signal(PASS_COUNTER_WIDTH)
+        rd_kt = Signal.like(desc.k_tiles)
+        rd_tt = Signal.like(desc.t_tiles)
+        rd_wbase = Signal(self.addr_bits + 1)
+        rd_abase = Signal(self.addr_bits + 1)
+        rd_more = Signal()
+        staged = Signal()                         # w_rd.data / a_rd.data hold the next pass
+        fire = Signal()
+        rd_en = Signal()
+        rd_kt_last = Signal()
+        m.d.comb += [
+            rd_en.eq(busy_compute & rd_more & (~staged | fire)),
+            w_rd.en.eq(rd_en), a_rd.en.eq(rd_en),
+            w_rd.addr.eq(rd_wbase + rd_p), a_rd.addr.eq(rd_abase + rd_p),
+            rd_kt_last.eq(rd_kt + 1 == desc.k_tiles),
+        ]
+        with m.If(rd_en):
+            m.d.sync += staged.eq(1)
+            with m.If(rd_p + 1 == P):
+                m.d.sync += rd_p.eq(0)
+                with m.If(rd_kt_last):
+                    m.d.sync += [rd_kt.eq(0), rd_wbase.eq(0), rd_abase.eq(rd_abase + P)]
+                    m.d.sync += rd_tt.eq(rd_tt + 1)
+                    with m.If(rd_tt + 1 == desc.t_tiles):
+                        m.d.sync += rd_more.eq(0)
+                with m.Else():
+                    m.d.sync += [rd_kt.eq(rd_kt + 1), rd_wbase.eq(rd_wbase + P)]
+            with m.Else():
+                m.d.sync += rd_p.eq(rd_p + 1)
+        with m.Elif(fire):
+            m.d.sync += staged.eq(0)
+
+        # -- issue into the grid ------------------------------------------------------------------
+        issued = Signal(PASS_COUNTER_WIDTH)
+        issuing = Signal()
+        m.d.comb += [
+            grid.issue.payload.weights.eq(w_rd.data), grid.issue.payload.acts.eq(a_rd.data),
+            grid.issue.valid.eq(staged & issuing),
+            fire.eq(grid.issue.valid & grid.issue.ready),
+            grid.tile_passes.eq(P),
+        ]
+
+        # -- tile position, write-back and requantization -----------------------------------------
+        kt = Signal.like(desc.k_tiles)
+        tt = Signal.like(desc.t_tiles)
+        k0 = Signal(unsigned_width(cfg.out_depth) + 7)       # first channel of the tile
+        t0 = Signal(unsigned_width(cfg.out_depth) + 7)       # first token of the tile
+        wb_r = Signal(range(rows))
+        wb_c = Signal(range(cols))
+        row_addr = Signal(unsigned_width(cfg.out_depth) + 14)
+        m.d.comb += [grid.sel_row.eq(wb_r), grid.sel_col.eq(wb_c)]
+
+        prm = param_layout(rows)(p_rd.data)
+        m.d.comb += p_rd.addr.eq(kt)
+        bias = Signal(signed(BIAS_BITS))
+        mult = Signal(MULT_BITS)
+        m.d.comb += [bias.eq(prm[wb_r].bias), mult.eq(prm[wb_r].mult)]
+        raw = Signal(signed(cfg.acc_width))
+        m.d.comb += raw.eq(grid.acc + bias)
+        scaled = Signal(signed(cfg.acc_width + MULT_BITS + 2))
+        half = Mux(desc.shift == 0, 0, Const(1, cfg.acc_width + MULT_BITS) << (desc.shift - 1)[:len(desc.shift)])
+        m.d.comb += scaled.eq((raw * mult + half) >> desc.shift)
+        lo, hi = twos_range(OUT_BITS)
+        floor = Signal(signed(OUT_BITS))
+        m.d.comb += floor.eq(Mux(desc.relu, 0, lo))
+        q = Signal(signed(OUT_BITS))
+        with m.If(scaled > hi):
+            m.d.comb += q.eq(hi)
+        with m.Elif(scaled < floor):
+            m.d.comb += q.eq(floor)
+        with m.Else():
+            m.d.comb += q.eq(scaled)
+        m.d.comb += [o_wr.addr.eq(row_addr + wb_c),
+                     o_wr.data.eq(Mux(desc.requant, q, raw))]
+
+        # -- drain ----------------------------------------------------------------------------------
+        d_addr = Signal(unsigned_width(cfg.out_depth))
+        d_more = Signal()
+        d_valid = Signal()
+        d_en = Signal()
+        total = Signal(2 * unsigned_width(cfg.out_depth))
+        m.d.comb += [total.eq(desc.channels * desc.tokens),
+                     self.drain.payload.eq(o_rd.data), self.drain.valid.eq(d_valid),
+                     o_rd.addr.eq(d_addr), o_rd.en.eq(d_en)]
+
+        with m.If(busy_compute):
+            m.d.sync += self.cycles.eq(self.cycles + 1)
+
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(self.start):
+                    m.d.sync += [desc.eq(self.desc), self.busy.eq(1), busy_compute.eq(1), self.cycles.eq(0),
+                                 self.load_error.eq(0),
+                                 rd_p.eq(0), rd_kt.eq(0), rd_tt.eq(0), rd_wbase.eq(0), rd_abase.eq(0), rd_more.eq(1),
+                                 staged.eq(0), issued.eq(0), issuing.eq(1),
+                                 kt.eq(0), tt.eq(0), k0.eq(0), t0.eq(0), row_addr.eq(0)]
+                    m.next = "COMPUTE"
+            with m.State("COMPUTE"):
+                with m.If(fire):
+                    m.d.sync += issued.eq(issued + 1)
+                    with m.If(issued + 1 == P):
+                        m.d.sync += issuing.eq(0)
+                        m.next = "WAIT"
+            with m.State("WAIT"):
+                with m.If(grid.tile_done):
+                    m.d.comb += p_rd.en.eq(1)
+                    m.d.sync += [wb_r.eq(0), wb_c.eq(0)]
+                    m.next = "WRITE"
+            with m.State("WRITE"):
+                m.d.comb += o_wr.en.eq((k0 + wb_r < desc.channels) & (t0 + wb_c < desc.tokens))
+                with m.If(wb_c == cols - 1):
+                    m.d.sync += [wb_c.eq(0), wb_r.eq(wb_r + 1), row_addr.eq(row_addr + desc.tokens)]
+                    with m.If(wb_r == rows - 1):
+                        m.next = "NEXT"
+                with m.Else():
+                    m.d.sync += wb_c.eq(wb_c + 1)
+            with m.State("NEXT"):
+                m.d.comb += grid.clear.eq(1)
+                m.d.sync += [issued.eq(0), issuing.eq(1)]
+                with m.If(kt + 1 == desc.k_tiles):
+                    m.d.sync += [kt.eq(0), k0.eq(0), tt.eq(tt + 1), t0.eq(t0 + cols), row_addr.eq(t0 + cols)]
+                    with m.If(tt + 1 == desc.t_tiles):
+                        m.d.sync += [busy_compute.eq(0), issuing.eq(0), d_addr.eq(0), d_more.eq(1),
+                                     d_valid.eq(0)]
+                        with m.If(desc.drain):
+                            m.next = "DRAIN"
+                        with m.Else():
+                            m.d.sync += self.busy.eq(0)
+                            m.next = "IDLE"
+                    with m.Else():
+                        m.next = "COMPUTE"
+                with m.Else():
+                    # row_addr has stepped rows * T during the write-back: (k0 + rows) * T + t0 already
+                    m.d.sync += [kt.eq(kt + 1), k0.eq(k0 + rows)]
+                    m.next = "COMPUTE"
+            with m.State("DRAIN"):
+                m.d.comb += d_en.eq(d_more & (~d_valid | self.drain.ready))
+                with m.If(d_en):
+                    m.d.sync += [d_valid.eq(1), d_addr.eq(d_addr + 1)]
+                    with m.If(d_addr + 1 == total):
+                        m.d.sync += d_more.eq(0)
+                with m.Elif(self.drain.ready):
+                    m.d.sync += d_valid.eq(0)
+                with m.If(~d_more & d_valid & self.drain.ready):      # the last word is taken
+                    m.d.sync += self.busy.eq(0)
+                    m.next = "IDLE"
+        return m
