@@ -80,14 +80,12 @@ class ArrayConfig:
         """``ValueError`` naming the buffer when a layer of this size does not fit the engine."""
         passes = check_int("passes", passes, lo=1, hi=(1 << 16) - 1)
         kt, tt = self.tiles(channels, tokens)
-        for what, need, depth in (("weight", kt * passes, self.weight_depth),
-                                  ("activation", tt * passes, self.act_depth),
-                                  ("parameter", kt, self.param_depth),
-                                  ("output", channels * tokens, self.out_depth)):
-            if need > depth:
+        for field, need in (("weight_depth", kt * passes), ("act_depth", tt * passes),
+                            ("param_depth", kt), ("out_depth", channels * tokens)):
+            if need > getattr(self, field):
                 raise ValueError(f"the layer ({channels} channels, {tokens} tokens, {passes} passes) needs "
-                                 f"{need} {what} buffer words, the engine has {depth} "
-                                 f"({what.split()[0][:3]}_depth): tile the layer or build a larger engine")
+                                 f"{need} words of the {field.split('_')[0]} buffer, the engine has "
+                                 f"{field}={getattr(self, field)}: split the layer or build a larger engine")
 
 
 def fc_reference(w, x, bias=None) -> np.ndarray:
@@ -144,12 +142,14 @@ class EngineCycles:
         return self.load + self.compute + self.drain
 
 
-def engine_cycles(steps, *, tokens: int, config: ArrayConfig, latency: int = 1) -> EngineCycles:
+def engine_cycles(steps, *, tokens: int, config: ArrayConfig, latency: int = 1,
+                  acts_loaded: bool = True) -> EngineCycles:
     """The exact cycles the layer engine takes for a layer (docs/array.md, cycle model).
 
     ``steps``: integer ``[K, P]``, the compute steps of output channel ``k``'s pass ``p`` (the PE's cycle
     model, e.g. :func:`golden.cycles.group_cycles_bitvert` on the pass's weights); ``tokens``: ``T``;
-    ``latency``: the PE's :attr:`hw.pe.PE.latency`.
+    ``latency``: the PE's :attr:`hw.pe.PE.latency`; ``acts_loaded=False``: the activations are already
+    in the buffer (written by the layer before), so ``load`` counts only weights and parameters.
 
     Per tile (``kt``, ``tt``; ``tt`` outer), with ``s_p = max over the tile's rows of steps[k, p]``:
 
@@ -180,7 +180,7 @@ def engine_cycles(steps, *, tokens: int, config: ArrayConfig, latency: int = 1) 
     compute_only = int(per_tile.sum()) * tt
     tile_overhead = latency + config.pes + 3
     compute = FILL + compute_only + kt * tt * tile_overhead
-    load = kt * P + tt * P + kt
+    load = kt * P + (tt * P if check_bool("acts_loaded", acts_loaded) else 0) + kt
     return EngineCycles(compute=compute, compute_only=compute_only, load=load, drain=K * tokens)
 
 

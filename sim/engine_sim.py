@@ -21,7 +21,7 @@ __all__ = ["EngineRun", "run_engine", "load_payload"]
 class EngineRun(NamedTuple):
     outputs: list          # drained words as signed ints, in drain order
     cycles: int            # the engine's cycles counter after the layer
-    load_error: int
+    load_error: int        # the engine's load_error flag after the loads, before start
 
 
 def load_payload(buffer: int, addr: int, word: int) -> dict:
@@ -42,6 +42,7 @@ def run_engine(engine, layers, *, load_prob: float = 1.0, drain_prob: float = 1.
                 while rng.random() >= load_prob:
                     gaps += 1
                 await stream_put(ctx, engine.load, load_payload(buffer, addr, word), gaps=gaps)
+            load_error = ctx.get(engine.load_error)
             ctx.set(engine.desc, image.desc)
             ctx.set(engine.start, 1)
             await ctx.tick()
@@ -53,7 +54,7 @@ def run_engine(engine, layers, *, load_prob: float = 1.0, drain_prob: float = 1.
                     outputs.append(int(word))
             while ctx.get(engine.busy):
                 await ctx.tick()
-            runs.append(EngineRun(outputs, ctx.get(engine.cycles), ctx.get(engine.load_error)))
+            runs.append(EngineRun(outputs, ctx.get(engine.cycles), load_error))
 
     sim = Simulator(engine)
     sim.add_clock(1e-6)

@@ -61,7 +61,8 @@ def _field_int(layout, value) -> int:
 
 
 def fc_layer(engine: LayerEngine, weights, x, *, bias=None, mult=None, shift: int = 0, relu: bool = False,
-             requant: bool = False, drain: bool = True) -> FCLayerImage:
+             requant: bool = False, drain: bool = True, w_base: int = 0, a_base: int = 0, p_base: int = 0,
+             load_acts: bool = True, to_acts: int | None = None) -> FCLayerImage:
     """The buffer images of ``y = weights @ x.T + bias`` (then requantized when ``requant``) on ``engine``.
 
     ``weights``: integer ``[K, C]`` as the method leaves them (sign-magnitude-safe for Pragmatic,
@@ -69,6 +70,12 @@ def fc_layer(engine: LayerEngine, weights, x, *, bias=None, mult=None, shift: in
     ``C`` a multiple of the PE's ``pe_length``. ``x``: ``[T, C]`` activations in the PE's range.
     ``bias``: ``[K]`` int (default 0); ``mult``: ``[K]`` unsigned 16-bit (default 1), ``shift``, ``relu``:
     the requantization of :func:`golden.array.requantize`.
+
+    ``w_base``, ``a_base``, ``p_base``: where the layer's words start in the weight, activation and
+    parameter buffers. ``load_acts=False`` leaves the activations out of ``load`` (they are already in the
+    buffer, e.g. written by the layer before). ``to_acts``: also write the requantized outputs into the
+    activation buffer from that word on, laid out as the next layer's input (``K`` a multiple of
+    ``pe_length``; the region must not overlap this layer's activations).
     """
     if not isinstance(engine, LayerEngine):
         raise TypeError(f"engine must be a hw.array.layer.LayerEngine, got {type(engine).__name__}")
@@ -97,8 +104,27 @@ def fc_layer(engine: LayerEngine, weights, x, *, bias=None, mult=None, shift: in
     requant, relu, drain = (check_bool(n, v) for n, v in (("requant", requant), ("relu", relu),
                                                           ("drain", drain)))
     shift = check_int("shift", shift, lo=0)
+    load_acts = check_bool("load_acts", load_acts)
     cfg.check_layer(K, T, P)
     kt, tt = cfg.tiles(K, T)
+    for name, base, need, depth in (("w_base", w_base, kt * P, cfg.weight_depth),
+                                    ("a_base", a_base, tt * P, cfg.act_depth),
+                                    ("p_base", p_base, kt, cfg.param_depth)):
+        check_int(name, base, lo=0, hi=depth - need,
+                  extra=f"(the layer's {need} words must fit the buffer's {depth})")
+    dst_passes = 0
+    if to_acts is not None:
+        if not requant or not engine.chains:
+            raise ValueError("to_acts needs requant=True and an engine whose activations are INT8")
+        if K % lanes:
+            raise ValueError(f"to_acts needs K={K} to be a multiple of pe_length={lanes} (the next "
+                             f"layer's passes)")
+        dst_passes = K // lanes
+        check_int("to_acts", to_acts, lo=0, hi=cfg.act_depth - tt * dst_passes,
+                  extra=f"(the next layer's {tt * dst_passes} words must fit the buffer's {cfg.act_depth})")
+        if to_acts < a_base + tt * P and a_base < to_acts + tt * dst_passes:
+            raise ValueError(f"to_acts={to_acts} overlaps this layer's activations (words {a_base}.."
+                             f"{a_base + tt * P - 1})")
     rows, cols = cfg.rows, cfg.cols
 
     # the exact results, refused when they leave the accumulator
@@ -127,25 +153,27 @@ def fc_layer(engine: LayerEngine, weights, x, *, bias=None, mult=None, shift: in
         ks = [k if k < K else t_k * rows for k in range(t_k * rows, t_k * rows + rows)]
         for p in range(P):
             word = sum(int(wfield[k, p]) << (r * wbits) for r, k in enumerate(ks))
-            load.append((BUFFERS["weights"], t_k * P + p, word))
+            load.append((BUFFERS["weights"], w_base + t_k * P + p, word))
     xp = np.zeros((tt * cols, C), dtype=np.int64)
     xp[:T] = x
-    for t_t in range(tt):
+    for t_t in range(tt if load_acts else 0):
         for p in range(P):
             word = sum(_field_int(al, [int(v) for v in xp[t_t * cols + c, p * lanes:(p + 1) * lanes]])
                        << (c * abits) for c in range(cols))
-            load.append((BUFFERS["acts"], t_t * P + p, word))
+            load.append((BUFFERS["acts"], a_base + t_t * P + p, word))
     pl = param_layout(rows)
     for t_k in range(kt):
         vals = [{"bias": int(b[k]), "mult": int(m[k])} if k < K else {"bias": 0, "mult": 0}
                 for k in range(t_k * rows, t_k * rows + rows)]
-        load.append((BUFFERS["params"], t_k, _field_int(pl, vals)))
+        load.append((BUFFERS["params"], p_base + t_k, _field_int(pl, vals)))
 
     sens = None
     if isinstance(weights, BBSEncoded):
         sens = np.repeat(np.asarray(weights.sensitive, dtype=bool).reshape(K, -1), weights.group // lanes, axis=1)
     steps = pass_steps(pe, w_int.reshape(K, P, lanes), sensitive=sens)
-    cycles = engine_cycles(steps, tokens=T, config=cfg, latency=pe.latency)
+    cycles = engine_cycles(steps, tokens=T, config=cfg, latency=pe.latency, acts_loaded=load_acts)
     desc = {"channels": K, "tokens": T, "passes": P, "k_tiles": kt, "t_tiles": tt,
-            "requant": int(requant), "relu": int(relu), "shift": shift, "drain": int(drain)}
+            "requant": int(requant), "relu": int(relu), "shift": shift, "drain": int(drain),
+            "w_base": w_base, "a_base": a_base, "p_base": p_base,
+            "to_acts": int(to_acts is not None), "dst_base": to_acts or 0, "dst_passes": dst_passes}
     return FCLayerImage(load=load, desc=desc, expected=expected, cycles=cycles, reference=y)

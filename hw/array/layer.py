@@ -17,15 +17,23 @@ Buffers (``amaranth.lib.memory``, one write and one read port each; depths from 
 * outputs: word ``k * T + t`` = output ``(k, t)``: ``acc + bias`` (raw, signed ``acc_width``) or its
   requantization :func:`golden.array.requantize` (sign-extended INT8).
 
+The activation buffer's write port has one enable per activation: the host writes whole words, the
+write-back (``to_acts``) one activation per output.
+
 Ports
 -----
 ``load`` : ``In(stream.Signature(StructLayout({"buffer": 2, "addr": ..., "data": ...})))``
     One buffer word per transaction: ``buffer`` 0 weights, 1 activations, 2 parameters (3 is refused:
     ``load_error``). Taken only while the engine is idle (``ready`` low while it runs). An address past
     the buffer's depth also sets ``load_error`` and writes nothing.
-``desc`` : ``In(Descriptor)``
-    The layer: ``channels`` (K), ``tokens`` (T), ``passes`` (P), ``k_tiles``, ``t_tiles``, ``requant``,
-    ``relu``, ``shift``, ``drain``. Sampled at ``start``.
+``desc`` : ``In(descriptor_layout(config))``
+    The layer, sampled at ``start``: ``channels`` (K), ``tokens`` (T), ``passes`` (P), ``k_tiles``,
+    ``t_tiles``; ``requant``, ``relu``, ``shift`` (the output stage); ``drain`` (stream the outputs
+    back); ``w_base``, ``a_base``, ``p_base`` (first word of the layer in each buffer); ``to_acts``,
+    ``dst_base``, ``dst_passes``: also write the requantized outputs into the activation buffer from
+    word ``dst_base`` on, as the next layer's input (``dst_passes = K / pe_length`` passes per token
+    tile; output ``(k, t)`` goes to word ``dst_base + (t // cols) * dst_passes + k // pe_length``,
+    column ``t % cols``, lane ``k % pe_length``), so that layer runs without the host moving data.
 ``start`` : ``In(1)``
     Starts the layer when idle (ignored while busy).
 ``busy`` : ``Out(1)``; ``cycles`` : ``Out(32)``
@@ -65,10 +73,13 @@ def param_layout(rows: int) -> data.ArrayLayout:
 def descriptor_layout(config: ArrayConfig) -> data.StructLayout:
     """The descriptor a layer is started with."""
     count = unsigned_width(max(config.out_depth, config.weight_depth, config.act_depth))
+    addr = unsigned_width(max(config.weight_depth, config.act_depth, config.param_depth) - 1)
     return data.StructLayout({
         "channels": count, "tokens": count, "passes": PASS_COUNTER_WIDTH,
         "k_tiles": count, "t_tiles": count,
         "requant": 1, "relu": 1, "shift": unsigned_width(SHIFT_MAX), "drain": 1,
+        "w_base": addr, "a_base": addr, "p_base": addr,
+        "to_acts": 1, "dst_base": addr, "dst_passes": PASS_COUNTER_WIDTH,
     })
 
 
@@ -92,6 +103,8 @@ class LayerEngine(Component):
         self.addr_bits = unsigned_width(max(config.weight_depth, config.act_depth, config.param_depth) - 1)
         self.load_layout = data.StructLayout({"buffer": 2, "addr": self.addr_bits, "data": self.data_bits})
         self.desc_layout = descriptor_layout(config)
+        #: the requantized outputs can feed the next layer (the PE takes INT8 activations)
+        self.chains = self.pe.input_act_bits == OUT_BITS
         super().__init__({
             "load": In(stream.Signature(self.load_layout)),
             "desc": In(self.desc_layout),
@@ -112,7 +125,9 @@ class LayerEngine(Component):
         m.submodules.amem = amem = memory.Memory(shape=self.act_bits, depth=cfg.act_depth, init=[])
         m.submodules.pmem = pmem = memory.Memory(shape=param_layout(rows), depth=cfg.param_depth, init=[])
         m.submodules.omem = omem = memory.Memory(shape=signed(cfg.acc_width), depth=cfg.out_depth, init=[])
-        w_wr, a_wr, p_wr, o_wr = (mem.write_port() for mem in (wmem, amem, pmem, omem))
+        lanes, elem = self.pe.input_lanes, self.pe.input_act_bits
+        w_wr, p_wr, o_wr = (mem.write_port() for mem in (wmem, pmem, omem))
+        a_wr = amem.write_port(granularity=elem)           # one activation per enable bit
         w_rd, a_rd, p_rd, o_rd = (mem.read_port() for mem in (wmem, amem, pmem, omem))
 
         desc = Signal(self.desc_layout)
@@ -122,10 +137,12 @@ class LayerEngine(Component):
         ld = self.load.payload
         m.d.comb += self.load.ready.eq(~self.busy)
         take = self.load.valid & self.load.ready
-        for code, port, depth in ((0, w_wr, cfg.weight_depth), (1, a_wr, cfg.act_depth),
-                                  (2, p_wr, cfg.param_depth)):
+        for code, port, depth in ((0, w_wr, cfg.weight_depth), (2, p_wr, cfg.param_depth)):
             m.d.comb += [port.addr.eq(ld.addr), port.data.eq(ld.data),
                          port.en.eq(take & (ld.buffer == code) & (ld.addr < depth))]
+        a_load = take & (ld.buffer == 1) & (ld.addr < cfg.act_depth)
+        with m.If(~self.busy):                            # the host's; while busy the write-back's
+            m.d.comb += [a_wr.addr.eq(ld.addr), a_wr.data.eq(ld.data), a_wr.en.eq(a_load.replicate(len(a_wr.en)))]
         bad = Signal()
         m.d.comb += bad.eq((ld.buffer == 3)
                            | ((ld.buffer == 0) & (ld.addr >= cfg.weight_depth))
@@ -157,7 +174,7 @@ class LayerEngine(Component):
             with m.If(rd_p + 1 == P):
                 m.d.sync += rd_p.eq(0)
                 with m.If(rd_kt_last):
-                    m.d.sync += [rd_kt.eq(0), rd_wbase.eq(0), rd_abase.eq(rd_abase + P)]
+                    m.d.sync += [rd_kt.eq(0), rd_wbase.eq(desc.w_base), rd_abase.eq(rd_abase + P)]
                     m.d.sync += rd_tt.eq(rd_tt + 1)
                     with m.If(rd_tt + 1 == desc.t_tiles):
                         m.d.sync += rd_more.eq(0)
@@ -189,7 +206,7 @@ class LayerEngine(Component):
         m.d.comb += [grid.sel_row.eq(wb_r), grid.sel_col.eq(wb_c)]
 
         prm = param_layout(rows)(p_rd.data)
-        m.d.comb += p_rd.addr.eq(kt)
+        m.d.comb += p_rd.addr.eq(desc.p_base + kt)
         bias = Signal(signed(BIAS_BITS))
         mult = Signal(MULT_BITS)
         m.d.comb += [bias.eq(prm[wb_r].bias), mult.eq(prm[wb_r].mult)]
@@ -211,6 +228,21 @@ class LayerEngine(Component):
         m.d.comb += [o_wr.addr.eq(row_addr + wb_c),
                      o_wr.data.eq(Mux(desc.requant, q, raw))]
 
+        # -- write-back into the activation buffer, as the next layer's input (desc.to_acts) -------
+        # output (k, t) -> word dst_base + tt * dst_passes + k // lanes, column t % cols (= wb_c), lane
+        # k % lanes; k // lanes and k % lanes are counted, not divided
+        k_div = Signal(self.addr_bits + 1)
+        k_mod = Signal(range(lanes))
+        k0_div = Signal.like(k_div)
+        k0_mod = Signal.like(k_mod)
+        dst_tbase = Signal(self.addr_bits + 1)
+        wb_valid = Signal()
+        if self.chains:
+            with m.If(self.busy):
+                m.d.comb += [a_wr.addr.eq(dst_tbase + k_div), a_wr.data.eq(q.replicate(cols * lanes))]
+                with m.If(desc.to_acts & wb_valid):
+                    m.d.comb += a_wr.en.eq(1 << (wb_c * lanes + k_mod))
+
         # -- drain ----------------------------------------------------------------------------------
         d_addr = Signal(unsigned_width(cfg.out_depth))
         d_more = Signal()
@@ -229,7 +261,9 @@ class LayerEngine(Component):
                 with m.If(self.start):
                     m.d.sync += [desc.eq(self.desc), self.busy.eq(1), busy_compute.eq(1), self.cycles.eq(0),
                                  self.load_error.eq(0),
-                                 rd_p.eq(0), rd_kt.eq(0), rd_tt.eq(0), rd_wbase.eq(0), rd_abase.eq(0), rd_more.eq(1),
+                                 rd_p.eq(0), rd_kt.eq(0), rd_tt.eq(0), rd_wbase.eq(self.desc.w_base), rd_abase.eq(self.desc.a_base),
+                                 rd_more.eq(1), k_div.eq(0), k_mod.eq(0), k0_div.eq(0), k0_mod.eq(0),
+                                 dst_tbase.eq(self.desc.dst_base),
                                  staged.eq(0), issued.eq(0), issuing.eq(1),
                                  kt.eq(0), tt.eq(0), k0.eq(0), t0.eq(0), row_addr.eq(0)]
                     m.next = "COMPUTE"
@@ -242,12 +276,17 @@ class LayerEngine(Component):
             with m.State("WAIT"):
                 with m.If(grid.tile_done):
                     m.d.comb += p_rd.en.eq(1)
-                    m.d.sync += [wb_r.eq(0), wb_c.eq(0)]
+                    m.d.sync += [wb_r.eq(0), wb_c.eq(0), k_div.eq(k0_div), k_mod.eq(k0_mod)]
                     m.next = "WRITE"
             with m.State("WRITE"):
-                m.d.comb += o_wr.en.eq((k0 + wb_r < desc.channels) & (t0 + wb_c < desc.tokens))
+                m.d.comb += [wb_valid.eq((k0 + wb_r < desc.channels) & (t0 + wb_c < desc.tokens)),
+                             o_wr.en.eq(wb_valid)]
                 with m.If(wb_c == cols - 1):
                     m.d.sync += [wb_c.eq(0), wb_r.eq(wb_r + 1), row_addr.eq(row_addr + desc.tokens)]
+                    with m.If(k_mod == lanes - 1):
+                        m.d.sync += [k_mod.eq(0), k_div.eq(k_div + 1)]
+                    with m.Else():
+                        m.d.sync += k_mod.eq(k_mod + 1)
                     with m.If(wb_r == rows - 1):
                         m.next = "NEXT"
                 with m.Else():
@@ -256,7 +295,8 @@ class LayerEngine(Component):
                 m.d.comb += grid.clear.eq(1)
                 m.d.sync += [issued.eq(0), issuing.eq(1)]
                 with m.If(kt + 1 == desc.k_tiles):
-                    m.d.sync += [kt.eq(0), k0.eq(0), tt.eq(tt + 1), t0.eq(t0 + cols), row_addr.eq(t0 + cols)]
+                    m.d.sync += [kt.eq(0), k0.eq(0), tt.eq(tt + 1), t0.eq(t0 + cols), row_addr.eq(t0 + cols),
+                                 k0_div.eq(0), k0_mod.eq(0), dst_tbase.eq(dst_tbase + desc.dst_passes)]
                     with m.If(tt + 1 == desc.t_tiles):
                         m.d.sync += [busy_compute.eq(0), issuing.eq(0), d_addr.eq(0), d_more.eq(1),
                                      d_valid.eq(0)]
@@ -269,7 +309,7 @@ class LayerEngine(Component):
                         m.next = "COMPUTE"
                 with m.Else():
                     # row_addr has stepped rows * T during the write-back: (k0 + rows) * T + t0 already
-                    m.d.sync += [kt.eq(kt + 1), k0.eq(k0 + rows)]
+                    m.d.sync += [kt.eq(kt + 1), k0.eq(k0 + rows), k0_div.eq(k_div), k0_mod.eq(k_mod)]
                     m.next = "COMPUTE"
             with m.State("DRAIN"):
                 m.d.comb += d_en.eq(d_more & (~d_valid | self.drain.ready))

@@ -1,0 +1,128 @@
+"""The layer engine in the Amaranth simulator: every architecture bit-exact and cycle-exact on fully
+connected layers with partial tiles, stalls on the load port and back-pressure on the drain port; two
+layers back to back through the activation buffer; bad layers refused by name."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from golden.array import ArrayConfig, engine_cycles, fc_reference, requantize
+from hw.array.archs import ARCHS, engine
+from hw.array.images import fc_layer
+from sim.engine_sim import run_engine
+
+SMALL = ArrayConfig(rows=2, cols=3, weight_depth=64, act_depth=64, param_depth=32, out_depth=128)
+
+
+def laplace_int8(rng, shape, scale=20.0):
+    return np.clip(np.round(rng.laplace(0, scale, shape)), -127, 127).astype(np.int64)
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHS))
+def test_fc_layer_exact_with_stalls(arch):
+    """K = 5 channels on 2 rows and T = 4 tokens on 3 columns: partial tiles both ways."""
+    rng = np.random.default_rng(sorted(ARCHS).index(arch))
+    a = ARCHS[arch]
+    K, C, T = 5, 2 * a.config.pe_length * (2 if arch == "stripes8" else 1), 4
+    q = laplace_int8(rng, (K, C))
+    sens = np.array([False, True, False, False, True]) if arch == "bitvert" else None
+    w = a.prepare(q, sens)
+    x = rng.integers(-128, 128, (T, C))
+    bias = rng.integers(-5000, 5000, K)
+    eng = engine(arch, SMALL)
+    raw = fc_layer(eng, w, x, bias=bias)
+    mult = rng.integers(1, 1 << 16, K)
+    req = fc_layer(eng, w, x, bias=bias, mult=mult, shift=20, relu=True, requant=True)
+    r_raw, r_req = run_engine(eng, [raw, req], load_prob=0.6, drain_prob=0.5, seed=3)
+    w_int = raw.reference - bias[:, None]
+    assert np.array_equal(w_int, fc_reference(np.asarray(_ints(w)), x))
+    assert r_raw.outputs == raw.expected.ravel().tolist()
+    assert r_req.outputs == requantize(raw.expected, mult, 20, relu=True).ravel().tolist()
+    assert r_raw.cycles == raw.cycles.compute and r_req.cycles == req.cycles.compute
+    assert r_raw.load_error == 0
+
+
+def _ints(w):
+    from golden.bbs import BBSEncoded, decode
+    return decode(w) if isinstance(w, BBSEncoded) else w
+
+
+@pytest.mark.parametrize("arch", ["stripes", "bitvert", "pragmatic"])
+def test_two_layers_back_to_back(arch):
+    """Layer 1 writes its requantized INT8 outputs into the activation buffer; layer 2 reads them there
+    (the host loads only layer 2's weights and parameters); its outputs equal the two layers' integer
+    inference."""
+    rng = np.random.default_rng(7)
+    a = ARCHS[arch]
+    K1, C, T, K2 = 32, 32, 4, 5
+    q1, q2 = laplace_int8(rng, (K1, C)), laplace_int8(rng, (K2, K1))
+    x = rng.integers(0, 128, (T, C))
+    m1, m2 = rng.integers(1, 1 << 10, K1), rng.integers(1, 1 << 10, K2)
+    eng = engine(arch, SMALL)
+    w1, w2 = a.prepare(q1), a.prepare(q2)
+    l1 = fc_layer(eng, w1, x, mult=m1, shift=16, relu=True, requant=True, to_acts=20, drain=False)
+    x2 = requantize(fc_reference(_ints(w1), x), m1, 16, relu=True).T
+    l2 = fc_layer(eng, w2, x2, mult=m2, shift=14, requant=True, a_base=20, load_acts=False, w_base=40, p_base=4)
+    assert not any(buf == 1 for buf, _, _ in l2.load)
+    r1, r2 = run_engine(eng, [l1, l2], load_prob=0.8, drain_prob=0.7)
+    assert r1.outputs == []
+    assert r2.outputs == requantize(fc_reference(_ints(w2), x2), m2, 14).ravel().tolist()
+    assert (r1.cycles, r2.cycles) == (l1.cycles.compute, l2.cycles.compute)
+    assert l2.cycles.load == len(l2.load)
+
+
+def test_engine_cycles_by_hand():
+    """Two channel tiles (rows 2) of 3 passes, one token tile: pass costs are the slowest row's."""
+    steps = np.array([[6, 6, 8], [6, 8, 6], [6, 6, 6]])
+    cfg = ArrayConfig(rows=2, cols=2)
+    c = engine_cycles(steps, tokens=2, config=cfg, latency=1)
+    # tile 0: 6 + 8 + 8 = 22, tile 1 (one real row): 18; each tile + latency + rows*cols + 3 = 8
+    assert c.compute_only == 40
+    assert c.compute == 1 + 22 + 8 + 18 + 8
+    assert c.load == 2 * 3 + 1 * 3 + 2 and c.drain == 6
+
+
+def test_load_error_on_bad_buffer_and_address():
+    """A word for buffer 3, or past a buffer's depth, writes nothing and raises load_error (cleared by
+    start); the layer loaded around it still runs exactly."""
+    eng = engine("stripes", SMALL)
+    rng = np.random.default_rng(0)
+    q = laplace_int8(rng, (2, 16))
+    img = fc_layer(eng, q, rng.integers(-128, 128, (2, 16)))
+    for bad in [(3, 0, 0), (2, SMALL.param_depth + 8, 0)]:
+        spoilt = dataclasses.replace(img, load=img.load[:1] + [bad] + img.load[1:])
+        first, again = run_engine(eng, [spoilt, img])
+        assert first.load_error == 1 and again.load_error == 0
+        assert first.outputs == again.outputs == img.expected.ravel().tolist()
+
+
+def test_bad_layers_refused():
+    eng = engine("stripes", SMALL)
+    rng = np.random.default_rng(0)
+    q = laplace_int8(rng, (4, 32))
+    x = rng.integers(-128, 128, (3, 32))
+    with pytest.raises(ValueError, match="multiple of pe_length=16"):
+        fc_layer(eng, q[:, :24], x[:, :24])
+    with pytest.raises(ValueError, match="x must have C=32"):
+        fc_layer(eng, q, x[:, :16])
+    with pytest.raises(ValueError, match="weight buffer.*weight_depth=64"):
+        fc_layer(eng, laplace_int8(rng, (66, 64)), rng.integers(-128, 128, (1, 64)))
+    with pytest.raises(ValueError, match="x must hold integers in \\[-128, 127\\]"):
+        fc_layer(eng, q, x + 200)
+    with pytest.raises(ValueError, match="beyond the 32-bit accumulator"):
+        fc_layer(eng, q, x, bias=np.full(4, 2**31 - 100))
+    with pytest.raises(ValueError, match="w_base must be an integer in \\[0, 60\\]"):
+        fc_layer(eng, q, x, w_base=61)
+    with pytest.raises(ValueError, match="to_acts needs requant=True"):
+        fc_layer(eng, q, x, to_acts=30)
+    with pytest.raises(ValueError, match="to_acts needs K=4 to be a multiple of pe_length=16"):
+        fc_layer(eng, q, x, requant=True, to_acts=30)
+    with pytest.raises(ValueError, match="overlaps this layer's activations"):
+        fc_layer(eng, laplace_int8(rng, (16, 32)), x, requant=True, to_acts=1)
+    with pytest.raises(TypeError, match="engine must be a hw.array.layer.LayerEngine"):
+        fc_layer(object(), q, x)
+    with pytest.raises(ValueError, match="arch must be one of"):
+        engine("bitlett", SMALL)
+    with pytest.raises(ValueError, match="rows must be an integer in \\[1, 64\\], got 0"):
+        ArrayConfig(rows=0)
