@@ -45,7 +45,10 @@ class Arch:
         cfg = self.config if config is None else config
         q = check_int_array("q", q, lo=-127, hi=127, ndim=2)
         if isinstance(cfg, BBSConfig):
-            group = min(cfg.group, q.shape[1])
+            # Choice: a layer whose C is not a multiple of the group (80 = 2.5 x 32) is pruned in groups
+            # of one pass (pe_length), which every PE pass holds whole
+            group = min(cfg.group, q.shape[1]) if q.shape[1] % cfg.group == 0 or q.shape[1] < cfg.group \
+                else cfg.pe_length
             if cfg.const_bits == 6 and cfg.pruned <= 3:
                 wp, meta = bbs.round_average(q, bits=cfg.bits, group=group, pruned=cfg.pruned)
             else:
