@@ -50,7 +50,8 @@ class PEGrid(Component):
         self.cols = check_int("cols", cols, lo=1, hi=64)
         self.acc_width = check_int("acc_width", acc_width, lo=2, hi=64)
         self.pes = [[make_pe() for _ in range(self.cols)] for _ in range(self.rows)]
-        pe = self.pes[0][0]
+        #: a PE of the grid: its payload layouts and codec are the grid's (hw.array.layer uses them)
+        self.pe = pe = self.pes[0][0]
         self.weights_layout = pe.input_layout.members["weights"]
         self.acts_layout = pe.input_layout.members["acts"]
         self.issue_layout = data.StructLayout({"weights": data.ArrayLayout(self.weights_layout, self.rows),

@@ -86,7 +86,7 @@ def descriptor_layout(config: ArrayConfig) -> data.StructLayout:
 class LayerEngine(Component):
     """A layer engine of ``config`` (:class:`golden.array.ArrayConfig`) around PEs made by ``make_pe()``,
     in a ``grid_class`` grid (default :class:`~hw.array.grid.PEGrid`; a grid that shares per-row or
-    per-column logic has the same constructor and ports, and ``grid.pes[0][0]`` a PE of the same payload).
+    per-column logic has the same constructor and ports, and ``grid.pe`` a PE of the same payload).
 
     See the module docstring for the buffers and ports; the exact cycle count is
     :func:`golden.array.engine_cycles`.
@@ -97,7 +97,7 @@ class LayerEngine(Component):
             raise TypeError(f"config must be a golden.array.ArrayConfig, got {type(config).__name__}")
         self.config = config
         self.grid = grid_class(make_pe, config.rows, config.cols, config.acc_width)
-        self.pe = self.grid.pes[0][0]
+        self.pe = self.grid.pe
         self.weight_bits = self.grid.issue_layout.members["weights"].size
         self.act_bits = self.grid.issue_layout.members["acts"].size
         self.param_bits = param_layout(config.rows).size
