@@ -20,7 +20,7 @@ import numpy as np
 from .bits import twos_range
 from .check import check_bool, check_int, check_int_array
 
-__all__ = ["ArrayConfig", "fc_reference", "requantize", "engine_cycles", "EngineCycles",
+__all__ = ["ArrayConfig", "fc_reference", "conv_reference", "conv_out_size", "requantize", "engine_cycles", "EngineCycles",
            "MULT_BITS", "SHIFT_MAX", "OUT_BITS"]
 
 #: the requantization multiplier is unsigned, MULT_BITS wide; the shift is 0..SHIFT_MAX
@@ -76,11 +76,13 @@ class ArrayConfig:
         tokens = check_int("tokens", tokens, lo=1)
         return -(-channels // self.rows), -(-tokens // self.cols)
 
-    def check_layer(self, channels: int, tokens: int, passes: int) -> None:
-        """``ValueError`` naming the buffer when a layer of this size does not fit the engine."""
+    def check_layer(self, channels: int, tokens: int, passes: int, act_words: int | None = None) -> None:
+        """``ValueError`` naming the buffer when a layer of this size does not fit the engine
+        (``act_words``: the activation words, default the fully connected layout's ``t_tiles * passes``)."""
         passes = check_int("passes", passes, lo=1, hi=(1 << 16) - 1)
         kt, tt = self.tiles(channels, tokens)
-        for field, need in (("weight_depth", kt * passes), ("act_depth", tt * passes),
+        act_words = tt * passes if act_words is None else act_words
+        for field, need in (("weight_depth", kt * passes), ("act_depth", act_words),
                             ("param_depth", kt), ("out_depth", channels * tokens)):
             if need > getattr(self, field):
                 raise ValueError(f"the layer ({channels} channels, {tokens} tokens, {passes} passes) needs "
@@ -103,6 +105,52 @@ def fc_reference(w, x, bias=None) -> np.ndarray:
         if b.shape != (w.shape[0],):
             raise ValueError(f"bias must have shape ({w.shape[0]},), got {b.shape}")
         y = y + b[:, None]
+    return y
+
+
+def conv_out_size(size: tuple, kernel: tuple, stride: int, padding) -> tuple[int, int]:
+    """``(OH, OW)`` of a convolution of an ``(H, W)`` map, ``(KH, KW)`` kernel, ``stride`` and
+    ``padding = ((top, bottom), (left, right))``."""
+    (H, W), (KH, KW) = size, kernel
+    (pt, pb), (pl, pr) = padding
+    oh, ow = (H + pt + pb - KH) // stride + 1, (W + pl + pr - KW) // stride + 1
+    if oh < 1 or ow < 1:
+        raise ValueError(f"a {KH}x{KW} kernel does not fit the padded {H}x{W} map (padding {padding})")
+    return oh, ow
+
+
+def _check_padding(padding) -> tuple:
+    try:
+        (pt, pb), (pl, pr) = padding
+    except (TypeError, ValueError):
+        raise ValueError(f"padding must be ((top, bottom), (left, right)), got {padding!r}") from None
+    return tuple((check_int("padding", a, lo=0, hi=15), check_int("padding", b, lo=0, hi=15))
+                 for a, b in ((pt, pb), (pl, pr)))
+
+
+def conv_reference(w, x, *, stride: int = 1, padding=((0, 0), (0, 0)), bias=None) -> np.ndarray:
+    """The plain integer convolution ``y[k, oy, ox] = sum_{c,kh,kw} w[k,c,kh,kw] * xp[c, oy*s+kh, ox*s+kw]
+    + bias[k]``, int64 ``[K, OH, OW]``; ``xp`` is ``x [C, H, W]`` zero-padded by ``padding``
+    (``((top, bottom), (left, right))``)."""
+    w = check_int_array("w", w, ndim=4)
+    x = check_int_array("x", x, ndim=3)
+    if x.shape[0] != w.shape[1]:
+        raise ValueError(f"x must have {w.shape[1]} input channels (axis 0, [C, H, W]), got shape {x.shape}")
+    stride = check_int("stride", stride, lo=1, hi=7)
+    padding = _check_padding(padding)
+    K, C, KH, KW = w.shape
+    OH, OW = conv_out_size(x.shape[1:], (KH, KW), stride, padding)
+    xp = np.pad(x.astype(np.int64), ((0, 0),) + padding)
+    y = np.zeros((K, OH, OW), dtype=np.int64)
+    for kh in range(KH):
+        for kw in range(KW):
+            win = xp[:, kh:kh + stride * (OH - 1) + 1:stride, kw:kw + stride * (OW - 1) + 1:stride]
+            y += np.einsum("kc,chw->khw", w[:, :, kh, kw].astype(np.int64), win)
+    if bias is not None:
+        b = check_int_array("bias", bias, ndim=1)
+        if b.shape != (K,):
+            raise ValueError(f"bias must have shape ({K},), got {b.shape}")
+        y += b[:, None, None]
     return y
 
 
@@ -142,14 +190,16 @@ class EngineCycles:
         return self.load + self.compute + self.drain
 
 
-def engine_cycles(steps, *, tokens: int, config: ArrayConfig, latency: int = 1,
-                  acts_loaded: bool = True) -> EngineCycles:
+def engine_cycles(steps, *, config: ArrayConfig, tokens: int | None = None, out_size=None, latency: int = 1,
+                  act_words: int | None = None) -> EngineCycles:
     """The exact cycles the layer engine takes for a layer (docs/array.md, cycle model).
 
     ``steps``: integer ``[K, P]``, the compute steps of output channel ``k``'s pass ``p`` (the PE's cycle
-    model, e.g. :func:`golden.cycles.group_cycles_bitvert` on the pass's weights); ``tokens``: ``T``;
-    ``latency``: the PE's :attr:`hw.pe.PE.latency`; ``acts_loaded=False``: the activations are already
-    in the buffer (written by the layer before), so ``load`` counts only weights and parameters.
+    model, e.g. :func:`golden.cycles.group_cycles_bitvert` on the pass's weights). A fully connected
+    layer gives ``tokens`` (``T``: ``ceil(T / cols)`` token tiles), a convolution ``out_size``
+    (``(OH, OW)``: ``OH * ceil(OW / cols)`` token tiles, a tile never spans two output rows).
+    ``latency``: the PE's :attr:`hw.pe.PE.latency`; ``act_words``: the activation words the host loads
+    (default: the fully connected layout's ``t_tiles * P``; 0 when the layer before wrote them).
 
     Per tile (``kt``, ``tt``; ``tt`` outer), with ``s_p = max over the tile's rows of steps[k, p]``:
 
@@ -169,19 +219,27 @@ def engine_cycles(steps, *, tokens: int, config: ArrayConfig, latency: int = 1,
     multiple of ``rows``) repeat their tile's first row, so they never change ``s_p``.
     """
     s = check_int_array("steps", steps, lo=1, ndim=2)
-    tokens = check_int("tokens", tokens, lo=1)
     if not isinstance(config, ArrayConfig):
         raise TypeError(f"config must be a golden.array.ArrayConfig, got {type(config).__name__}")
     latency = check_int("latency", latency, lo=0)
     K, P = s.shape
-    kt, tt = config.tiles(K, tokens)
+    if (tokens is None) == (out_size is None):
+        raise ValueError("give tokens (a fully connected layer) or out_size (a convolution), not both")
+    if tokens is not None:
+        n_tokens = check_int("tokens", tokens, lo=1)
+        kt, tt = config.tiles(K, n_tokens)
+    else:
+        oh, ow = (check_int("out_size", v, lo=1) for v in out_size)
+        n_tokens = oh * ow
+        kt, tt = config.tiles(K, ow)[0], oh * config.tiles(1, ow)[1]
     pad = np.zeros((kt * config.rows - K, P), dtype=s.dtype)
     per_tile = np.concatenate([s, pad]).reshape(kt, config.rows, P).max(axis=1).sum(axis=1)   # [kt]
     compute_only = int(per_tile.sum()) * tt
     tile_overhead = latency + config.pes + 3
     compute = FILL + compute_only + kt * tt * tile_overhead
-    load = kt * P + (tt * P if check_bool("acts_loaded", acts_loaded) else 0) + kt
-    return EngineCycles(compute=compute, compute_only=compute_only, load=load, drain=K * tokens)
+    act_words = tt * P if act_words is None else check_int("act_words", act_words, lo=0)
+    return EngineCycles(compute=compute, compute_only=compute_only, load=kt * P + act_words + kt,
+                        drain=K * n_tokens)
 
 
 #: cycles from the first counted cycle to the first pass issued (the first buffer read)

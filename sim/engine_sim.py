@@ -30,7 +30,7 @@ def load_payload(buffer: int, addr: int, word: int) -> dict:
 
 
 def run_engine(engine, layers, *, load_prob: float = 1.0, drain_prob: float = 1.0, seed: int = 0) -> list:
-    """Run each image of ``layers`` (:class:`hw.array.images.FCLayerImage`) in turn; one
+    """Run each image of ``layers`` (:class:`hw.array.images.LayerImage`) in turn; one
     :class:`EngineRun` per layer."""
     rng = np.random.default_rng(seed)
     runs = []

@@ -12,7 +12,7 @@ __all__ = ["write_engine_vectors"]
 
 
 def write_engine_vectors(path, engine, layers, *, load_prob=1.0, drain_prob=1.0, seed=0) -> Path:
-    """Write the bench's JSON for ``layers`` (:class:`~hw.array.images.FCLayerImage`) run in turn on
+    """Write the bench's JSON for ``layers`` (:class:`~hw.array.images.LayerImage`) run in turn on
     ``engine``; returns ``path``."""
     out = []
     max_cycles = 1000

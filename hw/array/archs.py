@@ -40,10 +40,10 @@ class Arch:
         return pe_cls(self.config if config is None else config, **dict(self.options))
 
     def prepare(self, q, sensitive=None, config=None):
-        """The weights the PE takes for INT8 weights ``q [K, C]``; ``sensitive`` (bool ``[K]``, BitVert
+        """The weights the PE takes for INT8 weights ``q [K, C]`` or ``[K, C, KH, KW]``; ``sensitive`` (bool ``[K]``, BitVert
         only) keeps those channels INT8."""
         cfg = self.config if config is None else config
-        q = check_int_array("q", q, lo=-127, hi=127, ndim=2)
+        q = check_int_array("q", q, lo=-127, hi=127, ndim=(2, 4))
         if isinstance(cfg, BBSConfig):
             # Choice: a layer whose C is not a multiple of the group (80 = 2.5 x 32) is pruned in groups
             # of one pass (pe_length), which every PE pass holds whole

@@ -1,7 +1,6 @@
-"""Host side of the layer engine: a fully connected layer as buffer images, descriptor and expectations
-(docs/array.md).
+"""Host side of the layer engine: a layer as buffer images, descriptor and expectations (docs/array.md).
 
-:func:`fc_layer` turns a layer (weights processed by a method, INT8 activations, bias, optional
+:func:`fc_layer` (and :func:`conv_layer`) turns a layer (weights processed by a method, INT8 activations, bias, optional
 requantization) into the words the host loads into a :class:`~hw.array.layer.LayerEngine`, its
 descriptor, the exact outputs (:func:`golden.array.fc_reference`, :func:`golden.array.requantize`) and
 the exact cycles (:func:`golden.array.engine_cycles`). The weight words use each PE's own payload
@@ -15,13 +14,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from golden import cycles as gcycles
-from golden.array import ArrayConfig, EngineCycles, engine_cycles, fc_reference, requantize
+from golden.array import (EngineCycles, _check_padding, conv_out_size, conv_reference, engine_cycles,
+                          fc_reference, requantize)
 from golden.bbs import BBSEncoded, decode
 from golden.bits import twos_range
 from golden.check import check_bool, check_int, check_int_array
 from hw.array.layer import BUFFERS, LayerEngine, param_layout
 
-__all__ = ["FCLayerImage", "fc_layer", "pass_steps"]
+__all__ = ["LayerImage", "fc_layer", "conv_layer", "pass_steps"]
 
 
 def pass_steps(pe, w_passes, sensitive=None) -> np.ndarray:
@@ -44,8 +44,8 @@ def pass_steps(pe, w_passes, sensitive=None) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False)
-class FCLayerImage:
-    """Everything one fully connected layer needs on an engine: ``load`` (``(buffer, addr, data)`` words
+class LayerImage:
+    """Everything one layer needs on an engine: ``load`` (``(buffer, addr, data)`` words
     in load order), ``desc`` (descriptor field values), ``expected`` (``[K, T]`` output words as the
     drain delivers them, k-major), ``cycles`` (the exact :class:`~golden.array.EngineCycles`)."""
 
@@ -60,33 +60,39 @@ def _field_int(layout, value) -> int:
     return int(layout.const(value).as_value().value)
 
 
-def fc_layer(engine: LayerEngine, weights, x, *, bias=None, mult=None, shift: int = 0, relu: bool = False,
-             requant: bool = False, drain: bool = True, w_base: int = 0, a_base: int = 0, p_base: int = 0,
-             load_acts: bool = True, to_acts: int | None = None) -> FCLayerImage:
+def _weights_int(weights, ndim: int) -> np.ndarray:
+    if isinstance(weights, BBSEncoded):
+        if len(weights.grouping.shape) != ndim:
+            raise ValueError(f"weights must encode a tensor of {ndim} axes, got shape {weights.grouping.shape}")
+        return decode(weights)
+    return check_int_array("weights", weights, ndim=ndim)
+
+
+_OPTIONS = ("bias", "mult", "shift", "relu", "requant", "drain", "w_base", "a_base", "p_base")
+
+
+def fc_layer(engine: LayerEngine, weights, x, *, load_acts: bool = True, to_acts: int | None = None,
+             **options) -> LayerImage:
     """The buffer images of ``y = weights @ x.T + bias`` (then requantized when ``requant``) on ``engine``.
 
     ``weights``: integer ``[K, C]`` as the method leaves them (sign-magnitude-safe for Pragmatic,
     Bit-balance, EBSP), or for a BitVert engine a :class:`golden.bbs.BBSEncoded` of a ``[K, C]`` tensor;
     ``C`` a multiple of the PE's ``pe_length``. ``x``: ``[T, C]`` activations in the PE's range.
-    ``bias``: ``[K]`` int (default 0); ``mult``: ``[K]`` unsigned 16-bit (default 1), ``shift``, ``relu``:
-    the requantization of :func:`golden.array.requantize`.
 
-    ``w_base``, ``a_base``, ``p_base``: where the layer's words start in the weight, activation and
-    parameter buffers. ``load_acts=False`` leaves the activations out of ``load`` (they are already in the
-    buffer, e.g. written by the layer before). ``to_acts``: also write the requantized outputs into the
-    activation buffer from that word on, laid out as the next layer's input (``K`` a multiple of
+    ``options`` (all layers): ``bias`` ``[K]`` int (default 0); ``mult`` ``[K]`` unsigned 16-bit
+    (default 1), ``shift``, ``relu``, ``requant``: the output stage, :func:`golden.array.requantize`;
+    ``drain`` (default True): stream the outputs back; ``w_base``, ``a_base``, ``p_base``: where the
+    layer's words start in the weight, activation and parameter buffers.
+
+    ``load_acts=False`` leaves the activations out of ``load`` (they are already in the buffer, e.g.
+    written by the layer before). ``to_acts``: also write the requantized outputs into the activation
+    buffer from that word on, laid out as the next fully connected layer's input (``K`` a multiple of
     ``pe_length``; the region must not overlap this layer's activations).
     """
-    if not isinstance(engine, LayerEngine):
-        raise TypeError(f"engine must be a hw.array.layer.LayerEngine, got {type(engine).__name__}")
+    _check_engine(engine)
     pe, cfg = engine.pe, engine.config
     lanes = pe.input_lanes
-    if isinstance(weights, BBSEncoded):
-        if len(weights.grouping.shape) != 2:
-            raise ValueError(f"weights must encode a [K, C] tensor, got shape {weights.grouping.shape}")
-        w_int = decode(weights)
-    else:
-        w_int = check_int_array("weights", weights, ndim=2)
+    w_int = _weights_int(weights, 2)
     K, C = w_int.shape
     if C % lanes:
         raise ValueError(f"weights must have a multiple of pe_length={lanes} input channels, got C={C}")
@@ -96,25 +102,20 @@ def fc_layer(engine: LayerEngine, weights, x, *, bias=None, mult=None, shift: in
     if x.shape[1] != C:
         raise ValueError(f"x must have C={C} input channels (last axis), got shape {x.shape}")
     T = x.shape[0]
-    b = np.zeros(K, dtype=np.int64) if bias is None else check_int_array("bias", bias, ndim=1)
-    m = np.ones(K, dtype=np.int64) if mult is None else check_int_array("mult", mult, ndim=1)
-    for name, v in (("bias", b), ("mult", m)):
-        if v.shape != (K,):
-            raise ValueError(f"{name} must have shape ({K},), one value per output channel, got {v.shape}")
-    requant, relu, drain = (check_bool(n, v) for n, v in (("requant", requant), ("relu", relu),
-                                                          ("drain", drain)))
-    shift = check_int("shift", shift, lo=0)
     load_acts = check_bool("load_acts", load_acts)
-    cfg.check_layer(K, T, P)
     kt, tt = cfg.tiles(K, T)
-    for name, base, need, depth in (("w_base", w_base, kt * P, cfg.weight_depth),
-                                    ("a_base", a_base, tt * P, cfg.act_depth),
-                                    ("p_base", p_base, kt, cfg.param_depth)):
-        check_int(name, base, lo=0, hi=depth - need,
-                  extra=f"(the layer's {need} words must fit the buffer's {depth})")
+    cols = cfg.cols
+    xp = np.zeros((tt * cols, C), dtype=np.int64)
+    xp[:T] = x
+    al = engine.grid.acts_layout
+    a_base = options.get("a_base", 0)
+    act_load = [(BUFFERS["acts"], a_base + t_t * P + p,
+                 sum(_field_int(al, [int(v) for v in xp[t_t * cols + c, p * lanes:(p + 1) * lanes]])
+                     << (c * al.size) for c in range(cols)))
+                for t_t in range(tt) for p in range(P)]
     dst_passes = 0
     if to_acts is not None:
-        if not requant or not engine.chains:
+        if not options.get("requant") or not engine.chains:
             raise ValueError("to_acts needs requant=True and an engine whose activations are INT8")
         if K % lanes:
             raise ValueError(f"to_acts needs K={K} to be a multiple of pe_length={lanes} (the next "
@@ -125,42 +126,122 @@ def fc_layer(engine: LayerEngine, weights, x, *, bias=None, mult=None, shift: in
         if to_acts < a_base + tt * P and a_base < to_acts + tt * dst_passes:
             raise ValueError(f"to_acts={to_acts} overlaps this layer's activations (words {a_base}.."
                              f"{a_base + tt * P - 1})")
-    rows, cols = cfg.rows, cfg.cols
+    y = fc_reference(w_int, x)
+    bound = np.abs(w_int) @ np.abs(x).T
+    geometry = {"tokens": T, "row_tokens": T, "t_tiles": tt, "passes": P,
+                "to_acts": int(to_acts is not None), "dst_base": to_acts or 0, "dst_passes": dst_passes}
+    return _image(engine, weights, w_int.reshape(K, P, lanes), y, bound, act_load if load_acts else [],
+                  len(act_load), geometry, {"tokens": T}, options)
+
+
+def conv_layer(engine: LayerEngine, weights, x, *, stride: int = 1, padding=((0, 0), (0, 0)),
+               load_acts: bool = True, **options) -> LayerImage:
+    """The buffer images of a convolution ``y = conv(x, weights) + bias`` (:func:`golden.array.conv_reference`)
+    with the addresses generated in hardware (:mod:`hw.array.conv_address`).
+
+    ``weights``: integer ``[K, C, KH, KW]`` (or for BitVert a :class:`golden.bbs.BBSEncoded` of one),
+    ``C`` a multiple of ``pe_length``; ``x``: ``[C, H, W]``; ``stride`` 1..7; ``padding`` ``((top,
+    bottom), (left, right))``, each 0..15. The feature map is loaded once, pixel-major (word ``(y * W +
+    x) * C/pe_length + cg`` from ``a_base``), each word broadcast to every column bank. Outputs in
+    ``[K, OH * OW]`` order (``t = oy * OW + ox``). ``options``: as :func:`fc_layer`.
+    """
+    _check_engine(engine)
+    pe, cfg = engine.pe, engine.config
+    lanes = pe.input_lanes
+    w_int = _weights_int(weights, 4)
+    K, C, KH, KW = w_int.shape
+    if C % lanes:
+        raise ValueError(f"weights must have a multiple of pe_length={lanes} input channels, got C={C}")
+    for name, v in (("KH", KH), ("KW", KW)):
+        check_int(name, v, lo=1, hi=15, extra="(kernel size)")
+    CG = C // lanes
+    P = KH * KW * CG
+    lo, hi = twos_range(pe.input_act_bits)
+    x = check_int_array("x", x, lo=lo, hi=hi, ndim=3)
+    if x.shape[0] != C:
+        raise ValueError(f"x must have C={C} input channels (axis 0 of [C, H, W]), got shape {x.shape}")
+    stride = check_int("stride", stride, lo=1, hi=7)
+    padding = _check_padding(padding)
+    load_acts = check_bool("load_acts", load_acts)
+    _, H, W = x.shape
+    OH, OW = conv_out_size((H, W), (KH, KW), stride, padding)
+    cols = cfg.cols
+    a_base = options.get("a_base", 0)
+    al = engine.grid.acts_layout
+    hwc = x.transpose(1, 2, 0).reshape(H * W * CG, lanes)
+    act_load = [(BUFFERS["acts_broadcast"], a_base + i, _field_int(al, [int(v) for v in hwc[i]]))
+                for i in range(len(hwc))]
+    y = conv_reference(w_int, x, stride=stride, padding=padding).reshape(K, OH * OW)
+    bound = conv_reference(np.abs(w_int), np.abs(x), stride=stride, padding=padding).reshape(K, OH * OW)
+    (pt, _), (pl, _) = padding
+    geometry = {"tokens": OH * OW, "row_tokens": OW, "t_tiles": OH * -(-OW // cols), "passes": P,
+                "conv": 1, "conv_h": H, "conv_w": W, "conv_cg": CG, "conv_kh": KH, "conv_kw": KW,
+                "conv_stride": stride, "conv_pad_t": pt, "conv_pad_l": pl,
+                "conv_origin": a_base - pt * W * CG - pl * CG, "conv_row_words": W * CG,
+                "conv_col_step": stride * CG, "conv_tile_step": cols * stride * CG,
+                "conv_row_step": stride * W * CG}
+    # passes in (kh, kw, cg) order, as golden.layout.group_weights orders a convolution
+    w_passes = w_int.transpose(0, 2, 3, 1).reshape(K, P, lanes)
+    return _image(engine, weights, w_passes, y, bound, act_load if load_acts else [], len(act_load),
+                  geometry, {"out_size": (OH, OW)}, options)
+
+
+def _check_engine(engine):
+    if not isinstance(engine, LayerEngine):
+        raise TypeError(f"engine must be a hw.array.layer.LayerEngine, got {type(engine).__name__}")
+
+
+def _image(engine, weights, w_passes, y, bound, act_load, act_words, geometry, tiling, options) -> LayerImage:
+    """The parts every layer shares: output stage, weight and parameter words, cycles, descriptor."""
+    unknown = sorted(set(options) - set(_OPTIONS))
+    if unknown:
+        raise TypeError(f"unknown option {unknown[0]!r}; the options are {', '.join(_OPTIONS)}")
+    pe, cfg = engine.pe, engine.config
+    rows, lanes = cfg.rows, pe.input_lanes
+    K, P, _ = w_passes.shape
+    T = geometry["tokens"]
+    bias, mult = options.get("bias"), options.get("mult")
+    b = np.zeros(K, dtype=np.int64) if bias is None else check_int_array("bias", bias, ndim=1)
+    m = np.ones(K, dtype=np.int64) if mult is None else check_int_array("mult", mult, ndim=1)
+    for name, v in (("bias", b), ("mult", m)):
+        if v.shape != (K,):
+            raise ValueError(f"{name} must have shape ({K},), one value per output channel, got {v.shape}")
+    requant, relu, drain = (check_bool(n, options.get(n, n == "drain")) for n in ("requant", "relu", "drain"))
+    shift = check_int("shift", options.get("shift", 0), lo=0)
+    w_base, a_base, p_base = (options.get(n, 0) for n in ("w_base", "a_base", "p_base"))
+    cfg.check_layer(K, T, P, act_words=act_words) if "out_size" not in tiling else \
+        cfg.check_layer(K, T, P, act_words=max(act_words, 1))
+    kt, tt = cfg.tiles(K, 1)[0], geometry["t_tiles"]
+    for name, base, need, depth in (("w_base", w_base, kt * P, cfg.weight_depth),
+                                    ("a_base", a_base, act_words, cfg.act_depth),
+                                    ("p_base", p_base, kt, cfg.param_depth)):
+        check_int(name, base, lo=0, hi=depth - need,
+                  extra=f"(the layer's {need} words must fit the buffer's {depth})")
 
     # the exact results, refused when they leave the accumulator
-    y = fc_reference(w_int, x, b)
+    y = y + b[:, None]
     alo, ahi = twos_range(cfg.acc_width)
-    partial = np.abs(w_int.astype(np.int64)) @ np.abs(x.astype(np.int64)).T + np.abs(b)[:, None]
-    if partial.max(initial=0) > ahi:
-        raise ValueError(f"the layer's sums reach {int(partial.max())}, beyond the {cfg.acc_width}-bit "
+    reach = int((bound + np.abs(b)[:, None]).max(initial=0))
+    if reach > ahi:
+        raise ValueError(f"the layer's sums reach {reach}, beyond the {cfg.acc_width}-bit "
                          f"accumulator's [{alo}, {ahi}]")
     expected = requantize(y, m, shift, relu) if requant else y
 
     # weight fields of every (k, p), in the PE's own encoding
-    zeros = np.zeros((K * P, lanes), dtype=np.int64)
     if isinstance(weights, BBSEncoded):
         payloads = pe.payloads(weights, np.zeros((weights.n_groups, weights.group), dtype=np.int64))
     else:
-        payloads = pe.payloads(w_int.reshape(K * P, lanes), zeros)
+        payloads = pe.payloads(w_passes.reshape(K * P, lanes), np.zeros((K * P, lanes), dtype=np.int64))
     wl = engine.grid.weights_layout
     wfield = np.array([_field_int(wl, p["weights"]) for p in payloads], dtype=object).reshape(K, P)
-    al = engine.grid.acts_layout
-    wbits, abits = wl.size, al.size
-
     load = []
     for t_k in range(kt):
         # a padding row repeats the tile's first row: same steps, its outputs are not written
         ks = [k if k < K else t_k * rows for k in range(t_k * rows, t_k * rows + rows)]
         for p in range(P):
-            word = sum(int(wfield[k, p]) << (r * wbits) for r, k in enumerate(ks))
+            word = sum(int(wfield[k, p]) << (r * wl.size) for r, k in enumerate(ks))
             load.append((BUFFERS["weights"], w_base + t_k * P + p, word))
-    xp = np.zeros((tt * cols, C), dtype=np.int64)
-    xp[:T] = x
-    for t_t in range(tt if load_acts else 0):
-        for p in range(P):
-            word = sum(_field_int(al, [int(v) for v in xp[t_t * cols + c, p * lanes:(p + 1) * lanes]])
-                       << (c * abits) for c in range(cols))
-            load.append((BUFFERS["acts"], a_base + t_t * P + p, word))
+    load += act_load
     pl = param_layout(rows)
     for t_k in range(kt):
         vals = [{"bias": int(b[k]), "mult": int(m[k])} if k < K else {"bias": 0, "mult": 0}
@@ -170,10 +251,10 @@ def fc_layer(engine: LayerEngine, weights, x, *, bias=None, mult=None, shift: in
     sens = None
     if isinstance(weights, BBSEncoded):
         sens = np.repeat(np.asarray(weights.sensitive, dtype=bool).reshape(K, -1), weights.group // lanes, axis=1)
-    steps = pass_steps(pe, w_int.reshape(K, P, lanes), sensitive=sens)
-    cycles = engine_cycles(steps, tokens=T, config=cfg, latency=pe.latency, acts_loaded=load_acts)
-    desc = {"channels": K, "tokens": T, "passes": P, "k_tiles": kt, "t_tiles": tt,
-            "requant": int(requant), "relu": int(relu), "shift": shift, "drain": int(drain),
-            "w_base": w_base, "a_base": a_base, "p_base": p_base,
-            "to_acts": int(to_acts is not None), "dst_base": to_acts or 0, "dst_passes": dst_passes}
-    return FCLayerImage(load=load, desc=desc, expected=expected, cycles=cycles, reference=y)
+    steps = pass_steps(pe, w_passes, sensitive=sens)
+    cycles = engine_cycles(steps, config=cfg, latency=pe.latency, act_words=len(act_load), **tiling)
+    desc = {"channels": K, "k_tiles": kt, "requant": int(requant), "relu": int(relu), "shift": shift,
+            "drain": int(drain), "w_base": w_base, "a_base": a_base, "p_base": p_base, **geometry}
+    desc.pop("t_tiles")
+    desc["t_tiles"] = tt
+    return LayerImage(load=load, desc=desc, expected=expected, cycles=cycles, reference=y)

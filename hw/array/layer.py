@@ -11,8 +11,10 @@ Buffers (``amaranth.lib.memory``, one write and one read port each; depths from 
 
 * weights: word ``kt * P + p`` = pass ``p`` of channels ``kt*rows .. kt*rows+rows-1``, row ``r`` in bits
   ``[r*W, r*W+W)`` (``W`` = the PE's ``weights`` payload width, the method's own encoding);
-* activations: word ``tt * P + p`` = pass ``p`` of tokens ``tt*cols ..``, column ``c`` in bits
-  ``[c*A, c*A+A)`` (``A`` = the PE's ``acts`` payload width);
+* activations: ``cols`` banks, one per column, ``A`` bits wide (``A`` = the PE's ``acts`` payload
+  width), each with its own read address. Fully connected: word ``tt * P + p`` of bank ``c`` = pass
+  ``p`` of token ``tt*cols + c``. Convolution: every bank holds the whole feature map, pixel-major, and
+  :class:`~hw.array.conv_address.ConvAddress` gives each column its pixel (zeros for padding);
 * parameters: word ``kt`` = ``rows`` x {``bias``: signed 32, ``mult``: unsigned 16} (row ``r`` at ``r*48``);
 * outputs: word ``k * T + t`` = output ``(k, t)``: ``acc + bias`` (raw, signed ``acc_width``) or its
   requantization :func:`golden.array.requantize` (sign-extended INT8).
@@ -23,9 +25,11 @@ write-back (``to_acts``) one activation per output.
 Ports
 -----
 ``load`` : ``In(stream.Signature(StructLayout({"buffer": 2, "addr": ..., "data": ...})))``
-    One buffer word per transaction: ``buffer`` 0 weights, 1 activations, 2 parameters (3 is refused:
-    ``load_error``). Taken only while the engine is idle (``ready`` low while it runs). An address past
-    the buffer's depth also sets ``load_error`` and writes nothing.
+    One buffer word per transaction: ``buffer`` 0 weights, 1 activations (one word of every column
+    bank), 2 parameters, 3 activations broadcast (the low bits, one column's word, written to every
+    bank: a convolution's feature map crosses the link once). Taken only while the engine is idle
+    (``ready`` low while it runs). An address past the buffer's depth sets ``load_error`` and writes
+    nothing.
 ``desc`` : ``In(descriptor_layout(config))``
     The layer, sampled at ``start``: ``channels`` (K), ``tokens`` (T), ``passes`` (P), ``k_tiles``,
     ``t_tiles``; ``requant``, ``relu``, ``shift`` (the output stage); ``drain`` (stream the outputs
@@ -48,19 +52,20 @@ Ports
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Mux, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, memory, stream
 from amaranth.lib.wiring import In, Out
 
 from golden.array import MULT_BITS, OUT_BITS, SHIFT_MAX, ArrayConfig
 from golden.bits import twos_range, unsigned_width
+from hw.array.conv_address import ConvAddress
 from hw.array.grid import PASS_COUNTER_WIDTH, PEGrid
 from hw.base import Component
 
 __all__ = ["LayerEngine", "descriptor_layout", "param_layout", "BUFFERS"]
 
 #: load-port ``buffer`` codes
-BUFFERS = {"weights": 0, "acts": 1, "params": 2}
+BUFFERS = {"weights": 0, "acts": 1, "params": 2, "acts_broadcast": 3}
 
 BIAS_BITS = 32
 
@@ -80,6 +85,13 @@ def descriptor_layout(config: ArrayConfig) -> data.StructLayout:
         "requant": 1, "relu": 1, "shift": unsigned_width(SHIFT_MAX), "drain": 1,
         "w_base": addr, "a_base": addr, "p_base": addr,
         "to_acts": 1, "dst_base": addr, "dst_passes": PASS_COUNTER_WIDTH,
+        # token tiles: row_tokens outputs per row (fc: T; conv: OW), ceil(row_tokens / cols) tiles a row
+        "row_tokens": count,
+        # convolution (hw.array.conv_address): map, kernel, stride, padding and the host's strides
+        "conv": 1, "conv_h": count, "conv_w": count, "conv_cg": PASS_COUNTER_WIDTH,
+        "conv_kh": 4, "conv_kw": 4, "conv_stride": 3, "conv_pad_t": 4, "conv_pad_l": 4,
+        "conv_origin": signed(addr + 4), "conv_row_words": addr + 2, "conv_col_step": addr + 2,
+        "conv_tile_step": addr + 2, "conv_row_step": addr + 2,
     })
 
 
@@ -124,13 +136,17 @@ class LayerEngine(Component):
         m.submodules.grid = grid = self.grid
 
         m.submodules.wmem = wmem = memory.Memory(shape=self.weight_bits, depth=cfg.weight_depth, init=[])
-        m.submodules.amem = amem = memory.Memory(shape=self.act_bits, depth=cfg.act_depth, init=[])
         m.submodules.pmem = pmem = memory.Memory(shape=param_layout(rows), depth=cfg.param_depth, init=[])
         m.submodules.omem = omem = memory.Memory(shape=signed(cfg.acc_width), depth=cfg.out_depth, init=[])
         lanes, elem = self.pe.input_lanes, self.pe.input_act_bits
+        col_bits = self.grid.acts_layout.size             # one column's activations of one pass
+        banks = [memory.Memory(shape=col_bits, depth=cfg.act_depth, init=[]) for _ in range(cols)]
+        for c, bank in enumerate(banks):
+            m.submodules[f"amem{c}"] = bank
         w_wr, p_wr, o_wr = (mem.write_port() for mem in (wmem, pmem, omem))
-        a_wr = amem.write_port(granularity=elem)           # one activation per enable bit
-        w_rd, a_rd, p_rd, o_rd = (mem.read_port() for mem in (wmem, amem, pmem, omem))
+        a_wrs = [bank.write_port(granularity=elem) for bank in banks]   # one activation per enable bit
+        a_rds = [bank.read_port() for bank in banks]
+        w_rd, p_rd, o_rd = (mem.read_port() for mem in (wmem, pmem, omem))
 
         desc = Signal(self.desc_layout)
         busy_compute = Signal()
@@ -142,13 +158,17 @@ class LayerEngine(Component):
         for code, port, depth in ((0, w_wr, cfg.weight_depth), (2, p_wr, cfg.param_depth)):
             m.d.comb += [port.addr.eq(ld.addr), port.data.eq(ld.data),
                          port.en.eq(take & (ld.buffer == code) & (ld.addr < depth))]
-        a_load = take & (ld.buffer == 1) & (ld.addr < cfg.act_depth)
+        # buffer 1: one word of every bank (bank c = bits [c*col_bits, (c+1)*col_bits)); buffer 3: the
+        # low col_bits written to every bank (a feature map word, sent once for all columns)
+        a_load = take & ld.buffer[0] & (ld.addr < cfg.act_depth)
         with m.If(~self.busy):                            # the host's; while busy the write-back's
-            m.d.comb += [a_wr.addr.eq(ld.addr), a_wr.data.eq(ld.data), a_wr.en.eq(a_load.replicate(len(a_wr.en)))]
+            for c, port in enumerate(a_wrs):
+                m.d.comb += [port.addr.eq(ld.addr),
+                             port.data.eq(Mux(ld.buffer[1], ld.data[:col_bits], ld.data[c * col_bits:(c + 1) * col_bits])),
+                             port.en.eq(a_load.replicate(len(port.en)))]
         bad = Signal()
-        m.d.comb += bad.eq((ld.buffer == 3)
-                           | ((ld.buffer == 0) & (ld.addr >= cfg.weight_depth))
-                           | ((ld.buffer == 1) & (ld.addr >= cfg.act_depth))
+        m.d.comb += bad.eq(((ld.buffer == 0) & (ld.addr >= cfg.weight_depth))
+                           | (ld.buffer[0] & (ld.addr >= cfg.act_depth))
                            | ((ld.buffer == 2) & (ld.addr >= cfg.param_depth)))
         with m.If(take & bad):
             m.d.sync += self.load_error.eq(1)
@@ -165,12 +185,22 @@ class LayerEngine(Component):
         fire = Signal()
         rd_en = Signal()
         rd_kt_last = Signal()
+        m.submodules.conv_address = conv = ConvAddress(self.desc_layout, cols, self.addr_bits)
+        col_valid = Signal(cols)                  # per column: the staged pass is real (not padding)
         m.d.comb += [
             rd_en.eq(busy_compute & rd_more & (~staged | fire)),
-            w_rd.en.eq(rd_en), a_rd.en.eq(rd_en),
-            w_rd.addr.eq(rd_wbase + rd_p), a_rd.addr.eq(rd_abase + rd_p),
+            w_rd.en.eq(rd_en), w_rd.addr.eq(rd_wbase + rd_p),
             rd_kt_last.eq(rd_kt + 1 == desc.k_tiles),
+            conv.step.eq(rd_en), conv.restart.eq(~self.busy),
         ]
+        with m.If(self.busy):                     # the layer's; before start the one to start with
+            m.d.comb += conv.desc.eq(desc)
+        with m.Else():
+            m.d.comb += conv.desc.eq(self.desc)
+        for c, port in enumerate(a_rds):
+            m.d.comb += [port.en.eq(rd_en), port.addr.eq(Mux(desc.conv, conv.addr[c], rd_abase + rd_p))]
+        with m.If(rd_en):
+            m.d.sync += col_valid.eq(Mux(desc.conv, conv.valid, (1 << cols) - 1))
         with m.If(rd_en):
             m.d.sync += staged.eq(1)
             with m.If(rd_p + 1 == P):
@@ -191,7 +221,8 @@ class LayerEngine(Component):
         issued = Signal(PASS_COUNTER_WIDTH)
         issuing = Signal()
         m.d.comb += [
-            grid.issue.payload.weights.eq(w_rd.data), grid.issue.payload.acts.eq(a_rd.data),
+            grid.issue.payload.weights.eq(w_rd.data),
+            grid.issue.payload.acts.eq(Cat(Mux(col_valid[c], port.data, 0) for c, port in enumerate(a_rds))),
             grid.issue.valid.eq(staged & issuing),
             fire.eq(grid.issue.valid & grid.issue.ready),
             grid.tile_passes.eq(P),
@@ -201,7 +232,8 @@ class LayerEngine(Component):
         kt = Signal.like(desc.k_tiles)
         tt = Signal.like(desc.t_tiles)
         k0 = Signal(unsigned_width(cfg.out_depth) + 7)       # first channel of the tile
-        t0 = Signal(unsigned_width(cfg.out_depth) + 7)       # first token of the tile
+        ox0 = Signal.like(desc.row_tokens)                   # the tile's first column in its row
+        t_row = Signal(unsigned_width(cfg.out_depth) + 7)    # first token of the tile's row (oy * OW)
         wb_r = Signal(range(rows))
         wb_c = Signal(range(cols))
         row_addr = Signal(unsigned_width(cfg.out_depth) + 14)
@@ -241,9 +273,10 @@ class LayerEngine(Component):
         wb_valid = Signal()
         if self.chains:
             with m.If(self.busy):
-                m.d.comb += [a_wr.addr.eq(dst_tbase + k_div), a_wr.data.eq(q.replicate(cols * lanes))]
-                with m.If(desc.to_acts & wb_valid):
-                    m.d.comb += a_wr.en.eq(1 << (wb_c * lanes + k_mod))
+                for c, port in enumerate(a_wrs):
+                    m.d.comb += [port.addr.eq(dst_tbase + k_div), port.data.eq(q.replicate(lanes))]
+                    with m.If(desc.to_acts & wb_valid & (wb_c == c)):
+                        m.d.comb += port.en.eq(1 << k_mod)
 
         # -- drain ----------------------------------------------------------------------------------
         d_addr = Signal(unsigned_width(cfg.out_depth))
@@ -267,7 +300,7 @@ class LayerEngine(Component):
                                  rd_more.eq(1), k_div.eq(0), k_mod.eq(0), k0_div.eq(0), k0_mod.eq(0),
                                  dst_tbase.eq(self.desc.dst_base),
                                  staged.eq(0), issued.eq(0), issuing.eq(1),
-                                 kt.eq(0), tt.eq(0), k0.eq(0), t0.eq(0), row_addr.eq(0)]
+                                 kt.eq(0), tt.eq(0), k0.eq(0), ox0.eq(0), t_row.eq(0), row_addr.eq(0)]
                     m.next = "COMPUTE"
             with m.State("COMPUTE"):
                 with m.If(fire):
@@ -281,7 +314,7 @@ class LayerEngine(Component):
                     m.d.sync += [wb_r.eq(0), wb_c.eq(0), k_div.eq(k0_div), k_mod.eq(k0_mod)]
                     m.next = "WRITE"
             with m.State("WRITE"):
-                m.d.comb += [wb_valid.eq((k0 + wb_r < desc.channels) & (t0 + wb_c < desc.tokens)),
+                m.d.comb += [wb_valid.eq((k0 + wb_r < desc.channels) & (ox0 + wb_c < desc.row_tokens)),
                              o_wr.en.eq(wb_valid)]
                 with m.If(wb_c == cols - 1):
                     m.d.sync += [wb_c.eq(0), wb_r.eq(wb_r + 1), row_addr.eq(row_addr + desc.tokens)]
@@ -297,8 +330,13 @@ class LayerEngine(Component):
                 m.d.comb += grid.clear.eq(1)
                 m.d.sync += [issued.eq(0), issuing.eq(1)]
                 with m.If(kt + 1 == desc.k_tiles):
-                    m.d.sync += [kt.eq(0), k0.eq(0), tt.eq(tt + 1), t0.eq(t0 + cols), row_addr.eq(t0 + cols),
+                    m.d.sync += [kt.eq(0), k0.eq(0), tt.eq(tt + 1),
                                  k0_div.eq(0), k0_mod.eq(0), dst_tbase.eq(dst_tbase + desc.dst_passes)]
+                    with m.If(ox0 + cols < desc.row_tokens):          # the next tile of the row
+                        m.d.sync += [ox0.eq(ox0 + cols), row_addr.eq(t_row + ox0 + cols)]
+                    with m.Else():                                      # the next row
+                        m.d.sync += [ox0.eq(0), t_row.eq(t_row + desc.row_tokens),
+                                     row_addr.eq(t_row + desc.row_tokens)]
                     with m.If(tt + 1 == desc.t_tiles):
                         m.d.sync += [busy_compute.eq(0), issuing.eq(0), d_addr.eq(0), d_more.eq(1),
                                      d_valid.eq(0)]
@@ -310,7 +348,8 @@ class LayerEngine(Component):
                     with m.Else():
                         m.next = "COMPUTE"
                 with m.Else():
-                    # row_addr has stepped rows * T during the write-back: (k0 + rows) * T + t0 already
+                    # row_addr has stepped rows * T during the write-back: (k0 + rows) * T + t0 already,
+                    # with t0 = t_row + ox0 the tile's first token
                     m.d.sync += [kt.eq(kt + 1), k0.eq(k0 + rows), k0_div.eq(k_div), k0_mod.eq(k_mod)]
                     m.next = "COMPUTE"
             with m.State("DRAIN"):
