@@ -6,13 +6,16 @@ weight column per cycle, MSB first::
 
     sum_i w'_i a_i = sum_live columns (+/-) 2**col_idx * BBSsum_column  +  C * sum(A)
 
-Built from a :class:`golden.bbs.BBSConfig`. Datapath: the :class:`~hw.bitvert.scheduler.BBSScheduler`
-gives each cycle's column decisions; per sub-group ``Gs/2`` AND-OR window muxes, an adder tree and one
-``offset +/- L`` adder (Eq. 2/3 with the sign column's negation); the sub-group sum ``<< col_idx`` in one
-barrel shifter; the constant ``C * sum(A)`` three constant bits per cycle (a digit in ``-4..7``);
-``acc <- (is_msb ? 0 : acc) + column term + constant term``. Golden model:
-:attr:`golden.bbs.BBSColumnSums.pass_psum`, per cycle :func:`golden.bitvert.pe_cycle_sums`; cycle model
-:func:`golden.cycles.group_cycles_bitvert`.
+Built from a :class:`golden.bbs.BBSConfig`: its own :class:`~hw.bitvert.scheduler.BBSScheduler` (each
+cycle's column decisions) and :class:`~hw.pe.SerialSequencer` (handshake and steps), a
+:class:`~hw.bitvert.act_sums.BitVertActSums` (the pass's activation sums, registered at load) and a
+:class:`~hw.bitvert.datapath.BitVertDatapath`: per sub-group ``Gs/2`` AND-OR window muxes, an adder tree
+and one ``offset +/- L`` adder (Eq. 2/3 with the sign column's negation); the sub-group sum ``<< col_idx``
+in one barrel shifter; the constant ``C * sum(A)`` three constant bits per cycle (a digit in ``-4..7``);
+``acc <- (is_msb ? 0 : acc) + column term + constant term``. In the shared array
+(:class:`~hw.array.bitvert_grid.BitVertGrid`) the same datapath takes a row's scheduler and a column's
+sums. Golden model: :attr:`golden.bbs.BBSColumnSums.pass_psum`, per cycle
+:func:`golden.bitvert.pe_cycle_sums`; cycle model :func:`golden.cycles.group_cycles_bitvert`.
 
 Ports: the PE contract of :mod:`hw.pe`; payload in :meth:`BitVertPE.payloads` (``weights``:
 ``columns``, ``meta``, ``sensitive``, ``signed_const``; ``acts``: ``pe_length`` int8). A pass of ``n``
@@ -20,25 +23,20 @@ steps is valid ``n + latency`` (``latency = 1``) cycles after its acceptance; on
 
 Choice: the constant is applied per pass with that pass's activation sum (a G = 32 group is two passes).
 Choice: high constant digit (``<< 3``) in the first cycle, low digit in the second (golden.bitvert).
-Choice: accumulator ``pe_acc_width(config)`` bits, result port ``config.acc_width`` bits.
-Choice: activation sums computed from the offered activations and registered with the pass at load.
-Choice: no register between the shifter and the accumulator; ShiftAccumulator is not reused.
+(The datapath's and the activation sums' own choices are in their modules.)
 """
 
 from __future__ import annotations
 
-import operator
-from functools import reduce
-
 import numpy as np
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Module
 
 from golden.bbs import BBSConfig, BBSEncoded, decode
-from golden.bits import product_range, signed_width, twos_range
-from golden.bitvert import ACT_BITS, DIGIT_BITS, digit_range, pe_acc_width
+from golden.bits import twos_range
+from golden.bitvert import ACT_BITS
 from golden.check import check_int_array
-from hw.blocks.adder_tree import AdderTree
-from hw.blocks.barrel_shifter import BarrelShifter
+from hw.bitvert.act_sums import BitVertActSums
+from hw.bitvert.datapath import BitVertDatapath, drive_datapath
 from hw.bitvert.scheduler import BBSScheduler
 from hw.pe import PE
 
@@ -53,8 +51,10 @@ class BitVertPE(PE):
 
     Attributes
     ----------
+    datapath : BitVertDatapath
+        The PE's datapath (elaborated as its submodule).
     acc : Signal(signed(pe_acc_width(config)))
-        The accumulator register (not a port; the simulator tests compare it with
+        The datapath's accumulator register (not a port; the simulator tests compare it with
         :func:`golden.bitvert.pe_cycle_sums` cycle by cycle).
     """
 
@@ -74,7 +74,8 @@ class BitVertPE(PE):
 
     def __init__(self, config: BBSConfig):
         super().__init__(config)
-        self.acc = Signal(signed(pe_acc_width(self.config)), name="acc")    # not a port: the tests read it
+        self.datapath = BitVertDatapath(self.config)
+        self.acc = self.datapath.acc                  # not a port: the tests read it
 
     @classmethod
     def weights_layout(cls, config: BBSConfig):
@@ -136,85 +137,13 @@ class BitVertPE(PE):
 
     def elaborate(self, platform):
         m = Module()
-        cfg = self.config
-        B, n, gs, act_bits = cfg.bits, cfg.pe_length, cfg.subgroup, self.input_act_bits
-        half, S = gs // 2, n // gs
-        sch = BBSScheduler(cfg)
+        sch = BBSScheduler(self.config)
         seq = self.add_sequencer(m, self.max_steps, sch.n_steps)
         m.submodules.scheduler = sch
         m.d.comb += [sch.group.eq(self.i.payload.weights), sch.load.eq(seq.load), sch.advance.eq(seq.active)]
-        acts = [Signal(signed(act_bits), name=f"a{i}") for i in range(n)]
-        with m.If(seq.load):
-            m.d.sync += [acts[i].eq(self.i.payload.acts[i]) for i in range(n)]
-
-        # activation sums of the offered group, computed at load and registered with it
-        sub_asums = []
-        for s in range(S):
-            asum_tree = AdderTree(gs, act_bits)
-            m.submodules[f"asum{s}"] = asum_tree
-            m.d.comb += [asum_tree.x[i].eq(self.i.payload.acts[s * gs + i]) for i in range(gs)]
-            sub_asum = Signal(signed(cfg.subgroup_sum_width), name=f"sub{s}_asum")
-            with m.If(seq.load):
-                m.d.sync += sub_asum.eq(asum_tree.sum)
-            sub_asums.append((sub_asum, asum_tree.sum))
-        m.submodules.pass_asum_tree = pa_tree = AdderTree(S, cfg.subgroup_sum_width)
-        m.d.comb += [pa_tree.x[s].eq(sub_asums[s][1]) for s in range(S)]
-        pass_asum = Signal(signed(cfg.pass_sum_width))
-        with m.If(seq.load):
-            m.d.sync += pass_asum.eq(pa_tree.sum)
-
-        # per sub-group: window muxes, adder tree, Eq. 2 / Eq. 3 select with the sign-column negation
-        # folded in: (+/-)(invert ? asum - L : L) = offset +/- L, one adder per sub-group
-        bbs_sums = []
-        sw = cfg.subgroup_sum_width + 1
-        for s in range(S):
-            base = s * gs
-            lanes_tree = AdderTree(half, act_bits)
-            m.submodules[f"lanes{s}"] = lanes_tree
-            for j in range(half):
-                lane = Signal(signed(act_bits), name=f"sub{s}_lane{j}")
-                oh = sch.sel_onehot[s][j]
-                picks = [acts[base + j + k] & oh[k].replicate(act_bits) for k in range(half + 1)]
-                m.d.comb += lane.eq(reduce(operator.or_, picks))
-                m.d.comb += lanes_tree.x[j].eq(lane)
-            sub_asum = sub_asums[s][0]
-            neg = Signal(name=f"sub{s}_neg")
-            offset = Signal(signed(sw), name=f"sub{s}_offset")
-            lsum = Signal(signed(sw), name=f"sub{s}_lanes")
-            bbs = Signal(signed(sw), name=f"sub{s}_bbs_term")
-            m.d.comb += [
-                neg.eq(sch.invert[s] ^ sch.is_msb),
-                offset.eq(Mux(sch.invert[s], Mux(sch.is_msb, -sub_asum, sub_asum), 0)),
-                lsum.eq(lanes_tree.sum),
-                bbs.eq(Mux(neg, offset - lsum, offset + lsum)),
-            ]
-            bbs_sums.append(bbs)
-
-        m.submodules.column_tree = col_tree = AdderTree(S, sw)
-        m.d.comb += [col_tree.x[s].eq(bbs_sums[s]) for s in range(S)]
-        term = Signal(signed(cfg.pass_sum_width + 1))
-        m.d.comb += term.eq(col_tree.sum)
-
-        # the single shifter << col_idx
-        m.submodules.shifter = sh = BarrelShifter(cfg.pass_sum_width + 1, B - 1, "left", arithmetic=True)
-        m.d.comb += [sh.data.eq(term), sh.amount.eq(sch.col_idx)]
-        col_term = sh.result.as_signed()
-
-        # time-multiplexed BBS constant: one digit x sum(A) per cycle, << 3 for the high digit
-        prod_lo, prod_hi = product_range(digit_range(), twos_range(cfg.pass_sum_width))
-        const_prod = Signal(signed(signed_width(prod_lo, prod_hi)))
-        const_term = Signal(signed(len(const_prod) + DIGIT_BITS))
-        m.d.comb += [
-            const_prod.eq(sch.const_digit * pass_asum),
-            const_term.eq(Mux(sch.const_shift, const_prod << DIGIT_BITS, const_prod)),
-        ]
-
-        acc = self.acc
-        acc_next = Signal.like(acc)
-        acc_base = Signal.like(acc)          # may wrap; acc_next (modulo 2**len(acc)) is exact
-        m.d.comb += [acc_base.eq(Mux(sch.is_msb, 0, acc) + const_term), acc_next.eq(acc_base + col_term)]
-        with m.If(seq.active):
-            m.d.sync += acc.eq(acc_next)
-        with m.If(seq.last):
-            m.d.sync += self.o.payload.eq(acc_next)
+        m.submodules.act_sums = sums = BitVertActSums(self.config)
+        m.d.comb += [sums.acts.eq(self.i.payload.acts), sums.load.eq(seq.load)]
+        m.submodules.datapath = dp = self.datapath
+        drive_datapath(m, dp, acts=self.i.payload.acts, scheduler=sch, sequencer=seq, sums=sums)
+        m.d.comb += self.o.payload.eq(dp.result)
         return m

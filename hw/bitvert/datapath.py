@@ -1,0 +1,170 @@
+"""BitVert datapath: a BitVert PE without its control, one BBS column per cycle into the accumulator.
+
+docs/bbs.md (BitVert PE; the shared array). What a PE of the BitVert array holds for itself: the
+activation registers, per sub-group ``Gs/2`` one-hot AND-OR window muxes, a lane adder tree and one
+``offset +/- L`` adder (Eq. 2/3 with the sign column's negation), the column adder tree over the
+sub-groups, one barrel shifter ``<< col_idx``, the constant term (one digit in ``-4..7`` times the
+pass's activation sum per cycle, ``<< 3`` for the high digit), the accumulator
+``acc <- (is_msb ? 0 : acc) + constant term + column term`` and the result register. The column
+decisions come from a :class:`~hw.bitvert.scheduler.BBSScheduler`, the step control from a
+:class:`~hw.pe.SerialSequencer`, the activation sums from a :class:`~hw.bitvert.act_sums.BitVertActSums`:
+one each in a :class:`~hw.bitvert.pe.BitVertPE`, one per PE row (scheduler, sequencer) or column (sums)
+in the shared array :class:`~hw.array.bitvert_grid.BitVertGrid`. :func:`drive_datapath` wires them.
+
+Built from a :class:`golden.bbs.BBSConfig` (``S = pe_length // subgroup``, ``half = subgroup // 2``).
+Ports:
+
+``acts`` : ``In(ArrayLayout(signed(8), pe_length))``; ``load`` : ``In(1)``
+    The offered pass's activations, registered when ``load`` (the sequencer's).
+``active``, ``last`` : ``In(1)``
+    The sequencer's: a step executes (the accumulator takes ``acc_next``); the pass's last step (the
+    result register takes ``acc_next``).
+``invert`` : ``In(1).array(S)``; ``sel_onehot`` : ``In(half + 1).array(S, half)``; ``col_idx``;
+``is_msb``; ``const_digit``; ``const_shift``
+    The scheduler's outputs of the current column (:class:`~hw.bitvert.scheduler.BBSScheduler`).
+``sub_sums`` : ``In(signed(subgroup_sum_width)).array(S)``; ``pass_sum`` : ``In(signed(pass_sum_width))``
+    The registered activation sums of the pass being executed.
+``result`` : ``Out(signed(config.acc_width))``
+    The result register: the pass's dot product from the cycle after its last step.
+
+Attribute ``acc`` (``signed(pe_acc_width(config))``): the accumulator register, not a port.
+
+Timing: combinational from the inputs to ``acc_next``; ``acc`` and ``result`` are the only registers
+besides the activations. With the controls of a scheduler and sequencer loaded in cycle ``t``, step
+``k`` (``0 <= k < n``) executes in cycle ``t + 1 + k`` and ``result`` holds the pass from ``t + n + 1``.
+
+Choice: no register between the shifter and the accumulator; ShiftAccumulator is not reused.
+Choice: accumulator ``pe_acc_width(config)`` bits, result ``config.acc_width`` bits.
+"""
+
+from __future__ import annotations
+
+import operator
+from functools import reduce
+
+from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.lib import data
+from amaranth.lib.wiring import In, Out
+
+from golden.bbs import BBSConfig
+from golden.bits import product_range, signed_width, twos_range, unsigned_width
+from golden.bitvert import ACT_BITS, DIGIT_BITS, digit_range, pe_acc_width
+from hw.base import Component
+from hw.blocks.adder_tree import AdderTree
+from hw.blocks.barrel_shifter import BarrelShifter
+from hw.pe import check_config
+
+__all__ = ["BitVertDatapath", "drive_datapath"]
+
+
+class BitVertDatapath(Component):
+    """The BitVert PE's datapath for a :class:`~golden.bbs.BBSConfig` (module docstring for the ports).
+
+    Hardware limits: none beyond ``BBSConfig``'s (the scheduler that drives it has ``subgroup <= 16``).
+    """
+
+    config_class = BBSConfig
+    hw_limits = {}
+
+    def __init__(self, config: BBSConfig):
+        self.config = cfg = check_config(type(self), config)
+        S, half = cfg.pe_length // cfg.subgroup, cfg.subgroup // 2
+        self.subgroups = S
+        super().__init__({
+            "acts": In(data.ArrayLayout(signed(ACT_BITS), cfg.pe_length)),
+            "load": In(1),
+            "active": In(1),
+            "last": In(1),
+            "invert": In(1).array(S),
+            "sel_onehot": In(half + 1).array(S, half),
+            "col_idx": In(unsigned_width(cfg.bits - 1)),
+            "is_msb": In(1),
+            "const_digit": In(signed(DIGIT_BITS + 1)),
+            "const_shift": In(1),
+            "sub_sums": In(signed(cfg.subgroup_sum_width)).array(S),
+            "pass_sum": In(signed(cfg.pass_sum_width)),
+            "result": Out(signed(cfg.acc_width)),
+        })
+        self.acc = Signal(signed(pe_acc_width(cfg)), name="acc")    # not a port: the PE tests read it
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.config
+        B, n, gs = cfg.bits, cfg.pe_length, cfg.subgroup
+        half, S = gs // 2, self.subgroups
+        acts = [Signal(signed(ACT_BITS), name=f"a{i}") for i in range(n)]
+        with m.If(self.load):
+            m.d.sync += [acts[i].eq(self.acts[i]) for i in range(n)]
+
+        # per sub-group: window muxes, adder tree, Eq. 2 / Eq. 3 select with the sign-column negation
+        # folded in: (+/-)(invert ? asum - L : L) = offset +/- L, one adder per sub-group
+        bbs_sums = []
+        sw = cfg.subgroup_sum_width + 1
+        for s in range(S):
+            base = s * gs
+            lanes_tree = AdderTree(half, ACT_BITS)
+            m.submodules[f"lanes{s}"] = lanes_tree
+            for j in range(half):
+                lane = Signal(signed(ACT_BITS), name=f"sub{s}_lane{j}")
+                oh = self.sel_onehot[s][j]
+                picks = [acts[base + j + k] & oh[k].replicate(ACT_BITS) for k in range(half + 1)]
+                m.d.comb += lane.eq(reduce(operator.or_, picks))
+                m.d.comb += lanes_tree.x[j].eq(lane)
+            sub_asum = self.sub_sums[s]
+            neg = Signal(name=f"sub{s}_neg")
+            offset = Signal(signed(sw), name=f"sub{s}_offset")
+            lsum = Signal(signed(sw), name=f"sub{s}_lanes")
+            bbs = Signal(signed(sw), name=f"sub{s}_bbs_term")
+            m.d.comb += [
+                neg.eq(self.invert[s] ^ self.is_msb),
+                offset.eq(Mux(self.invert[s], Mux(self.is_msb, -sub_asum, sub_asum), 0)),
+                lsum.eq(lanes_tree.sum),
+                bbs.eq(Mux(neg, offset - lsum, offset + lsum)),
+            ]
+            bbs_sums.append(bbs)
+
+        m.submodules.column_tree = col_tree = AdderTree(S, sw)
+        m.d.comb += [col_tree.x[s].eq(bbs_sums[s]) for s in range(S)]
+        term = Signal(signed(cfg.pass_sum_width + 1))
+        m.d.comb += term.eq(col_tree.sum)
+
+        # the single shifter << col_idx
+        m.submodules.shifter = sh = BarrelShifter(cfg.pass_sum_width + 1, B - 1, "left", arithmetic=True)
+        m.d.comb += [sh.data.eq(term), sh.amount.eq(self.col_idx)]
+        col_term = sh.result.as_signed()
+
+        # time-multiplexed BBS constant: one digit x sum(A) per cycle, << 3 for the high digit
+        prod_lo, prod_hi = product_range(digit_range(), twos_range(cfg.pass_sum_width))
+        const_prod = Signal(signed(signed_width(prod_lo, prod_hi)))
+        const_term = Signal(signed(len(const_prod) + DIGIT_BITS))
+        m.d.comb += [
+            const_prod.eq(self.const_digit * self.pass_sum),
+            const_term.eq(Mux(self.const_shift, const_prod << DIGIT_BITS, const_prod)),
+        ]
+
+        acc = self.acc
+        acc_next = Signal.like(acc)
+        acc_base = Signal.like(acc)          # may wrap; acc_next (modulo 2**len(acc)) is exact
+        m.d.comb += [acc_base.eq(Mux(self.is_msb, 0, acc) + const_term), acc_next.eq(acc_base + col_term)]
+        with m.If(self.active):
+            m.d.sync += acc.eq(acc_next)
+        with m.If(self.last):
+            m.d.sync += self.result.eq(acc_next)
+        return m
+
+
+def drive_datapath(m: Module, dp: BitVertDatapath, *, acts, scheduler, sequencer, sums) -> None:
+    """Drive ``dp``'s inputs in ``m``: ``acts`` (the offered pass's activations), a
+    :class:`~hw.bitvert.scheduler.BBSScheduler`'s column outputs, a :class:`~hw.pe.SerialSequencer`'s
+    ``load``/``active``/``last`` and a :class:`~hw.bitvert.act_sums.BitVertActSums`'s registered sums."""
+    S, half = dp.subgroups, dp.config.subgroup // 2
+    m.d.comb += [
+        dp.acts.eq(acts),
+        dp.load.eq(sequencer.load), dp.active.eq(sequencer.active), dp.last.eq(sequencer.last),
+        dp.col_idx.eq(scheduler.col_idx), dp.is_msb.eq(scheduler.is_msb),
+        dp.const_digit.eq(scheduler.const_digit), dp.const_shift.eq(scheduler.const_shift),
+        dp.pass_sum.eq(sums.pass_sum),
+    ]
+    for s in range(S):
+        m.d.comb += [dp.invert[s].eq(scheduler.invert[s]), dp.sub_sums[s].eq(sums.sub_sums[s])]
+        m.d.comb += [dp.sel_onehot[s][j].eq(scheduler.sel_onehot[s][j]) for j in range(half)]
