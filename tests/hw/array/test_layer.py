@@ -7,9 +7,9 @@ import dataclasses
 import numpy as np
 import pytest
 
-from golden.array import ArrayConfig, engine_cycles, fc_reference, requantize
+from golden.array import ArrayConfig, conv_reference, engine_cycles, fc_reference, requantize
 from hw.array.archs import ARCHS, engine
-from hw.array.images import fc_layer
+from hw.array.images import conv_layer, fc_layer
 from sim.engine_sim import run_engine
 
 SMALL = ArrayConfig(rows=2, cols=3, weight_depth=64, act_depth=64, param_depth=32, out_depth=128)
@@ -84,13 +84,13 @@ def test_engine_cycles_by_hand():
 
 
 def test_load_error_on_bad_buffer_and_address():
-    """A word for buffer 3, or past a buffer's depth, writes nothing and raises load_error (cleared by
-    start); the layer loaded around it still runs exactly."""
+    """A word past a buffer's depth writes nothing and raises load_error (cleared by start); the layer
+    loaded around it still runs exactly."""
     eng = engine("stripes", SMALL)
     rng = np.random.default_rng(0)
     q = laplace_int8(rng, (2, 16))
     img = fc_layer(eng, q, rng.integers(-128, 128, (2, 16)))
-    for bad in [(3, 0, 0), (2, SMALL.param_depth + 8, 0)]:
+    for bad in [(2, SMALL.param_depth, 0), (2, SMALL.param_depth + 8, 0)]:
         spoilt = dataclasses.replace(img, load=img.load[:1] + [bad] + img.load[1:])
         first, again = run_engine(eng, [spoilt, img])
         assert first.load_error == 1 and again.load_error == 0
@@ -126,3 +126,44 @@ def test_bad_layers_refused():
         engine("bitlett", SMALL)
     with pytest.raises(ValueError, match="rows must be an integer in \\[1, 64\\], got 0"):
         ArrayConfig(rows=0)
+
+
+#: (K, C, kernel, H, W, stride, padding): 3x3 with same padding, stride 2 with the stem's asymmetric
+#: padding, a 1x1, a 5x5 wider than the partial last tile of its rows
+CONVS = [(3, 16, 3, 5, 7, 1, ((1, 1), (1, 1))), (3, 16, 3, 7, 6, 2, ((0, 1), (0, 1))),
+         (2, 32, 1, 4, 5, 1, ((0, 0), (0, 0))), (3, 16, 5, 6, 4, 1, ((2, 2), (2, 2)))]
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHS))
+def test_conv_layer_exact_with_stalls(arch):
+    """Convolutions with the addresses generated in hardware: every output and the cycle count exact."""
+    rng = np.random.default_rng(11 + sorted(ARCHS).index(arch))
+    a = ARCHS[arch]
+    eng = engine(arch, ArrayConfig(rows=2, cols=3, weight_depth=256, act_depth=256, param_depth=8, out_depth=128))
+    images = []
+    for K, C, k, H, W, s, pad in CONVS:
+        q = laplace_int8(rng, (K, C, k, k))
+        x = rng.integers(-128, 128, (C, H, W))
+        bias = rng.integers(-99, 99, K)
+        w = a.prepare(q)
+        img = conv_layer(eng, w, x, stride=s, padding=pad, bias=bias)
+        want = conv_reference(_ints(w), x, stride=s, padding=pad, bias=bias)
+        assert np.array_equal(img.expected, want.reshape(K, -1))
+        images.append(img)
+    runs = run_engine(eng, images, load_prob=0.7, drain_prob=0.6, seed=5)
+    for img, run in zip(images, runs):
+        assert run.outputs == img.expected.ravel().tolist()
+        assert run.cycles == img.cycles.compute
+
+
+def test_conv_reference_against_im2col():
+    """golden.array.conv_reference equals an explicit im2col matrix product."""
+    rng = np.random.default_rng(2)
+    w, x = rng.integers(-9, 9, (4, 3, 3, 2)), rng.integers(-9, 9, (3, 6, 5))
+    pad, s = ((1, 2), (0, 1)), 2
+    y = conv_reference(w, x, stride=s, padding=pad)
+    xp = np.pad(x, ((0, 0),) + pad)
+    OH, OW = (6 + 3 - 3) // 2 + 1, (5 + 1 - 2) // 2 + 1
+    cols = np.array([[xp[:, oy * s:oy * s + 3, ox * s:ox * s + 2].ravel() for ox in range(OW)] for oy in range(OH)])
+    assert y.shape == (4, OH, OW)
+    assert np.array_equal(y, np.einsum("kf,hwf->khw", w.reshape(4, -1), cols))
