@@ -130,8 +130,8 @@ def test_bad_layers_refused():
 
 #: (K, C, kernel, H, W, stride, padding): 3x3 with same padding, stride 2 with the stem's asymmetric
 #: padding, a 1x1, a 5x5 wider than the partial last tile of its rows
-CONVS = [(3, 16, 3, 5, 7, 1, ((1, 1), (1, 1))), (3, 16, 3, 7, 6, 2, ((0, 1), (0, 1))),
-         (2, 32, 1, 4, 5, 1, ((0, 0), (0, 0))), (3, 16, 5, 6, 4, 1, ((2, 2), (2, 2)))]
+CONVS = [(3, 16, 3, 3, 4, 1, ((1, 1), (1, 1))), (3, 16, 3, 5, 4, 2, ((0, 1), (0, 1))),
+         (2, 32, 1, 2, 4, 1, ((0, 0), (0, 0))), (2, 16, 5, 2, 2, 1, ((2, 2), (2, 2)))]
 
 
 @pytest.mark.parametrize("arch", sorted(ARCHS))
