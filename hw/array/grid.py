@@ -7,6 +7,10 @@ PEs in the same cycle, and only when every PE is ready, so a pass costs the slow
 lock-step rule of :func:`golden.cycles.layer_cycles`. Each PE's per-pass results are added into its own
 accumulator, which holds the output of ``(row, col)`` across all the passes of a tile.
 
+:class:`LockStepGrid` holds what every such grid shares (constructor, ports, lock-step issue,
+accumulators); :class:`PEGrid` fills it with ``rows x cols`` whole PEs, and a grid that shares per-row
+or per-column logic between its PEs fills it otherwise (:class:`hw.array.bitvert_grid.BitVertGrid`).
+
 Ports
 -----
 ``issue`` : ``In(stream.Signature(StructLayout({"weights": ArrayLayout(<PE weights>, rows),
@@ -36,22 +40,23 @@ from golden.bits import unsigned_width
 from golden.check import check_int
 from hw.base import Component
 
-__all__ = ["PEGrid"]
+__all__ = ["PEGrid", "LockStepGrid"]
 
 PASS_COUNTER_WIDTH = 16
 
 
-class PEGrid(Component):
-    """``rows x cols`` PEs made by ``make_pe()`` (a fresh PE per call), lock-step issue, one accumulator
-    of ``acc_width`` bits per PE. See the module docstring for the ports."""
+class LockStepGrid(Component):
+    """What every lock-step grid of ``rows x cols`` PEs shares: the constructor's checks, a prototype PE
+    ``pe = make_pe()`` whose payload layouts are the grid's, the ports of the module docstring, and in
+    :meth:`issue_all` and :meth:`accumulate` the lock-step issue and the per-PE output accumulators. A
+    subclass builds the PEs (or their shared parts) in ``elaborate``."""
 
     def __init__(self, make_pe, rows: int, cols: int, acc_width: int = 32):
         self.rows = check_int("rows", rows, lo=1, hi=64)
         self.cols = check_int("cols", cols, lo=1, hi=64)
         self.acc_width = check_int("acc_width", acc_width, lo=2, hi=64)
-        self.pes = [[make_pe() for _ in range(self.cols)] for _ in range(self.rows)]
         #: a PE of the grid: its payload layouts and codec are the grid's (hw.array.layer uses them)
-        self.pe = pe = self.pes[0][0]
+        self.pe = pe = make_pe()
         self.weights_layout = pe.input_layout.members["weights"]
         self.acts_layout = pe.input_layout.members["acts"]
         self.issue_layout = data.StructLayout({"weights": data.ArrayLayout(self.weights_layout, self.rows),
@@ -66,39 +71,64 @@ class PEGrid(Component):
             "clear": In(1),
         })
 
-    def elaborate(self, platform):
-        m = Module()
+    def issue_all(self, m: Module, ready_terms) -> Signal:
+        """``issue.ready`` = the AND of ``ready_terms`` (every PE, or every row, can take a pass); returns
+        the signal that issues the pass to all of them (``issue.valid & issue.ready``)."""
+        all_ready = Signal()
+        take = Signal()
+        m.d.comb += [all_ready.eq(_and_all(ready_terms)), self.issue.ready.eq(all_ready),
+                     take.eq(self.issue.valid & all_ready)]
+        return take
+
+    def accumulate(self, m: Module, outputs) -> None:
+        """Per PE ``(r, c)`` an accumulator that adds ``value`` in the cycles ``valid``, where
+        ``outputs[r][c] = (valid, value)`` is the PE's per-pass result stream (the grid takes every one);
+        a delivery counter per row (of its column 0's results), ``tile_done``, ``clear`` and the ``acc``
+        read mux."""
         rows, cols = self.rows, self.cols
         accs = [[Signal(signed(self.acc_width), name=f"acc_r{r}c{c}") for c in range(cols)] for r in range(rows)]
         got = [Signal(PASS_COUNTER_WIDTH, name=f"got_r{r}") for r in range(rows)]
-        all_ready = Signal()
-        ready_terms = []
         for r in range(rows):
             for c in range(cols):
+                valid, value = outputs[r][c]
+                with m.If(self.clear):
+                    m.d.sync += accs[r][c].eq(0)
+                with m.Elif(valid):
+                    m.d.sync += accs[r][c].eq(accs[r][c] + value)
+            with m.If(self.clear):
+                m.d.sync += got[r].eq(0)
+            with m.Elif(outputs[r][0][0]):
+                m.d.sync += got[r].eq(got[r] + 1)
+        m.d.comb += self.tile_done.eq(_and_all([g == self.tile_passes for g in got]))
+        acc_rows = Array(Array(row) for row in accs)
+        m.d.comb += self.acc.eq(acc_rows[self.sel_row][self.sel_col])
+
+
+class PEGrid(LockStepGrid):
+    """``rows x cols`` PEs made by ``make_pe()`` (a fresh PE per call), lock-step issue, one accumulator
+    of ``acc_width`` bits per PE. See the module docstring for the ports. ``pes[r][c]`` is PE ``(r, c)``;
+    ``pe`` is ``pes[0][0]``."""
+
+    def __init__(self, make_pe, rows: int, cols: int, acc_width: int = 32):
+        super().__init__(make_pe, rows, cols, acc_width)
+        self.pes = [[self.pe if (r, c) == (0, 0) else make_pe() for c in range(self.cols)]
+                    for r in range(self.rows)]
+
+    def elaborate(self, platform):
+        m = Module()
+        pes = [pe for row in self.pes for pe in row]
+        take = self.issue_all(m, [pe.i.ready for pe in pes])
+        for r in range(self.rows):
+            for c in range(self.cols):
                 pe = self.pes[r][c]
                 m.submodules[f"pe_r{r}c{c}"] = pe
-                ready_terms.append(pe.i.ready)
                 m.d.comb += [
-                    pe.i.valid.eq(self.issue.valid & all_ready),
+                    pe.i.valid.eq(take),
                     pe.i.payload.weights.eq(self.issue.payload.weights[r]),
                     pe.i.payload.acts.eq(self.issue.payload.acts[c]),
                     pe.o.ready.eq(1),
                 ]
-                with m.If(self.clear):
-                    m.d.sync += accs[r][c].eq(0)
-                with m.Elif(pe.o.valid):
-                    m.d.sync += accs[r][c].eq(accs[r][c] + pe.o.payload)
-            with m.If(self.clear):
-                m.d.sync += got[r].eq(0)
-            with m.Elif(self.pes[r][0].o.valid):
-                m.d.sync += got[r].eq(got[r] + 1)
-        m.d.comb += [
-            all_ready.eq(_and_all(ready_terms)),
-            self.issue.ready.eq(all_ready),
-            self.tile_done.eq(_and_all([g == self.tile_passes for g in got])),
-        ]
-        acc_rows = Array(Array(row) for row in accs)
-        m.d.comb += self.acc.eq(acc_rows[self.sel_row][self.sel_col])
+        self.accumulate(m, [[(pe.o.valid, pe.o.payload) for pe in row] for row in self.pes])
         return m
 
 
