@@ -1,11 +1,16 @@
-"""The layer engine's architectures: which PE each uses by default, and how a method turns an INT8 layer
-into the weights that PE takes (docs/array.md).
+"""The layer engine's architectures: which PE and which grid each uses by default, and how a method turns
+an INT8 layer into the weights that PE takes (docs/array.md).
 
 :data:`ARCHS` maps a name to an :class:`Arch`: ``make_pe(config)`` builds one PE, ``config`` is its default
 configuration (16 weights per pass, as the BBS paper compares PEs; ``stripes8`` is the 8-lane Stripes PE
-that matches BitVert's 8 window lanes), and ``prepare(q, sensitive)`` processes INT8 per-channel weights
-``q [K, C]`` with the method (BBS pruning and encoding, Bit-balance and EBSP projection; the dense PEs take
-``q`` as it is). :func:`engine` builds a :class:`~hw.array.layer.LayerEngine` of one of them.
+that matches BitVert's 8 window lanes), ``grid`` the grid class the PEs sit in (default
+:class:`~hw.array.grid.PEGrid`, ``rows x cols`` whole PEs), and ``prepare(q, sensitive)`` processes INT8
+per-channel weights ``q [K, C]`` with the method (BBS pruning and encoding, Bit-balance and EBSP
+projection; the dense PEs take ``q`` as it is). ``bitvert`` is the BBS paper's array
+(:class:`~hw.array.bitvert_grid.BitVertGrid`: one scheduler per PE row, one activation-sum unit per PE
+column); ``bitvert_unshared`` the same PEs in a ``PEGrid``, each with its own scheduler and sums, for the
+comparison (same outputs, same cycles). :func:`engine` builds a :class:`~hw.array.layer.LayerEngine` of
+one of them.
 """
 
 from __future__ import annotations
@@ -32,12 +37,15 @@ class Arch:
     config: object             # the default PE configuration
     options: tuple = ()        # (name, value) PE options
     note: str = ""
+    grid: str = "hw.array.grid.PEGrid"     # "module.Class" of the grid (LayerEngine's grid_class)
 
     def make_pe(self, config=None):
-        import importlib
-        module, _, cls = self.pe_class.rpartition(".")
-        pe_cls = getattr(importlib.import_module(module), cls)
-        return pe_cls(self.config if config is None else config, **dict(self.options))
+        return _resolve(self.pe_class)(self.config if config is None else config, **dict(self.options))
+
+    @property
+    def grid_class(self):
+        """The grid class :attr:`grid` names."""
+        return _resolve(self.grid)
 
     def prepare(self, q, sensitive=None, config=None):
         """The weights the PE takes for INT8 weights ``q [K, C]`` or ``[K, C, KH, KW]``; ``sensitive`` (bool ``[K]``, BitVert
@@ -57,7 +65,7 @@ class Arch:
             if sensitive is None:
                 return bbs.encode(wp, meta)
             s = np.asarray(sensitive, dtype=bool)
-            return bbs.encode(np.where(s[:, None], q, wp), meta, sensitive=s)
+            return bbs.encode(np.where(s.reshape((-1,) + (1,) * (q.ndim - 1)), q, wp), meta, sensitive=s)
         if sensitive is not None:
             raise ValueError(f"sensitive channels are a BitVert notion; {self.name} takes sensitive=None")
         if isinstance(cfg, BitBalanceConfig):
@@ -66,6 +74,15 @@ class Arch:
             return ebsp.project(q, bits=cfg.bits, window=cfg.window)
         return q
 
+
+def _resolve(path: str):
+    """The object ``"module.Name"`` names."""
+    import importlib
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+_BITVERT_N2 = BBSConfig(bits=8, pruned=2, pe_length=16, subgroup=8, const_bits=6)
 
 ARCHS = {a.name: a for a in [
     Arch("stripes", "hw.baselines.stripes.StripesPE", DenseConfig(bits=8, pe_length=16, act_bits=8),
@@ -76,9 +93,11 @@ ARCHS = {a.name: a for a in [
          options=(("multiplier", "lut"),), note="bit-parallel MAC, 16 LUT multipliers"),
     Arch("pragmatic", "hw.baselines.pragmatic.PragmaticPE", PragmaticConfig(bits=8, pe_length=16, act_bits=8),
          note="Pragmatic on weights, essential bits"),
-    Arch("bitvert", "hw.bitvert.pe.BitVertPE",
-         BBSConfig(bits=8, pruned=2, pe_length=16, subgroup=8, const_bits=6),
-         note="BitVert, BBS rounded averaging N = 2 (6 cycles per pruned pass)"),
+    Arch("bitvert", "hw.bitvert.pe.BitVertPE", _BITVERT_N2, grid="hw.array.bitvert_grid.BitVertGrid",
+         note="BitVert, BBS rounded averaging N = 2 (6 cycles per pruned pass); one scheduler per row, "
+              "one activation-sum unit per column"),
+    Arch("bitvert_unshared", "hw.bitvert.pe.BitVertPE", _BITVERT_N2,
+         note="BitVert as bitvert, every PE with its own scheduler and activation sums"),
     Arch("bitbalance", "hw.bitbalance.pe.BitBalancePE", BitBalanceConfig(bits=8, k=3, pe_length=16, act_bits=8),
          note="Bit-balance, k = 3"),
     Arch("ebsp", "hw.ebsp.pe.EBSPPE", EBSPConfig(bits=8, window=3, pe_length=16, act_bits=8, lut_sharing=1),
@@ -87,7 +106,8 @@ ARCHS = {a.name: a for a in [
 
 
 def engine(arch: str, config: ArrayConfig, pe_config=None):
-    """A :class:`~hw.array.layer.LayerEngine` of ``config`` with ``arch``'s PE (``pe_config`` or its default)."""
+    """A :class:`~hw.array.layer.LayerEngine` of ``config`` with ``arch``'s PE (``pe_config`` or its default)
+    in ``arch``'s grid."""
     from hw.array.layer import LayerEngine
     a = ARCHS[check_choice("arch", arch, ARCHS)]
-    return LayerEngine(lambda: a.make_pe(pe_config), config)
+    return LayerEngine(lambda: a.make_pe(pe_config), config, grid_class=a.grid_class)
