@@ -49,11 +49,13 @@ VERILATOR_BUILD_ARGS = ("-Wno-fatal", "-Wno-lint")
 #: parallel C++ compile jobs of one Verilator build (cocotb's own default is up to 4)
 VERILATOR_BUILD_JOBS = 2
 
-#: make variables of a Verilator build: the model's code at -O1 (Verilator's default is -Os). Measured on
-#: the 16-lane BitVert PE (sim.tb_pe, 6426 cycles): the model builds in 3.8 s at -O0, 6.2 s at -Os, 6.5 s at
-#: -O1, and the bench runs 0.62, 0.54 and 0.57 s (cocotb's Python dominates); -O1 is a middle choice for
-#: the longer runs of larger designs (not measured). The run-time library keeps the kit's -Os: it is compiled once (see _runner).
-VERILATOR_MAKE_VARS = {"OPT_FAST": "-O1"}
+#: make variables of a Verilator build. The model's code at -O0: a test bench builds a design and runs it
+#: briefly, so the C++ compile dominates. Measured (one run each): the 16-lane BitVert PE (sim.tb_pe,
+#: 6426 cycles) builds in 3.8 s at -O0, 6.5 s at -O1 and runs 0.62 / 0.57 s (cocotb's Python dominates);
+#: a 4 x 4 BitVert layer engine (sim.tb_layer, 2494 cycles) takes 21 s at -O0 and 49 s at -O1 in all,
+#: simulating at 3,700 and 21,000 cycles/s. The run-time library keeps the kit's -Os: it is compiled
+#: once (see _runner).
+VERILATOR_MAKE_VARS = {"OPT_FAST": "-O0", "OPT_SLOW": "-O0", "CFG_CXXFLAGS_PCH_I": "-include"}
 
 
 def write_verilog(component, path: Path, name: str) -> Path:
