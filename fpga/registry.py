@@ -4,6 +4,11 @@
 ``CONFIGS`` lists the registered configurations. A block's entry holds its constructor keywords; a PE's
 entry holds its golden configuration object (``DenseConfig``, ``BBSConfig``, ...) and its hardware-only
 options, exactly what the PE is built from (:class:`hw.pe.PE`).
+
+``ARRAY_CONFIGS`` lists the layer engines (:func:`layer_engine`, one per architecture of
+:data:`hw.array.archs.ARCHS`, 4 x 4 PEs): ``make verilog`` emits them with the rest, ``fpga.synth`` (the
+area table) leaves them out (they hold block RAM and take minutes each); ``fpga.array_report``
+characterizes them.
 """
 
 from __future__ import annotations
@@ -35,7 +40,31 @@ from hw.baselines.parallel_mac import ParallelMAC
 from hw.baselines.pragmatic import PragmaticPE
 from hw.baselines.stripes import StripesPE
 
-__all__ = ["GENERATORS", "CONFIGS", "Config", "get_config", "build", "split_params"]
+__all__ = ["GENERATORS", "CONFIGS", "ARRAY_CONFIGS", "ENGINE_BUFFERS", "Config", "get_config", "build",
+           "split_params", "layer_engine"]
+
+#: buffer depths of the registered engines: those of the engine bench (tests/sim/test_engine_cocotb.py), which
+#: hold its layer slice (the first rows + 2 channels of EfficientNet-Lite0's classifier, C = 1280, of block 8's
+#: expand convolution and of the stem on an 11 x 11 crop) for every architecture up to 4 x 4 PEs
+ENGINE_BUFFERS = {"weight_depth": 512, "act_depth": 512, "param_depth": 8, "out_depth": 256, "acc_width": 32}
+
+
+def layer_engine(**params):
+    """A :class:`hw.array.layer.LayerEngine` of architecture ``arch`` (a name of :data:`hw.array.archs.ARCHS`,
+    its default PE) on ``rows x cols`` PEs, with the :class:`golden.array.ArrayConfig` buffer fields
+    ``weight_depth``, ``act_depth``, ``param_depth``, ``out_depth``, ``acc_width``. Defaults: ``stripes``,
+    4 x 4, :data:`ENGINE_BUFFERS`. A name outside these is refused (``ValueError`` naming it)."""
+    from golden.array import ArrayConfig
+    from hw.array.archs import engine
+
+    allowed = {"arch": "stripes", "rows": 4, "cols": 4, **ENGINE_BUFFERS}
+    unknown = [k for k in params if k not in allowed]
+    if unknown:
+        raise ValueError(f"layer_engine has no parameter {unknown[0]!r}; its parameters are {', '.join(allowed)}")
+    p = {**allowed, **params}
+    arch = p.pop("arch")
+    return engine(arch, ArrayConfig(**p))
+
 
 GENERATORS = {
     "lod": LeadingOneDetector,
@@ -54,6 +83,7 @@ GENERATORS = {
     "bitlet_pe": BitletPE,
     "bitlet_mac": BitletMAC,
     "bitlet_lane": BitletLane,
+    "layer_engine": layer_engine,
 }
 
 
@@ -178,8 +208,19 @@ CONFIGS = [
 ]
 
 
+def _array_configs() -> list[Config]:
+    from hw.array.archs import ARCHS
+    return [Config(f"engine_{name}_4x4", "layer_engine", {"arch": name, "rows": 4, "cols": 4, **ENGINE_BUFFERS},
+                   f"layer engine, 4 x 4 PEs: {arch.note}") for name, arch in ARCHS.items()]
+
+
+ARRAY_CONFIGS = _array_configs()
+
+
 def get_config(name: str) -> Config:
-    for c in CONFIGS:
+    """The registered configuration ``name`` (of :data:`CONFIGS` or :data:`ARRAY_CONFIGS`)."""
+    for c in CONFIGS + ARRAY_CONFIGS:
         if c.name == name:
             return c
-    raise ValueError(f"configuration must be one of {', '.join(c.name for c in CONFIGS)}, got {name!r}")
+    raise ValueError(f"configuration must be one of {', '.join(c.name for c in CONFIGS + ARRAY_CONFIGS)}, "
+                     f"got {name!r}")

@@ -1,7 +1,8 @@
 """Elaborate generators to Verilog.
 
 ``python -m fpga.verilog --all [--out-dir build/verilog]``
-    every registered configuration (``fpga/registry.py``), one ``<name>.v`` each, one line per file.
+    every registered configuration (``fpga/registry.py``: ``CONFIGS`` and the layer engines of
+    ``ARRAY_CONFIGS``), one ``<name>.v`` each, one line per file.
 ``python -m fpga.verilog <generator> --param name=value ... -o file.v [--name module]``
     one custom configuration; values are Python literals (``16``, ``True``, ``'left'``) or bare words.
 """
@@ -63,7 +64,7 @@ def _parse_params(items) -> dict:
 
 
 def main(argv=None) -> int:
-    from fpga.registry import CONFIGS, GENERATORS, build     # (here: the simulator needs to_verilog alone)
+    from fpga.registry import ARRAY_CONFIGS, CONFIGS, GENERATORS, build   # (here: the simulator needs to_verilog alone)
 
     ap = argparse.ArgumentParser(prog="python -m fpga.verilog", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -78,7 +79,7 @@ def main(argv=None) -> int:
     if args.all:
         out = Path(args.out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        for cfg in CONFIGS:
+        for cfg in CONFIGS + ARRAY_CONFIGS:
             comp = cfg.build()
             text = to_verilog(comp, cfg.name)
             path = out / f"{cfg.name}.v"
