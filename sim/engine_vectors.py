@@ -1,14 +1,21 @@
 """Vectors of the layer-engine bench (:mod:`sim.tb_layer`): images of :func:`hw.array.images.fc_layer`
-as the words the generated Verilog's ports take."""
+and :func:`~hw.array.images.conv_layer` as the words the generated Verilog's ports take, and the real
+EfficientNet-Lite0 layer slices the engine benches, the simulation-speed benchmark and the array
+report run (:func:`real_layer_images`)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
+import numpy as np
+
+from golden.array import conv_reference, fc_reference
+from golden.bbs import BBSEncoded, decode
+from golden.pretrained import pretrained_layers
 from sim.engine_sim import load_payload
 
-__all__ = ["write_engine_vectors"]
+__all__ = ["write_engine_vectors", "real_layers", "real_layer_images"]
 
 
 def write_engine_vectors(path, engine, layers, *, load_prob=1.0, drain_prob=1.0, seed=0) -> Path:
@@ -28,3 +35,55 @@ def write_engine_vectors(path, engine, layers, *, load_prob=1.0, drain_prob=1.0,
     path.write_text(json.dumps({"layers": out, "load_prob": load_prob, "drain_prob": drain_prob, "seed": seed,
                                 "out_width": engine.config.acc_width, "max_cycles": max_cycles}))
     return path
+
+
+def real_layers(arch: str, rows: int, cols: int, seed: int):
+    """Three real layers, INT8 per channel, processed by ``arch``'s method, their first ``rows + 2``
+    output channels:
+
+    * the classifier ``_fc`` (C = 1280: 80 passes of 16), ``cols + 1`` tokens;
+    * the 1 x 1 convolution ``_blocks.8._expand_conv`` (C = 80), ``cols + 1`` output pixels as tokens;
+    * the stem ``_conv_stem`` (3 x 3, stride 2, padding ((0, 1), (0, 1))) on an 11 x 11 crop of the map:
+      5 x 5 outputs, its C = 3 input channels zero-padded to one pass (the PE's lanes).
+
+    Activations are INT8 (random, seeded: the network's real activations need its whole forward pass);
+    each layer's real bias is taken at the accumulator's scale (weight step x an activation step of 1/32).
+    Yields ``(name, kind, weights, x, bias)``."""
+    from hw.array.archs import ARCHS
+    rng = np.random.default_rng(seed)
+    layers = pretrained_layers()
+    K = rows + 2
+    lanes = ARCHS[arch].config.pe_length
+    for name in ("_fc", "_blocks.8._expand_conv", "_conv_stem"):
+        layer = layers[name]
+        q = layer.q[:K]
+        bias = np.round(layer.bias_float[:K] / (layer.scales[:K] / 32)).astype(np.int64)
+        sens = (np.arange(K) % 3 == 1) if arch.startswith("bitvert") else None   # a few INT8 channels
+        if name == "_conv_stem":
+            q = np.pad(q, ((0, 0), (0, lanes - q.shape[1]), (0, 0), (0, 0)))
+            x = np.pad(rng.integers(-128, 128, (3, 11, 11)), ((0, lanes - 3), (0, 0), (0, 0)))
+            yield name, "conv", ARCHS[arch].prepare(q, sens), x, bias
+        else:
+            q = q.reshape(K, -1)
+            yield name, "fc", ARCHS[arch].prepare(q, sens), rng.integers(0, 128, (cols + 1, q.shape[1])), bias
+
+
+def real_layer_images(engine, arch: str, *, seed: int = 0) -> list:
+    """The images of :func:`real_layers` on ``engine`` (of ``arch``), each checked against plain integer
+    NumPy (:func:`golden.array.fc_reference`, :func:`~golden.array.conv_reference`)."""
+    from hw.array.images import conv_layer, fc_layer
+    rows, cols = engine.config.rows, engine.config.cols
+    images = []
+    stem = pretrained_layers()["_conv_stem"]
+    for name, kind, w, x, bias in real_layers(arch, rows, cols, seed=seed):
+        w_int = decode(w) if isinstance(w, BBSEncoded) else w
+        if kind == "conv":
+            image = conv_layer(engine, w, x, stride=stem.stride, padding=stem.padding, bias=bias)
+            want = conv_reference(w_int, x, stride=stem.stride, padding=stem.padding, bias=bias)
+        else:
+            image = fc_layer(engine, w, x, bias=bias)
+            want = fc_reference(w_int, x, bias)
+        if not np.array_equal(image.expected, want.reshape(len(want), -1)):
+            raise AssertionError(f"{name}: the image's expected outputs differ from plain integer NumPy")
+        images.append((name, image))
+    return images
