@@ -15,7 +15,8 @@ help:
 	@echo "make verilog   elaborate every registered configuration into build/verilog/"
 	@echo "make test      the whole test suite (golden, Amaranth sim, cocotb/Icarus and Verilator, formal, synthesis)"
 	@echo "make synth     Yosys area (area.json/md) and PE area, Fmax, throughput (pe.json/md) in build/reports/"
-	@echo "make bench     golden-model speed on a ResNet-50-sized network: build/reports/bench.json"
+	@echo "make bench     golden-model speed on a ResNet-50-sized network: build/reports/bench.json;"
+	@echo "               layer-engine simulation speed, Icarus and Verilator: build/reports/sim_speed.json"
 	@echo "make readme    refresh docs/results.md from build/reports/, docs/payloads.md, docs/img/"
 	@echo "make clean     remove build/ (make distclean also removes .venv)"
 	@echo ""
@@ -71,8 +72,9 @@ synth: $(STAMP)
 	$(PY) -m fpga.synth $(if $(HEAVY),--heavy)
 	$(PY) -m fpga.pe_report --merge $(if $(HEAVY),--heavy) $(if $(ROUTE),--route-heavy)
 
-bench: $(STAMP)
+bench: $(STAMP) iverilog verilator
 	$(PY) -m golden.bench
+	$(PY) -m sim.speed
 
 clean:
 	rm -rf build
