@@ -68,11 +68,11 @@ def _weights_int(weights, ndim: int) -> np.ndarray:
     return check_int_array("weights", weights, ndim=ndim)
 
 
-_OPTIONS = ("bias", "mult", "shift", "relu", "requant", "drain", "w_base", "a_base", "p_base")
+_OPTIONS = ("bias", "mult", "shift", "relu", "requant", "drain", "w_base", "a_base", "p_base", "to_acts",
+            "to_map")
 
 
-def fc_layer(engine: LayerEngine, weights, x, *, load_acts: bool = True, to_acts: int | None = None,
-             **options) -> LayerImage:
+def fc_layer(engine: LayerEngine, weights, x, *, load_acts: bool = True, **options) -> LayerImage:
     """The buffer images of ``y = weights @ x.T + bias`` (then requantized when ``requant``) on ``engine``.
 
     ``weights``: integer ``[K, C]`` as the method leaves them (sign-magnitude-safe for Pragmatic,
@@ -82,12 +82,14 @@ def fc_layer(engine: LayerEngine, weights, x, *, load_acts: bool = True, to_acts
     ``options`` (all layers): ``bias`` ``[K]`` int (default 0); ``mult`` ``[K]`` unsigned 16-bit
     (default 1), ``shift``, ``relu``, ``requant``: the output stage, :func:`golden.array.requantize`;
     ``drain`` (default True): stream the outputs back; ``w_base``, ``a_base``, ``p_base``: where the
-    layer's words start in the weight, activation and parameter buffers.
+    layer's words start in the weight, activation and parameter buffers; ``to_acts``: also write the
+    requantized outputs into the activation buffer from that word on, as the next layer's input (``K``
+    a multiple of ``pe_length``; the region must not overlap this layer's activations), laid out for a
+    fully connected layer, or with ``to_map=True`` as a feature map (pixel ``t``'s word ``t * K /
+    pe_length + k // pe_length``, the input of :func:`conv_layer`; a convolution always writes this).
 
     ``load_acts=False`` leaves the activations out of ``load`` (they are already in the buffer, e.g.
-    written by the layer before). ``to_acts``: also write the requantized outputs into the activation
-    buffer from that word on, laid out as the next fully connected layer's input (``K`` a multiple of
-    ``pe_length``; the region must not overlap this layer's activations).
+    written by the layer before).
     """
     _check_engine(engine)
     pe, cfg = engine.pe, engine.config
@@ -113,23 +115,9 @@ def fc_layer(engine: LayerEngine, weights, x, *, load_acts: bool = True, to_acts
                  sum(_field_int(al, [int(v) for v in xp[t_t * cols + c, p * lanes:(p + 1) * lanes]])
                      << (c * al.size) for c in range(cols)))
                 for t_t in range(tt) for p in range(P)]
-    dst_passes = 0
-    if to_acts is not None:
-        if not options.get("requant") or not engine.chains:
-            raise ValueError("to_acts needs requant=True and an engine whose activations are INT8")
-        if K % lanes:
-            raise ValueError(f"to_acts needs K={K} to be a multiple of pe_length={lanes} (the next "
-                             f"layer's passes)")
-        dst_passes = K // lanes
-        check_int("to_acts", to_acts, lo=0, hi=cfg.act_depth - tt * dst_passes,
-                  extra=f"(the next layer's {tt * dst_passes} words must fit the buffer's {cfg.act_depth})")
-        if to_acts < a_base + tt * P and a_base < to_acts + tt * dst_passes:
-            raise ValueError(f"to_acts={to_acts} overlaps this layer's activations (words {a_base}.."
-                             f"{a_base + tt * P - 1})")
     y = fc_reference(w_int, x)
     bound = np.abs(w_int) @ np.abs(x).T
-    geometry = {"tokens": T, "row_tokens": T, "t_tiles": tt, "passes": P,
-                "to_acts": int(to_acts is not None), "dst_base": to_acts or 0, "dst_passes": dst_passes}
+    geometry = {"tokens": T, "row_tokens": T, "t_tiles": tt, "passes": P}
     return _image(engine, weights, w_int.reshape(K, P, lanes), y, bound, act_load if load_acts else [],
                   len(act_load), geometry, {"tokens": T}, options)
 
@@ -182,6 +170,9 @@ def conv_layer(engine: LayerEngine, weights, x, *, stride: int = 1, padding=((0,
                 "conv_row_step": stride * W * CG}
     # passes in (kh, kw, cg) order, as golden.layout.group_weights orders a convolution
     w_passes = w_int.transpose(0, 2, 3, 1).reshape(K, P, lanes)
+    if options.get("to_map") is False:
+        raise ValueError("a convolution writes to_acts as a feature map: to_map cannot be False")
+    options = {**options, "to_map": True}
     return _image(engine, weights, w_passes, y, bound, act_load if load_acts else [], len(act_load),
                   geometry, {"out_size": (OH, OW)}, options)
 
@@ -217,6 +208,24 @@ def _image(engine, weights, w_passes, y, bound, act_load, act_words, geometry, t
                                     ("p_base", p_base, kt, cfg.param_depth)):
         check_int(name, base, lo=0, hi=depth - need,
                   extra=f"(the layer's {need} words must fit the buffer's {depth})")
+
+    to_acts, to_map = options.get("to_acts"), check_bool("to_map", options.get("to_map", False))
+    dst = {"to_acts": 0, "dst_base": 0, "dst_passes": 0, "to_map": 0, "dst_row_words": 0}
+    if to_acts is not None:
+        if not requant or not engine.chains:
+            raise ValueError("to_acts needs requant=True and an engine whose activations are INT8")
+        if K % lanes:
+            raise ValueError(f"to_acts needs K={K} to be a multiple of pe_length={lanes} (the next "
+                             f"layer's passes)")
+        dst_passes = K // lanes
+        words = (T if to_map else tt) * dst_passes
+        check_int("to_acts", to_acts, lo=0, hi=cfg.act_depth - words,
+                  extra=f"(the next layer's {words} words must fit the buffer's {cfg.act_depth})")
+        if to_acts < a_base + act_words and a_base < to_acts + words:
+            raise ValueError(f"to_acts={to_acts} overlaps this layer's activations (words {a_base}.."
+                             f"{a_base + act_words - 1})")
+        dst = {"to_acts": 1, "dst_base": to_acts, "dst_passes": dst_passes, "to_map": int(to_map),
+               "dst_row_words": geometry["row_tokens"] * dst_passes}
 
     # the exact results, refused when they leave the accumulator
     y = y + b[:, None]
@@ -254,7 +263,7 @@ def _image(engine, weights, w_passes, y, bound, act_load, act_words, geometry, t
     steps = pass_steps(pe, w_passes, sensitive=sens)
     cycles = engine_cycles(steps, config=cfg, latency=pe.latency, act_words=len(act_load), **tiling)
     desc = {"channels": K, "k_tiles": kt, "requant": int(requant), "relu": int(relu), "shift": shift,
-            "drain": int(drain), "w_base": w_base, "a_base": a_base, "p_base": p_base, **geometry}
+            "drain": int(drain), "w_base": w_base, "a_base": a_base, "p_base": p_base, **geometry, **dst}
     desc.pop("t_tiles")
     desc["t_tiles"] = tt
     return LayerImage(load=load, desc=desc, expected=expected, cycles=cycles, reference=y)

@@ -37,7 +37,9 @@ Ports
     ``dst_base``, ``dst_passes``: also write the requantized outputs into the activation buffer from
     word ``dst_base`` on, as the next layer's input (``dst_passes = K / pe_length`` passes per token
     tile; output ``(k, t)`` goes to word ``dst_base + (t // cols) * dst_passes + k // pe_length``,
-    column ``t % cols``, lane ``k % pe_length``), so that layer runs without the host moving data.
+    column ``t % cols``, lane ``k % pe_length``), so that layer runs without the host moving data;
+    with ``to_map`` as a feature map instead (word ``dst_base + t * dst_passes + k // pe_length`` of every
+    bank, ``dst_row_words = row_tokens * dst_passes``), the input of a convolution.
 ``start`` : ``In(1)``
     Starts the layer when idle (ignored while busy).
 ``busy`` : ``Out(1)``; ``cycles`` : ``Out(32)``
@@ -85,6 +87,8 @@ def descriptor_layout(config: ArrayConfig) -> data.StructLayout:
         "requant": 1, "relu": 1, "shift": unsigned_width(SHIFT_MAX), "drain": 1,
         "w_base": addr, "a_base": addr, "p_base": addr,
         "to_acts": 1, "dst_base": addr, "dst_passes": PASS_COUNTER_WIDTH,
+        # to_map: write them as a feature map (every bank, word dst_base + t * dst_passes + k // lanes)
+        "to_map": 1, "dst_row_words": addr + 2,
         # token tiles: row_tokens outputs per row (fc: T; conv: OW), ceil(row_tokens / cols) tiles a row
         "row_tokens": count,
         # convolution (hw.array.conv_address): map, kernel, stride, padding and the host's strides
@@ -263,19 +267,25 @@ class LayerEngine(Component):
                      o_wr.data.eq(Mux(desc.requant, q, raw))]
 
         # -- write-back into the activation buffer, as the next layer's input (desc.to_acts) -------
-        # output (k, t) -> word dst_base + tt * dst_passes + k // lanes, column t % cols (= wb_c), lane
-        # k % lanes; k // lanes and k % lanes are counted, not divided
+        # fully connected layout: output (k, t) -> word dst_base + tt * dst_passes + k // lanes of bank
+        # t % cols (= wb_c), lane k % lanes; feature map layout (to_map): word dst_base + t * dst_passes
+        # + k // lanes of every bank. k // lanes and k % lanes are counted, not divided; dst_tbase is the
+        # tile's word (dst_base + tt * dst_passes, or dst_base + t0 * dst_passes)
         k_div = Signal(self.addr_bits + 1)
         k_mod = Signal(range(lanes))
         k0_div = Signal.like(k_div)
         k0_mod = Signal.like(k_mod)
-        dst_tbase = Signal(self.addr_bits + 1)
+        dst_tbase = Signal(self.addr_bits + 3)
+        dst_rowbase = Signal.like(dst_tbase)      # to_map: dst_base + t_row * dst_passes
         wb_valid = Signal()
         if self.chains:
+            map_addr = Signal.like(dst_tbase)
+            m.d.comb += map_addr.eq(dst_tbase + wb_c * desc.dst_passes + k_div)
             with m.If(self.busy):
                 for c, port in enumerate(a_wrs):
-                    m.d.comb += [port.addr.eq(dst_tbase + k_div), port.data.eq(q.replicate(lanes))]
-                    with m.If(desc.to_acts & wb_valid & (wb_c == c)):
+                    m.d.comb += [port.addr.eq(Mux(desc.to_map, map_addr, dst_tbase + k_div)),
+                                 port.data.eq(q.replicate(lanes))]
+                    with m.If(desc.to_acts & wb_valid & (desc.to_map | (wb_c == c))):
                         m.d.comb += port.en.eq(1 << k_mod)
 
         # -- drain ----------------------------------------------------------------------------------
@@ -298,7 +308,7 @@ class LayerEngine(Component):
                                  self.load_error.eq(0),
                                  rd_p.eq(0), rd_kt.eq(0), rd_tt.eq(0), rd_wbase.eq(self.desc.w_base), rd_abase.eq(self.desc.a_base),
                                  rd_more.eq(1), k_div.eq(0), k_mod.eq(0), k0_div.eq(0), k0_mod.eq(0),
-                                 dst_tbase.eq(self.desc.dst_base),
+                                 dst_tbase.eq(self.desc.dst_base), dst_rowbase.eq(self.desc.dst_base),
                                  staged.eq(0), issued.eq(0), issuing.eq(1),
                                  kt.eq(0), tt.eq(0), k0.eq(0), ox0.eq(0), t_row.eq(0), row_addr.eq(0)]
                     m.next = "COMPUTE"
@@ -331,12 +341,19 @@ class LayerEngine(Component):
                 m.d.sync += [issued.eq(0), issuing.eq(1)]
                 with m.If(kt + 1 == desc.k_tiles):
                     m.d.sync += [kt.eq(0), k0.eq(0), tt.eq(tt + 1),
-                                 k0_div.eq(0), k0_mod.eq(0), dst_tbase.eq(dst_tbase + desc.dst_passes)]
+                                 k0_div.eq(0), k0_mod.eq(0)]
+                    with m.If(~desc.to_map):
+                        m.d.sync += dst_tbase.eq(dst_tbase + desc.dst_passes)
                     with m.If(ox0 + cols < desc.row_tokens):          # the next tile of the row
                         m.d.sync += [ox0.eq(ox0 + cols), row_addr.eq(t_row + ox0 + cols)]
+                        with m.If(desc.to_map):
+                            m.d.sync += dst_tbase.eq(dst_tbase + cols * desc.dst_passes)
                     with m.Else():                                      # the next row
                         m.d.sync += [ox0.eq(0), t_row.eq(t_row + desc.row_tokens),
                                      row_addr.eq(t_row + desc.row_tokens)]
+                        with m.If(desc.to_map):
+                            m.d.sync += [dst_rowbase.eq(dst_rowbase + desc.dst_row_words),
+                                         dst_tbase.eq(dst_rowbase + desc.dst_row_words)]
                     with m.If(tt + 1 == desc.t_tiles):
                         m.d.sync += [busy_compute.eq(0), issuing.eq(0), d_addr.eq(0), d_more.eq(1),
                                      d_valid.eq(0)]

@@ -167,3 +167,37 @@ def test_conv_reference_against_im2col():
     cols = np.array([[xp[:, oy * s:oy * s + 3, ox * s:ox * s + 2].ravel() for ox in range(OW)] for oy in range(OH)])
     assert y.shape == (4, OH, OW)
     assert np.array_equal(y, np.einsum("kf,hwf->khw", w.reshape(4, -1), cols))
+
+
+@pytest.mark.parametrize("arch", ["stripes", "bitvert"])
+def test_conv_then_conv_through_the_activation_buffer(arch):
+    """A 3x3 convolution writes its requantized outputs into the activation buffer as a feature map; a
+    stride-2 3x3 convolution reads them there (the host loads only its weights and parameters); then a
+    1x1 convolution run as a fully connected layer over pixels (to_map) feeds a third convolution. All
+    equal the layers' integer inference."""
+    rng = np.random.default_rng(21)
+    a = ARCHS[arch]
+    eng = engine(arch, ArrayConfig(rows=2, cols=3, weight_depth=256, act_depth=256, param_depth=32, out_depth=512))
+    C, K1, K2, H, W = 16, 16, 3, 3, 4
+    q1, q2 = laplace_int8(rng, (K1, C, 3, 3)), laplace_int8(rng, (K2, K1, 3, 3))
+    x = rng.integers(-128, 128, (C, H, W))
+    m1, m2 = rng.integers(1, 1 << 10, K1), rng.integers(1, 1 << 10, K2)
+    w1, w2 = a.prepare(q1), a.prepare(q2)
+    same, stem = ((1, 1), (1, 1)), ((0, 1), (0, 1))
+    l1 = conv_layer(eng, w1, x, padding=same, mult=m1, shift=15, relu=True, requant=True, to_acts=100, drain=False)
+    x2 = requantize(conv_reference(_ints(w1), x, padding=same).reshape(K1, -1), m1, 15, relu=True).reshape(K1, H, W)
+    l2 = conv_layer(eng, w2, x2, stride=2, padding=stem, mult=m2, shift=13, requant=True, a_base=100,
+                    load_acts=False, w_base=100, p_base=16)
+    q3 = laplace_int8(rng, (K1, C))
+    pixels = x.reshape(C, -1).T                                   # a 1x1 convolution: tokens are pixels
+    l3 = fc_layer(eng, a.prepare(q3), pixels, mult=m1, shift=15, requant=True, to_acts=150, to_map=True,
+                  drain=False)
+    x4 = requantize(fc_reference(_ints(a.prepare(q3)), pixels), m1, 15).reshape(K1, H, W)
+    l4 = conv_layer(eng, w2, x4, padding=same, mult=m2, shift=13, requant=True, a_base=150, load_acts=False)
+    assert not any(buf in (1, 3) for buf, _, _ in l2.load + l4.load)
+    runs = run_engine(eng, [l1, l2, l3, l4], load_prob=0.8, drain_prob=0.7)
+    want2 = requantize(conv_reference(_ints(w2), x2, stride=2, padding=stem).reshape(K2, -1), m2, 13)
+    want4 = requantize(conv_reference(_ints(w2), x4, padding=same).reshape(K2, -1), m2, 13)
+    assert runs[1].outputs == want2.ravel().tolist()
+    assert runs[3].outputs == want4.ravel().tolist()
+    assert [r.cycles for r in runs] == [im.cycles.compute for im in (l1, l2, l3, l4)]
