@@ -35,6 +35,21 @@ besides the activations. With the controls of a scheduler and sequencer loaded i
 
 Choice: no register between the shifter and the accumulator; ShiftAccumulator is not reused.
 Choice: accumulator ``pe_acc_width(config)`` bits, result ``config.acc_width`` bits.
+
+The array variant, ``BitVertDatapath(config, tile_acc_width=W, acts_registered=True)`` (what
+:class:`~hw.array.bitvert_grid.BitVertGrid` builds; docs/bbs.md, the shared array). ``tile_acc_width=W``
+fuses the accumulator with the array's per-PE output accumulator: ``acc`` is ``signed(W)``, is not
+cleared at a pass's first column but keeps accumulating across the passes of a tile,
+``acc <- acc + (constant term + column term)`` (the two terms added first, exactly, in
+``max(their widths) + 1`` bits, then one ``W``-bit adder), and is zeroed by a new port ``clear`` :
+``In(1)`` (over ``active``); there is no result register and no ``result`` port (``last`` is unused).
+After the last step of a pass ``acc`` is the sum of the passes since ``clear``, modulo ``2**W``: the
+same bits as ``W``-bit accumulation of the passes' exact results, whatever ``W`` (a pass's value is
+exact in ``config.acc_width`` bits, and the partial sums within a pass are congruent modulo ``2**W``).
+While a pass executes, ``acc`` holds a partial sum; with the pass loaded in cycle ``t``, ``acc``
+includes all its ``n`` steps from cycle ``t + n + 1`` (when the result register would hold it). ``acts_registered=True`` takes ``acts`` as the
+already registered activations of the pass being executed (the array registers them once per column)
+and drops the activation registers and the use of ``load``. The defaults are the BitVertPE's datapath.
 """
 
 from __future__ import annotations
@@ -49,6 +64,7 @@ from amaranth.lib.wiring import In, Out
 from golden.bbs import BBSConfig
 from golden.bits import product_range, signed_width, twos_range, unsigned_width
 from golden.bitvert import ACT_BITS, DIGIT_BITS, digit_range, pe_acc_width
+from golden.check import check_bool, check_int
 from hw.base import Component
 from hw.blocks.adder_tree import AdderTree
 from hw.blocks.barrel_shifter import BarrelShifter
@@ -66,11 +82,16 @@ class BitVertDatapath(Component):
     config_class = BBSConfig
     hw_limits = {}
 
-    def __init__(self, config: BBSConfig):
+    def __init__(self, config: BBSConfig, tile_acc_width: int | None = None, acts_registered: bool = False):
         self.config = cfg = check_config(type(self), config)
+        if tile_acc_width is not None:
+            tile_acc_width = check_int("tile_acc_width", tile_acc_width, lo=2, hi=64)
+        #: None: the PE's per-pass accumulator and result register; an int: the fused tile accumulator
+        self.tile_acc_width = tile_acc_width
+        self.acts_registered = check_bool("acts_registered", acts_registered)
         S, half = cfg.pe_length // cfg.subgroup, cfg.subgroup // 2
         self.subgroups = S
-        super().__init__({
+        ports = {
             "acts": In(data.ArrayLayout(signed(ACT_BITS), cfg.pe_length)),
             "load": In(1),
             "active": In(1),
@@ -83,18 +104,26 @@ class BitVertDatapath(Component):
             "const_shift": In(1),
             "sub_sums": In(signed(cfg.subgroup_sum_width)).array(S),
             "pass_sum": In(signed(cfg.pass_sum_width)),
-            "result": Out(signed(cfg.acc_width)),
-        })
-        self.acc = Signal(signed(pe_acc_width(cfg)), name="acc")    # not a port: the PE tests read it
+        }
+        if tile_acc_width is None:
+            ports["result"] = Out(signed(cfg.acc_width))
+        else:
+            ports["clear"] = In(1)
+        super().__init__(ports)
+        acc_width = pe_acc_width(cfg) if tile_acc_width is None else tile_acc_width
+        self.acc = Signal(signed(acc_width), name="acc")    # not a port: the PE tests (and the array) read it
 
     def elaborate(self, platform):
         m = Module()
         cfg = self.config
         B, n, gs = cfg.bits, cfg.pe_length, cfg.subgroup
         half, S = gs // 2, self.subgroups
-        acts = [Signal(signed(ACT_BITS), name=f"a{i}") for i in range(n)]
-        with m.If(self.load):
-            m.d.sync += [acts[i].eq(self.acts[i]) for i in range(n)]
+        if self.acts_registered:
+            acts = [self.acts[i] for i in range(n)]
+        else:
+            acts = [Signal(signed(ACT_BITS), name=f"a{i}") for i in range(n)]
+            with m.If(self.load):
+                m.d.sync += [acts[i].eq(self.acts[i]) for i in range(n)]
 
         # per sub-group: window muxes, adder tree, Eq. 2 / Eq. 3 select with the sign-column negation
         # folded in: (+/-)(invert ? asum - L : L) = offset +/- L, one adder per sub-group
@@ -143,6 +172,16 @@ class BitVertDatapath(Component):
         ]
 
         acc = self.acc
+        if self.tile_acc_width is not None:
+            # keep: Yosys would otherwise merge the constant term's product and both additions into one
+            # tile_acc_width-bit multiply-add (iCE40: 721 LUT4 instead of 675 for this datapath alone)
+            step = Signal(signed(max(len(const_term), len(col_term)) + 1), attrs={"keep": 1})
+            m.d.comb += step.eq(const_term + col_term)
+            with m.If(self.clear):
+                m.d.sync += acc.eq(0)
+            with m.Elif(self.active):
+                m.d.sync += acc.eq(acc + step)
+            return m
         acc_next = Signal.like(acc)
         acc_base = Signal.like(acc)          # may wrap; acc_next (modulo 2**len(acc)) is exact
         m.d.comb += [acc_base.eq(Mux(self.is_msb, 0, acc) + const_term), acc_next.eq(acc_base + col_term)]
@@ -154,9 +193,10 @@ class BitVertDatapath(Component):
 
 
 def drive_datapath(m: Module, dp: BitVertDatapath, *, acts, scheduler, sequencer, sums) -> None:
-    """Drive ``dp``'s inputs in ``m``: ``acts`` (the offered pass's activations), a
-    :class:`~hw.bitvert.scheduler.BBSScheduler`'s column outputs, a :class:`~hw.pe.SerialSequencer`'s
-    ``load``/``active``/``last`` and a :class:`~hw.bitvert.act_sums.BitVertActSums`'s registered sums."""
+    """Drive ``dp``'s inputs in ``m``: ``acts`` (the offered pass's activations, or with
+    ``acts_registered`` the registered ones), a :class:`~hw.bitvert.scheduler.BBSScheduler`'s column
+    outputs, a :class:`~hw.pe.SerialSequencer`'s ``load``/``active``/``last`` and a
+    :class:`~hw.bitvert.act_sums.BitVertActSums`'s registered sums (not ``clear``, the array variant's)."""
     S, half = dp.subgroups, dp.config.subgroup // 2
     m.d.comb += [
         dp.acts.eq(acts),

@@ -1,6 +1,7 @@
-"""The shared BitVert array (hw/array/bitvert_grid.py): one scheduler per row and one activation-sum unit
-per column give what a PEGrid of whole BitVertPEs gives, cycle by cycle on the grid's ports and
-word for word and cycle for cycle on a layer engine; its interface is PEGrid's; bad PEs refused."""
+"""The shared BitVert array (hw/array/bitvert_grid.py): one scheduler per row, one activation-sum unit and
+activation register set per column and the datapaths' fused tile accumulators give what a PEGrid of whole
+BitVertPEs gives, cycle by cycle on the grid's ports under the layer engine's protocol and word for word
+and cycle for cycle on a layer engine; its interface is PEGrid's; bad PEs and arguments refused."""
 
 import numpy as np
 import pytest
@@ -13,10 +14,11 @@ from hw.array.bitvert_grid import BitVertGrid
 from hw.array.grid import PEGrid
 from hw.array.images import fc_layer
 from hw.baselines.stripes import StripesPE
+from hw.bitvert.datapath import BitVertDatapath
 from hw.bitvert.pe import BitVertPE
 from golden.baselines import DenseConfig
 from sim.amaranth_sim import run_sync
-from sim.bitvert_vectors import pruned_tensor
+from sim.bitvert_vectors import bitvert_passes, pruned_tensor
 from sim.engine_sim import run_engine
 
 
@@ -51,16 +53,18 @@ def test_engines_shared_and_unshared_agree():
     assert shared.cycles.compute_only == (4 * 8 + 4 * 6 + 4 * 8) * 2
 
 
-@pytest.mark.parametrize("config", [BBSConfig(), BBSConfig(pruned=4, pe_length=32, subgroup=8)],
-                         ids=["n2_l16", "n4_l32"])
-def test_grid_cycle_by_cycle_against_pegrid(config):
-    """BitVertGrid and a PEGrid of BitVertPEs side by side (3 rows, 2 columns), the same random stream of
-    passes (RA and ZPS groups, INT8 ones among them, so rows differ in steps), random issue gaps, clears,
-    tile_passes and read selects: issue.ready, tile_done and acc equal in every cycle."""
-    rows, cols, n = 3, 2, 400
+@pytest.mark.parametrize("config,acc_width", [(BBSConfig(), 32), (BBSConfig(pruned=4, pe_length=32, subgroup=8), 14)],
+                         ids=["n2_l16_acc32", "n4_l32_acc14"])
+def test_grid_cycle_by_cycle_against_pegrid(config, acc_width):
+    """BitVertGrid and a PEGrid of BitVertPEs side by side (3 rows, 2 columns), driven as the layer engine
+    drives a grid: tiles of 1 to 4 passes (RA and ZPS groups, INT8 ones among them, so rows differ in
+    steps) offered with random gaps, then idle cycles until tile_done, every accumulator read, clear,
+    random idle cycles. issue.ready and tile_done equal in every cycle, acc in every cycle from
+    tile_done to clear; with acc_width 14 the tile sums wrap, and still agree bit for bit."""
+    rows, cols, tiles = 3, 2, 30
     rng = np.random.default_rng(config.pruned)
-    shared = BitVertGrid(lambda: BitVertPE(config), rows, cols)
-    plain = PEGrid(lambda: BitVertPE(config), rows, cols)
+    shared = BitVertGrid(lambda: BitVertPE(config), rows, cols, acc_width)
+    plain = PEGrid(lambda: BitVertPE(config), rows, cols, acc_width)
     pe = shared.pe
     views = []
     for method in ("ra", "zps"):
@@ -70,33 +74,117 @@ def test_grid_cycle_by_cycle_against_pegrid(config):
     wl, al = shared.weights_layout.size, shared.acts_layout.size
     m = Module()
     m.submodules.shared, m.submodules.plain = shared, plain
-    seen = {"issued": 0, "done": 0, "nonzero": 0, "mismatch": []}
+    seen = {"cycles": 0, "issued": 0, "done": 0, "reads": 0, "wrapped": 0, "mismatch": [], "values": set()}
+    lo, hi = -(1 << (acc_width - 1)), (1 << (acc_width - 1)) - 1
 
     async def bench(ctx):
-        for t in range(n):
+        def drive(valid, clear, sel, passes):
             ws = [int(views[rng.integers(len(views))].weights.as_value().value) for _ in range(rows)]
             xs = [int(views[rng.integers(len(views))].acts.as_value().value) for _ in range(cols)]
             word = sum(v << (i * wl) for i, v in enumerate(ws)) | \
                 sum(v << (rows * wl + i * al) for i, v in enumerate(xs))
-            valid, clear = int(rng.random() < 0.8), int(rng.random() < 0.02)
-            sel = (int(rng.integers(rows)), int(rng.integers(cols)), int(rng.integers(1, 5)))
             for g in (shared, plain):
                 ctx.set(g.issue.payload.as_value(), word)
                 ctx.set(g.issue.valid, valid)
                 ctx.set(g.clear, clear)
-                ctx.set(g.sel_row, sel[0]), ctx.set(g.sel_col, sel[1]), ctx.set(g.tile_passes, sel[2])
+                ctx.set(g.sel_row, sel[0]), ctx.set(g.sel_col, sel[1]), ctx.set(g.tile_passes, passes)
+
+        async def cycle(valid, clear, sel, passes, read):
+            drive(valid, clear, sel, passes)
             got = [(ctx.get(g.issue.ready), ctx.get(g.tile_done), ctx.get(g.acc)) for g in (shared, plain)]
-            if got[0] != got[1]:
-                seen["mismatch"].append((t, got))
-            seen["issued"] += got[0][0] and valid
-            seen["done"] += got[0][1]
-            seen["nonzero"] += got[0][2] != 0
+            compared = [x[:2] + ((x[2],) if read else ()) for x in got]
+            if compared[0] != compared[1]:
+                seen["mismatch"].append((seen["cycles"], got))
+            seen["cycles"] += 1
             await ctx.tick()
+            return got[0]
+
+        for _ in range(tiles):
+            passes = int(rng.integers(1, 5))
+            issued = 0
+            while issued < passes:                              # offer the tile's passes, random gaps
+                valid = int(rng.random() < 0.7)
+                ready, _, _ = await cycle(valid, 0, (0, 0), passes, False)
+                issued += ready and valid
+            seen["issued"] += issued
+            while not (await cycle(0, 0, (0, 0), passes, False))[1]:     # wait for tile_done
+                pass
+            seen["done"] += 1
+            for r in range(rows):                               # read every accumulator, random repeats
+                for c in range(cols):
+                    for _ in range(int(rng.integers(1, 3))):
+                        _, done, value = await cycle(0, 0, (r, c), passes, True)
+                        assert done
+                        seen["reads"] += 1
+                        seen["values"].add(value)
+            await cycle(0, 1, (0, 0), passes, False)            # clear
+            for _ in range(int(rng.integers(0, 3))):
+                await cycle(0, 0, (0, 0), passes, False)
 
     run_sync(m, bench)
     assert seen["mismatch"] == []
-    # the comparison saw work: passes issued, tiles completed, accumulators holding values
-    assert seen["issued"] > n // 10 and seen["done"] > 10 and seen["nonzero"] > n // 2
+    # the comparison saw work: every pass issued, tiles completed, accumulators holding many values
+    assert seen["done"] == tiles and seen["issued"] >= tiles
+    assert seen["reads"] >= tiles * rows * cols and len(seen["values"]) > tiles * rows * cols // 2
+    if acc_width == 14:     # the wrapped case: values spread over the whole 14-bit range
+        assert min(seen["values"]) < lo // 2 and max(seen["values"]) > hi // 2
+
+
+def test_array_datapath_accumulates_the_tile():
+    """The fused accumulators of BitVertGrid against golden pass dot products: row r takes the passes of
+    its own pruned tensor (RA, some INT8 channels), column c its own activations; after the tile's 8
+    passes (back to back) each acc is the plain integer sum of its PE's 8 golden pass results, read in
+    the cycles of tile_done; one clear zeroes every accumulator."""
+    config = BBSConfig()
+    rows, cols = 2, 2
+    rng = np.random.default_rng(5)
+    grid = BitVertGrid(lambda: BitVertPE(config), rows, cols)
+    pe = grid.pe
+    encs = [pruned_tensor(rng, config, method="ra", channels=2, sensitive_frac=0.5) for _ in range(rows)]
+    acts = [rng.integers(-128, 128, (encs[0].n_groups, encs[0].group)) for _ in range(cols)]
+    passes = [[bitvert_passes(pe, encs[r], acts[c]) for c in range(cols)] for r in range(rows)]
+    words = [[pe.pack(encs[r], acts[c]) for c in range(cols)] for r in range(rows)]
+    n = len(passes[0][0].results)
+    want = {(r, c): int(sum(passes[r][c].results)) for r in range(rows) for c in range(cols)}
+    wl, al = grid.weights_layout.size, grid.acts_layout.size
+    seen, after = {}, {}
+
+    async def bench(ctx):
+        ctx.set(grid.tile_passes, n)
+        for i in range(n):
+            word = 0
+            for r in range(rows):
+                view = pe.input_layout.from_bits(words[r][0][i])
+                word |= int(view.weights.as_value().value) << (r * wl)
+            for c in range(cols):
+                view = pe.input_layout.from_bits(words[0][c][i])
+                word |= int(view.acts.as_value().value) << (rows * wl + c * al)
+            ctx.set(grid.issue.payload.as_value(), word)
+            ctx.set(grid.issue.valid, 1)
+            await ctx.tick()
+            while not ctx.get(grid.issue.ready):
+                await ctx.tick()
+        ctx.set(grid.issue.valid, 0)
+        while not ctx.get(grid.tile_done):
+            await ctx.tick()
+        for r in range(rows):
+            for c in range(cols):
+                ctx.set(grid.sel_row, r), ctx.set(grid.sel_col, c)
+                assert ctx.get(grid.tile_done)
+                seen[r, c] = ctx.get(grid.acc)
+                await ctx.tick()
+        ctx.set(grid.clear, 1)
+        await ctx.tick()
+        ctx.set(grid.clear, 0)
+        for r in range(rows):
+            for c in range(cols):
+                ctx.set(grid.sel_row, r), ctx.set(grid.sel_col, c)
+                after[r, c] = (ctx.get(grid.acc), ctx.get(grid.tile_done))
+
+    run_sync(grid, bench)
+    assert n == 8 and len(set(want.values())) == rows * cols
+    assert seen == want
+    assert after == {(r, c): (0, 0) for r in range(rows) for c in range(cols)}
 
 
 def test_interface_is_pegrids():
@@ -120,3 +208,17 @@ def test_bad_arguments_refused():
         BitVertGrid(lambda: StripesPE(DenseConfig()), 2, 2)
     with pytest.raises(ValueError, match=r"cols must be an integer in \[1, 64\], got 65"):
         BitVertGrid(lambda: BitVertPE(BBSConfig()), 2, 65)
+    with pytest.raises(ValueError, match=r"tile_acc_width must be an integer in \[2, 64\], got 1"):
+        BitVertDatapath(BBSConfig(), tile_acc_width=1)
+    with pytest.raises(TypeError, match=r"acts_registered must be a bool \(True or False\), got 1"):
+        BitVertDatapath(BBSConfig(), acts_registered=1)
+
+
+def test_datapath_variants_ports():
+    """The PE's datapath keeps its result port and activation registers; the array variant has clear, no
+    result, and a tile_acc_width-bit accumulator."""
+    pe_dp = BitVertDatapath(BBSConfig())
+    arr_dp = BitVertDatapath(BBSConfig(), tile_acc_width=32, acts_registered=True)
+    assert "result" in pe_dp.signature.members and "clear" not in pe_dp.signature.members
+    assert "clear" in arr_dp.signature.members and "result" not in arr_dp.signature.members
+    assert (len(pe_dp.acc), len(arr_dp.acc)) == (20, 32)
