@@ -12,7 +12,8 @@ from sim.engine_vectors import real_layer_images, write_engine_vectors
 from sim.runner import run_cocotb
 
 #: (rows, cols): output channels K = rows + 2 and tokens T = cols + 1, so both shapes end in partial tiles
-SHAPES = [(2, 2), (4, 4)]
+#: (the 4 x 4 arrays of the characterization run the same slices in make synth, fpga.array_report)
+SHAPES = [(2, 2), (3, 2)]
 
 
 @pytest.mark.verilator

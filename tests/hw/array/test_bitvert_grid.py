@@ -61,7 +61,7 @@ def test_grid_cycle_by_cycle_against_pegrid(config, acc_width):
     steps) offered with random gaps, then idle cycles until tile_done, every accumulator read, clear,
     random idle cycles. issue.ready and tile_done equal in every cycle, acc in every cycle from
     tile_done to clear; with acc_width 14 the tile sums wrap, and still agree bit for bit."""
-    rows, cols, tiles = 3, 2, 30
+    rows, cols, tiles = 3, 2, 12
     rng = np.random.default_rng(config.pruned)
     shared = BitVertGrid(lambda: BitVertPE(config), rows, cols, acc_width)
     plain = PEGrid(lambda: BitVertPE(config), rows, cols, acc_width)
