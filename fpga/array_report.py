@@ -33,7 +33,8 @@ project's one iCE40 script :data:`fpga.pnr.ICE40_SYNTH`, which infers no DSP; EC
 MULT18X18D), ``buffers`` (each buffer's Yosys mapping: ``SB_RAM40_4K``, ``DP16KD``, ``LUT RAM`` or ``FF``),
 ``fits``, ``fmax_mhz`` (after nextpnr on the engine in :class:`fpga.pin_wrapper.BlockPinWrapper`; None
 when not placed), ``placed`` (nextpnr's utilization of the wrapped engine, ``{cell: [used, available]}``,
-also when it does not fit) and ``note``;
+also when it does not fit), ``note`` and for the ECP5 ``pnr`` (nextpnr-ecp5's placer and router: its
+defaults, HeAP and router1, unless ``--ecp5-placer``/``--ecp5-router`` say otherwise for the 4 x 4 rows);
 ``wrapper_ffs``: flip-flops the pin wrapper adds for place and route (every engine input bit);
 ``grid_ecp5_lut4`` (the grid alone: PEs, their shared logic, accumulators, lock-step issue) and
 ``lut4_per_pe`` = ``grid_ecp5_lut4 / pes``;
@@ -52,7 +53,7 @@ equal this row's: ``ref``, ``ecp5_lut4``, ``ecp5_fmax``, and per layer ``macs_pe
 ``ice40_search`` (on the iCE40 row): every shape considered and its outcome; ``key``: the cache key
 (SHA-256 of the engine's Verilog); ``revision``: ``git describe --always --dirty`` when it was measured.
 
-Layers. The slice is the one of the engine bench, tests/sim/test_engine_cocotb.py (``real_layers``):
+Layers. The slice is the one of the engine bench, :func:`sim.engine_vectors.real_layers`:
 the first ``rows + 2`` output channels of ``_fc`` (C = 1280, ``cols + 1`` tokens), of
 ``_blocks.8._expand_conv`` (C = 80, ``cols + 1`` pixels as tokens) and of ``_conv_stem`` (3 x 3, stride
 2, on an 11 x 11 crop: 25 outputs, C = 3 zero-padded to one pass), seeded random activations, the real
@@ -175,29 +176,12 @@ def _bbs(arch: str) -> bool:
 
 
 def slice_layers(arch: str, rows: int, cols: int, seed: int | None = None) -> list[tuple]:
-    """The engine bench's layer slice (tests/sim/test_engine_cocotb.py ``real_layers``, same draws; seed
-    ``rows`` as there): ``[(name, kind, weights, x, bias)]``, ``kind`` ``fc`` or ``conv``, weights processed
-    by ``arch``'s method (module docstring)."""
-    from golden.pretrained import pretrained_layers
-    rng = np.random.default_rng(rows if seed is None else seed)
-    layers = pretrained_layers()
-    K = rows + 2
-    a = ARCHS[check_choice("arch", arch, ARCHS)]
-    lanes = a.config.pe_length
-    out = []
-    for name in SLICE_LAYERS:
-        layer = layers[name]
-        q = layer.q[:K]
-        bias = np.round(layer.bias_float[:K] / (layer.scales[:K] / 32)).astype(np.int64)
-        sens = (np.arange(K) % 3 == 1) if _bbs(arch) else None
-        if name == "_conv_stem":
-            q = np.pad(q, ((0, 0), (0, lanes - q.shape[1]), (0, 0), (0, 0)))
-            x = np.pad(rng.integers(-128, 128, (3, 11, 11)), ((0, lanes - 3), (0, 0), (0, 0)))
-            out.append((name, "conv", a.prepare(q, sens), x, bias))
-        else:
-            q = q.reshape(K, -1)
-            out.append((name, "fc", a.prepare(q, sens), rng.integers(0, 128, (cols + 1, q.shape[1])), bias))
-    return out
+    """The engine bench's layer slice, :func:`sim.engine_vectors.real_layers` (seed ``rows`` as there):
+    ``[(name, kind, weights, x, bias)]``, ``kind`` ``fc`` or ``conv``, weights processed by ``arch``'s
+    method (module docstring)."""
+    from sim.engine_vectors import real_layers
+    check_choice("arch", arch, ARCHS)
+    return list(real_layers(arch, rows, cols, seed=rows if seed is None else seed))
 
 
 def _pow2(n: int) -> int:
@@ -481,7 +465,10 @@ def ice40_try(e: Engine, cache, place: bool = True) -> dict:
     return {**area, **res, "reason": res["note"] or "placed and routed"}
 
 
-def ecp5_figures(e: Engine, cache, place: bool = True) -> dict:
+def ecp5_figures(e: Engine, cache, place: bool = True, flow: tuple = ("heap", "router1")) -> dict:
+    """ECP5 area of the bare engine and, when ``place``, nextpnr-ecp5 with ``flow`` = (placer, router)
+    (:func:`fpga.pnr.ecp5_fmax`)."""
+    placer, router = flow
     area = _cached(cache, e.step_key("ecp5_area"), f"{e.name}: ECP5 synthesis",
                    lambda: ecp5_area_full(e.top, e.make, e.work / "ecp5_area"))
     out = {**area, "fits": None, "fmax_mhz": None, "placed": None, "note": ""}
@@ -490,10 +477,13 @@ def ecp5_figures(e: Engine, cache, place: bool = True) -> dict:
         return {**out, "fits": False, "note": "bare engine: " + ", ".join(over) + " of the ECP5-85F; not placed"}
     if not place:
         return {**out, "note": "not placed"}
-    workdir = e.work / "ecp5_pnr"
-    res = _cached(cache, e.step_key("ecp5_pnr"), f"{e.name}: ECP5-85F place and route (nextpnr-ecp5)",
-                  lambda: _route(lambda: _pnr.ecp5_fmax(e.top, e.make(), workdir), workdir))
-    return {**out, **res}
+    default = flow == ("heap", "router1")
+    workdir = e.work / ("ecp5_pnr" if default else f"ecp5_pnr_{placer}_{router}")
+    res = _cached(cache, e.step_key("ecp5_pnr" if default else f"ecp5_pnr:{placer}:{router}"),
+                  f"{e.name}: ECP5-85F place and route (nextpnr-ecp5, {placer} placer, {router})",
+                  lambda: _route(lambda: _pnr.ecp5_fmax(e.top, e.make(), workdir, router=router, placer=placer),
+                                 workdir))
+    return {**out, **res, "pnr": f"{placer} placer, {router}"}
 
 
 def _empty(note: str) -> dict:
@@ -510,8 +500,9 @@ def _revision() -> str:
 
 def characterize(arch: str, rows: int, cols: int, buffers: str = "registry", *, role: str = "ecp5",
                  ice40: bool = False, ecp5: bool = True, place: bool = True, sim: bool = True, cache=None,
-                 work=WORK) -> dict:
-    """One row (module docstring): ``ice40``/``ecp5`` run that FPGA's flow (``place``: also nextpnr),
+                 work=WORK, ecp5_flow: tuple = ("heap", "router1")) -> dict:
+    """One row (module docstring): ``ice40``/``ecp5`` run that FPGA's flow (``place``: also nextpnr;
+    ``ecp5_flow``: nextpnr-ecp5's placer and router),
     plus the grid alone on the ECP5, the slice simulation (``sim=False``: its cycle model only) and the
     whole-layer models."""
     e = Engine(arch, check_int("rows", rows, lo=1, hi=64), check_int("cols", cols, lo=1, hi=64), buffers, work)
@@ -537,7 +528,7 @@ def characterize(arch: str, rows: int, cols: int, buffers: str = "registry", *, 
         rec["ice40"] = {**_empty(""), **t}
     else:
         rec["ice40"] = _empty("not run")
-    rec["ecp5"] = ecp5_figures(e, cache, place) if ecp5 else _empty("not run")
+    rec["ecp5"] = ecp5_figures(e, cache, place, ecp5_flow) if ecp5 else _empty("not run")
     if ecp5:
         grid = _cached(cache, e.step_key("grid_ecp5_area"), f"{e.name}: ECP5 synthesis of the grid alone",
                        lambda: _pnr.ecp5_area(f"grid_{e.name}", e.make().grid, e.work / "grid_ecp5_area"))
@@ -722,9 +713,11 @@ def write(records: list[dict], reports=REPORTS) -> list[dict]:
     return rows
 
 
-def run_arch(arch: str, cache, work=WORK) -> list[dict]:
-    """The default plan for one architecture: ECP5 4 x 4, the iCE40 search and its shape."""
-    recs = [characterize(arch, *ECP5_SHAPE, "registry", role="ecp5", ecp5=True, cache=cache, work=work)]
+def run_arch(arch: str, cache, work=WORK, ecp5_flow: tuple = ("heap", "router1")) -> list[dict]:
+    """The default plan for one architecture: ECP5 4 x 4 (placed and routed with ``ecp5_flow``), the
+    iCE40 search and its shape (ECP5: nextpnr's defaults)."""
+    recs = [characterize(arch, *ECP5_SHAPE, "registry", role="ecp5", ecp5=True, cache=cache, work=work,
+                         ecp5_flow=ecp5_flow)]
     shape, tries = ice40_search(arch, cache, work=work)
     best = shape or min(ICE40_SHAPES, key=lambda s: s[0] * s[1])
     rec = characterize(arch, *best, "slice", role="ice40", ice40=True, ecp5=True, cache=cache, work=work)
@@ -766,18 +759,24 @@ def main(argv=None) -> int:
     ap.add_argument("--shape", action="append", type=_shape, help="characterize RxC on both FPGAs instead of the "
                                                                   "default plan (ECP5 4x4 and the iCE40 search)")
     ap.add_argument("--jobs", type=int, default=1, help="architectures run at once (default 1)")
+    ap.add_argument("--ecp5-placer", choices=("heap", "static"), default="heap",
+                    help="nextpnr-ecp5 placer for the 4x4 engines (default heap)")
+    ap.add_argument("--ecp5-router", choices=("router1", "router2"), default="router1",
+                    help="nextpnr-ecp5 router for the 4x4 engines (default router1)")
     ap.add_argument("--reports", default=str(REPORTS))
     args = ap.parse_args(argv)
     archs = args.arch or list(ARCHS)
     cache = Cache(Path(args.reports) / "array_cache.json")
+    flow = (args.ecp5_placer, args.ecp5_router)
 
     def one(arch):
         if args.shape:
             recs = [characterize(arch, r, c, "registry" if (r, c) == ECP5_SHAPE else "slice",
-                                 role="ecp5" if (r, c) == ECP5_SHAPE else "ice40", ice40=True, cache=cache)
+                                 role="ecp5" if (r, c) == ECP5_SHAPE else "ice40", ice40=True, cache=cache,
+                                 ecp5_flow=flow)
                     for r, c in args.shape]
         else:
-            recs = run_arch(arch, cache)
+            recs = run_arch(arch, cache, ecp5_flow=flow)
         write(recs, args.reports)
         log(f"{arch}: wrote {Path(args.reports) / 'array.json'}")
 

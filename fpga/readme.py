@@ -40,8 +40,13 @@ def bitlet_table(records) -> str:
     return bitlet_bar(records, json.loads(blocks.read_text()) if blocks.exists() else [])
 
 
+def array_table(records) -> str:
+    from fpga.array_report import markdown
+    return markdown(records)
+
+
 TABLES = {"area": ("area.json", area_table), "bench": ("bench.json", bench_table),
-          "pe": ("pe.json", pe_table), "bitlet": ("pe.json", bitlet_table)}
+          "pe": ("pe.json", pe_table), "bitlet": ("pe.json", bitlet_table), "array": ("array.json", array_table)}
 
 
 def replace_section(text: str, name: str, body: str) -> str:

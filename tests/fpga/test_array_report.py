@@ -92,18 +92,6 @@ def test_bitvert_prunes_the_slice(rows):
         assert not bv[k]["measured"] and bv[k]["cycles"] is None
 
 
-def test_slice_is_the_engine_bench_slice():
-    from tests.sim.test_engine_cocotb import real_layers
-    for arch in ("bitvert", "stripes8"):
-        mine = ar.slice_layers(arch, 2, 2)
-        theirs = list(real_layers(arch, 2, 2, seed=2))
-        assert [m[:2] for m in mine] == [t[:2] for t in theirs]
-        for (_, _, w, x, b), (_, _, w2, x2, b2) in zip(mine, theirs):
-            assert isinstance(w, BBSEncoded) == isinstance(w2, BBSEncoded) == (arch == "bitvert")
-            unpack = decode if arch == "bitvert" else np.asarray
-            assert np.array_equal(unpack(w), unpack(w2)) and np.array_equal(x, x2) and np.array_equal(b, b2)
-
-
 def test_lanes_of_every_architecture():
     got = {a: ar.pe_lanes(a)[0] for a in ARCHS}
     assert got["stripes"] == 16 and got["stripes8"] == 8 and got["bitvert"] == 8
