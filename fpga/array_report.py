@@ -289,7 +289,8 @@ def simulate(arch: str, make, run: bool = True) -> list[dict]:
 
 
 class Cache:
-    """Step results by key, in one JSON file (written after every new result; thread-safe)."""
+    """Step results by key, in one JSON file (written after every new result, merged with what other runs
+    wrote meanwhile; thread-safe)."""
 
     def __init__(self, path):
         self.path = Path(path)
@@ -302,6 +303,8 @@ class Cache:
     def put(self, key, value):
         with _LOCK:
             self.data[key] = value
+            if self.path.exists():                    # another run may have added results meanwhile
+                self.data = {**json.loads(self.path.read_text()), **self.data}
             self.path.parent.mkdir(parents=True, exist_ok=True)
             tmp = self.path.with_suffix(".tmp")
             tmp.write_text(json.dumps(self.data, indent=1) + "\n")
