@@ -50,6 +50,11 @@ Ports
     holds them.
 ``load_error`` : ``Out(1)``
     Sticky: a load word was refused (bad buffer or address); cleared by ``start``.
+``peek`` : ``In(stream.Signature(StructLayout({"buffer": 3, "addr": ...})))``; ``peek_data`` : ``Out(...)``
+    The host reads one buffer word while the engine is idle (``ready`` low while it runs): ``buffer`` as
+    ``load`` (1: one word of every bank, 3: bank 0's) or 4, the outputs (two's complement, ``acc_width``
+    bits); ``peek_data`` holds the word from the cycle after the transfer until the next one. An address
+    past the buffer's depth reads an unspecified word (the link's executor refuses such reads).
 """
 
 from __future__ import annotations
@@ -121,6 +126,9 @@ class LayerEngine(Component):
         self.addr_bits = unsigned_width(max(config.weight_depth, config.act_depth, config.param_depth) - 1)
         self.load_layout = data.StructLayout({"buffer": 2, "addr": self.addr_bits, "data": self.data_bits})
         self.desc_layout = descriptor_layout(config)
+        depths = (config.weight_depth, config.act_depth, config.param_depth, config.out_depth)
+        self.peek_layout = data.StructLayout({"buffer": 3, "addr": unsigned_width(max(depths) - 1)})
+        self.peek_bits = max(self.weight_bits, self.act_bits, self.param_bits, config.acc_width)
         #: the requantized outputs can feed the next layer (the PE takes INT8 activations)
         self.chains = self.pe.input_act_bits == OUT_BITS
         super().__init__({
@@ -131,6 +139,8 @@ class LayerEngine(Component):
             "cycles": Out(32),
             "drain": Out(stream.Signature(signed(config.acc_width))),
             "load_error": Out(1),
+            "peek": In(stream.Signature(self.peek_layout)),
+            "peek_data": Out(self.peek_bits),
         })
 
     def elaborate(self, platform):
@@ -380,4 +390,26 @@ class LayerEngine(Component):
                 with m.If(~d_more & d_valid & self.drain.ready):      # the last word is taken
                     m.d.sync += self.busy.eq(0)
                     m.next = "IDLE"
+
+        # -- peek: while idle the read ports serve the host (these assignments come last, so they win) --
+        pk = self.peek.payload
+        pk_take = Signal()
+        pk_buffer = Signal(3)
+        m.d.comb += [self.peek.ready.eq(~self.busy), pk_take.eq(self.peek.valid & self.peek.ready)]
+        with m.If(pk_take):
+            m.d.sync += pk_buffer.eq(pk.buffer)
+        with m.If(~self.busy):
+            for port in (w_rd, p_rd, o_rd, *a_rds):
+                m.d.comb += [port.addr.eq(pk.addr), port.en.eq(pk_take)]
+        with m.Switch(pk_buffer):
+            with m.Case(0):
+                m.d.comb += self.peek_data.eq(w_rd.data)
+            with m.Case(1):
+                m.d.comb += self.peek_data.eq(Cat(port.data for port in a_rds))
+            with m.Case(2):
+                m.d.comb += self.peek_data.eq(p_rd.data)
+            with m.Case(3):
+                m.d.comb += self.peek_data.eq(a_rds[0].data)
+            with m.Case(4):
+                m.d.comb += self.peek_data.eq(o_rd.data.as_unsigned())
         return m

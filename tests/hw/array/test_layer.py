@@ -201,3 +201,50 @@ def test_conv_then_conv_through_the_activation_buffer(arch):
     assert runs[1].outputs == want2.ravel().tolist()
     assert runs[3].outputs == want4.ravel().tolist()
     assert [r.cycles for r in runs] == [im.cycles.compute for im in (l1, l2, l3, l4)]
+
+
+@pytest.mark.parametrize("arch", ["stripes", "bitvert"])
+def test_peek_reads_every_buffer_back(arch):
+    """The host's read port (hw.link's READ): after a layer, every word loaded into the weight, activation
+    (all banks, and bank 0 alone) and parameter buffers and every output reads back exactly as written
+    or computed; peek is refused (ready low) while the layer runs."""
+    from amaranth.sim import Simulator
+    from sim.amaranth_sim import stream_get, stream_put
+    from sim.engine_sim import load_payload
+
+    rng = np.random.default_rng(11)
+    a = ARCHS[arch]
+    K, C, T = 3, a.config.pe_length, 4
+    w = a.prepare(laplace_int8(rng, (K, C)), np.array([False, True, False]) if arch == "bitvert" else None)
+    eng = engine(arch, SMALL)
+    image = fc_layer(eng, w, rng.integers(-128, 128, (T, C)), bias=rng.integers(-99, 99, K))
+    col_bits = eng.act_bits // SMALL.cols
+    want = {}
+    for buffer, addr, word in image.load:
+        want[(buffer, addr)] = word
+        if buffer == 1:
+            want[(3, addr)] = word & ((1 << col_bits) - 1)
+    want.update({(4, k * T + t): int(v) & ((1 << SMALL.acc_width) - 1)
+                 for (k, t), v in np.ndenumerate(image.expected)})
+    got, refused = {}, []
+
+    async def host(ctx):
+        for buffer, addr, word in image.load:
+            await stream_put(ctx, eng.load, load_payload(buffer, addr, word))
+        ctx.set(eng.desc, {**image.desc, "drain": 0})
+        ctx.set(eng.start, 1)
+        await ctx.tick()
+        ctx.set(eng.start, 0)
+        refused.append(ctx.get(eng.peek.ready))
+        while ctx.get(eng.busy):
+            await ctx.tick()
+        for buffer, addr in want:
+            await stream_put(ctx, eng.peek, {"buffer": buffer, "addr": addr})
+            got[(buffer, addr)] = ctx.get(eng.peek_data)
+
+    sim = Simulator(eng)
+    sim.add_clock(1e-6)
+    sim.add_testbench(host)
+    sim.run()
+    assert refused == [0]
+    assert got == want
