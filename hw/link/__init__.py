@@ -1,0 +1,1 @@
+"""The host link: UART, frames, command executor (docs/link.md)."""
