@@ -7,7 +7,8 @@ host's frames, which the board drops and reports and the driver resends, losing 
 import pytest
 
 from host.driver import open_board
-from host.layer import engine_of, run_layer
+from host.layer import engine_of
+from host.run import LAYERS, run_report
 from sim.board import SimulatedBoard
 from sim.engine_vectors import real_layer_images
 
@@ -43,11 +44,15 @@ def test_host_driver_runs_real_layers_on_the_simulated_board(arch, build_dir):
         with open_board(sim.url, port=port, timeout=5.0) as board:
             name, eng = engine_of(board.identity)
             assert name == arch and (board.identity.rows, board.identity.cols) == (2, 2)
-            for layer, image in real_layer_images(eng, arch, seed=1)[1:]:    # block-8 expand 1x1, the stem
-                run = run_layer(board, eng, image, layer)
-                assert run.outputs.tolist() == run.expected.tolist(), run.report()
-                assert run.cycles == run.model_cycles == image.cycles.compute
-            st = board.status()
+            images = dict(real_layer_images(eng, arch, seed=1))
+            lines = []
+            report = run_report(board, ["expand", "stem"], seed=1, out=lines.append)    # python -m host.run's
+            for entry, short in zip(report["layers"], ["expand", "stem"]):
+                image = images[LAYERS[short]]
+                assert entry["match"] is True and entry["outputs"] == list(image.expected.shape), lines
+                assert entry["cycles"] == entry["model_cycles"] == image.cycles.compute
+            assert "match the golden model" in lines[1] and "cycles" in lines[2]
             # two corrupted frames answered NAK, one truncated frame dropped after the timeout; each resent
-            assert (st.crc_errors, st.timeouts, st.overflows, st.line_errors, st.refused) == (2, 1, 0, 0, 0)
+            assert report["link"] == dict(crc_errors=2, timeouts=1, overflows=0, line_errors=0, refused=0,
+                                          resends=3, frames=report["link"]["frames"])
             assert board.resends == 3
