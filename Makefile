@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 JOBS   ?= auto
 
-.PHONY: all verilog test synth bench readme clean distclean iverilog verilator help
+.PHONY: all verilog test synth bench readme clean distclean iverilog verilator help bitstream flash programmer
 
 all: verilog
 
@@ -17,6 +17,8 @@ help:
 	@echo "make synth     Yosys area (area.json/md) and PE area, Fmax, throughput (pe.json/md) in build/reports/"
 	@echo "make bench     golden-model speed on a ResNet-50-sized network: build/reports/bench.json;"
 	@echo "               layer-engine simulation speed, Icarus and Verilator: build/reports/sim_speed.json"
+	@echo "make bitstream BOARD=icebreaker|ulx3s [ARCH=bitvert ROWS=2 COLS=2]  a board's bitstream in build/boards/"
+	@echo "make flash     the same, then program it into the board (iceprog, openFPGALoader; FLASH=1: SPI flash)"
 	@echo "make readme    refresh docs/results.md from build/reports/, docs/payloads.md, docs/img/"
 	@echo "make clean     remove build/ (make distclean also removes .venv)"
 	@echo ""
@@ -64,6 +66,29 @@ verilog: $(STAMP)
 
 test: $(STAMP) iverilog verilator
 	PYTHONWARNINGS=error $(PY) -m pytest -n $(JOBS) --durations=10 $(PYTEST_ARGS)
+
+# a board's bitstream (fpga/board.py): the layer engine ARCH (ROWS x COLS; default the board's) behind its UART
+BOARD ?= icebreaker
+BOARD_ARGS = --board $(BOARD) $(if $(ARCH),--arch $(ARCH)) $(if $(ROWS),--rows $(ROWS)) $(if $(COLS),--cols $(COLS)) \
+             $(if $(BAUD),--baud $(BAUD))
+bitstream: $(STAMP)
+	$(PY) -m fpga.board bitstream $(BOARD_ARGS)
+
+flash: $(STAMP) programmer
+	$(PY) -m fpga.board flash $(BOARD_ARGS) $(if $(FLASH),--flash)
+
+# the board's programmer: Debian's fpga-icestorm (iceprog) or openfpgaloader, installed as root when missing
+programmer:
+	@case "$(BOARD)" in icebreaker) tool=iceprog; pkg=fpga-icestorm;; ulx3s*) tool=openFPGALoader; pkg=openfpgaloader;; \
+	  *) echo "error: BOARD=$(BOARD): allowed icebreaker, ulx3s, ulx3s-12f, ulx3s-25f, ulx3s-45f, ulx3s-85f" >&2; exit 1;; esac; \
+	if ! command -v $$tool >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "$$tool not found: installing Debian package '$$pkg' with apt-get"; \
+	    (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$pkg) >/dev/null; \
+	  else \
+	    echo "error: $$tool programs the $(BOARD). Debian/Ubuntu: sudo apt-get install $$pkg" >&2; exit 1; \
+	  fi; \
+	fi
 
 # HEAVY=1 adds the configurations marked heavy (Bitlet fp32 and 64-pair, 16 LUT multipliers; nextpnr's
 # static placer and router2 on the ECP5); the 64-pair Bitlet PEs are placed, not routed: ROUTE=1 routes

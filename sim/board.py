@@ -36,7 +36,8 @@ def sim_core(arch: str, rows: int = 2, cols: int = 2) -> SerialCore:
     check_choice("arch", arch, ARCHS)
     cfg = ArrayConfig(rows=check_int("rows", rows, lo=1, hi=16), cols=check_int("cols", cols, lo=1, hi=16),
                       **SIM_BUFFERS)
-    return SerialCore(engine(arch, cfg), arch=list(ARCHS).index(arch), clk_hz=SIM_CLK_HZ, divisor=SIM_DIVISOR)
+    return SerialCore(engine(arch, cfg, hold_desc=True), arch=list(ARCHS).index(arch), clk_hz=SIM_CLK_HZ,
+                      divisor=SIM_DIVISOR)
 
 
 class SimulatedBoard:

@@ -65,6 +65,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.array import MULT_BITS, OUT_BITS, SHIFT_MAX, ArrayConfig
 from golden.bits import twos_range, unsigned_width
+from golden.check import check_bool
 from hw.array.conv_address import ConvAddress
 from hw.array.grid import PASS_COUNTER_WIDTH, PEGrid
 from hw.base import Component
@@ -110,13 +111,16 @@ class LayerEngine(Component):
     per-column logic has the same constructor and ports, and ``grid.pe`` a PE of the same payload).
 
     See the module docstring for the buffers and ports; the exact cycle count is
-    :func:`golden.array.engine_cycles`.
+    :func:`golden.array.engine_cycles`. ``hold_desc``: the driver of ``desc`` holds it constant from
+    ``start`` until ``busy`` falls (the host link does: it refuses ``DESC`` while busy), so the engine
+    reads the port instead of latching a copy (one flip-flop per descriptor bit less); default False.
     """
 
-    def __init__(self, make_pe, config: ArrayConfig, grid_class=PEGrid):
+    def __init__(self, make_pe, config: ArrayConfig, grid_class=PEGrid, *, hold_desc: bool = False):
         if not isinstance(config, ArrayConfig):
             raise TypeError(f"config must be a golden.array.ArrayConfig, got {type(config).__name__}")
         self.config = config
+        self.hold_desc = check_bool("hold_desc", hold_desc)
         self.grid = grid_class(make_pe, config.rows, config.cols, config.acc_width)
         self.pe = self.grid.pe
         self.weight_bits = self.grid.issue_layout.members["weights"].size
@@ -162,7 +166,8 @@ class LayerEngine(Component):
         a_rds = [bank.read_port() for bank in banks]
         w_rd, p_rd, o_rd = (mem.read_port() for mem in (wmem, pmem, omem))
 
-        desc = Signal(self.desc_layout)
+        # the layer's descriptor: latched at start, unless the driver of the port holds it while busy
+        desc = self.desc if self.hold_desc else Signal(self.desc_layout)
         busy_compute = Signal()
 
         # -- load port: one word per cycle while idle ---------------------------------------------
@@ -260,9 +265,14 @@ class LayerEngine(Component):
         m.d.comb += [bias.eq(prm[wb_r].bias), mult.eq(prm[wb_r].mult)]
         raw = Signal(signed(cfg.acc_width))
         m.d.comb += raw.eq(grid.acc + bias)
+        # (p + 2**(s-1)) >> s == ((p >> (s-1)) + 1) >> 1 for s >= 1 (p = q * 2**(s-1) + r, 0 <= r < 2**(s-1):
+        # both are floor((q + 1) / 2)): one barrel shifter of the product's width, not of product + round
+        product = Signal(signed(cfg.acc_width + MULT_BITS + 1))
+        coarse = Signal.like(product)
         scaled = Signal(signed(cfg.acc_width + MULT_BITS + 2))
-        half = Mux(desc.shift == 0, 0, Const(1, cfg.acc_width + MULT_BITS) << (desc.shift - 1)[:len(desc.shift)])
-        m.d.comb += scaled.eq((raw * mult + half) >> desc.shift)
+        m.d.comb += [product.eq(raw * mult),
+                     coarse.eq(product >> Mux(desc.shift == 0, 0, desc.shift - 1)[:len(desc.shift)]),
+                     scaled.eq(Mux(desc.shift == 0, product, (coarse + 1) >> 1))]
         lo, hi = twos_range(OUT_BITS)
         floor = Signal(signed(OUT_BITS))
         m.d.comb += floor.eq(Mux(desc.relu, 0, lo))
@@ -314,7 +324,9 @@ class LayerEngine(Component):
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.start):
-                    m.d.sync += [desc.eq(self.desc), self.busy.eq(1), busy_compute.eq(1), self.cycles.eq(0),
+                    if not self.hold_desc:
+                        m.d.sync += desc.eq(self.desc)
+                    m.d.sync += [self.busy.eq(1), busy_compute.eq(1), self.cycles.eq(0),
                                  self.load_error.eq(0),
                                  rd_p.eq(0), rd_kt.eq(0), rd_tt.eq(0), rd_wbase.eq(self.desc.w_base), rd_abase.eq(self.desc.a_base),
                                  rd_more.eq(1), k_div.eq(0), k_mod.eq(0), k0_div.eq(0), k0_mod.eq(0),

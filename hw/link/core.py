@@ -25,7 +25,7 @@ meanwhile wait in the receive FIFO (:data:`golden.link.RX_FIFO` bytes).
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, ResetInserter, Signal
+from amaranth.hdl import Array, Cat, Const, Module, Mux, ResetInserter, Signal
 from amaranth.lib import fifo, stream
 from amaranth.lib.wiring import In, Out
 
@@ -144,8 +144,9 @@ class LinkCore(Component):
         nb = Signal(8)                                # bytes per word of the addressed buffer
         depth = Signal(17)
         big = max(self.nbytes.values())
-        fixed = max(len(self.identity), sum(n for _, n in STATUS_FIELDS))
-        shift = Signal(8 * max(big, fixed))           # the bytes still to send (low byte first)
+        shift = Signal(8 * max(big, sum(n for _, n in STATUS_FIELDS)))   # bytes still to send, low byte first
+        from_ident = Signal()                         # IDENT: the bytes come from the constant record
+        ident_rom = Array(Const(b, 8) for b in self.identity)
         left = Signal(8)                              # bytes left in shift
         byte_i = Signal(8)                            # WRITE: bytes of the current word assembled
         desc = Signal(eng.desc_layout)
@@ -195,7 +196,8 @@ class LinkCore(Component):
                         with m.If(length != 0):
                             refuse(Status.BAD_LENGTH)
                         with m.Else():
-                            respond(int.from_bytes(self.identity, "little"), len(self.identity))
+                            respond(0, len(self.identity))
+                            m.d.sync += from_ident.eq(1)
                     with m.Case(Command.STATUS):
                         with m.If(length != 0):
                             refuse(Status.BAD_LENGTH)
@@ -347,11 +349,13 @@ class LinkCore(Component):
                     with m.Else():
                         m.next = "DONE"
                 with m.Else():
-                    m.d.comb += [ftx.payload.valid.eq(1), ftx.payload.payload.eq(shift[:8])]
+                    byte = Mux(from_ident, ident_rom[len(self.identity) - left], shift[:8])
+                    m.d.comb += [ftx.payload.valid.eq(1), ftx.payload.payload.eq(byte)]
                     with m.If(ftx.payload.ready):
                         m.d.sync += [shift.eq(shift >> 8), left.eq(left - 1)]
             with m.State("DONE"):
                 m.d.comb += frx.frame.ready.eq(1)
+                m.d.sync += from_ident.eq(0)
                 m.next = "IDLE"
 
         for name, c in counters.items():

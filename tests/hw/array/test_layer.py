@@ -43,6 +43,32 @@ def test_fc_layer_exact_with_stalls(arch):
     assert r_raw.load_error == 0
 
 
+def test_requantization_at_every_kind_of_shift():
+    """The output stage at shift 0 (no rounding), 1, the shifts of real layers, and SHIFT_MAX = 47, with
+    and without ReLU, multipliers up to 2**16 - 1 and accumulators near the 32-bit limits, equal to
+    golden.array.requantize (the rounding is computed as ((p >> (s-1)) + 1) >> 1 in hardware)."""
+    from golden.array import SHIFT_MAX
+    rng = np.random.default_rng(11)
+    eng = engine("stripes", SMALL)
+    K, C, T = 4, 16, 3
+    w = laplace_int8(rng, (K, C))
+    x = rng.integers(-128, 128, (T, C))
+    images, wants = [], []
+    for shift, relu, big in [(0, False, False), (1, False, False), (1, True, False), (2, False, False),
+                             (13, True, False), (20, False, True), (31, False, True), (SHIFT_MAX, False, True)]:
+        bias = rng.integers(-(1 << 30), 1 << 30, K) if big else rng.integers(-400, 400, K)
+        mult = np.array([1, 1 << 15, (1 << 16) - 1, int(rng.integers(1, 1 << 16))])
+        image = fc_layer(eng, w, x, bias=bias, mult=mult, shift=shift, relu=relu, requant=True)
+        want = requantize(fc_reference(w, x, bias).reshape(K, T), mult, shift, relu=relu)
+        assert np.array_equal(image.expected, want)
+        images.append(image)
+        wants.append(want)
+    assert len({tuple(wn.ravel()) for wn in wants}) == len(wants)        # the cases are told apart
+    for run, image in zip(run_engine(eng, images, seed=5), images):
+        assert run.outputs == image.expected.ravel().tolist()
+        assert run.cycles == image.cycles.compute
+
+
 def _ints(w):
     from golden.bbs import BBSEncoded, decode
     return decode(w) if isinstance(w, BBSEncoded) else w

@@ -40,7 +40,7 @@ class Bench(Component):
 
 
 def make_core(arch="stripes"):
-    eng = engine(arch, CFG)
+    eng = engine(arch, CFG, hold_desc=True)          # as on a board (fpga.board) and the simulated board
     return LinkCore(eng, arch=list(ARCHS).index(arch), clk_hz=12_000_000, divisor=4, timeout=TIMEOUT)
 
 

@@ -1,0 +1,303 @@
+# amaranth: UnusedElaboratable=no
+"""Board top levels, bitstreams and flashing: a layer engine behind the UART of an iCEBreaker or a ULX3S
+(docs/link.md, "On a board").
+
+:class:`BoardTop` puts a :class:`hw.link.top.SerialCore` (UART, host link, layer engine) between the
+board's ``uart`` resource (amaranth-boards: the FTDI's second channel on the iCEBreaker, its only one on
+the ULX3S) and the board's default clock; nothing else of the board is used. The engine's buffers are
+:func:`fpga.array_report.slice_buffers` of its shape: they hold the real layers ``python -m host.run``
+runs. The UART's divisor is ``round(clk / baud)`` (:func:`hw.link.uart.divisor_for`), 1 Mbaud by default:
+12 on the iCEBreaker (12 MHz), 25 on the ULX3S (25 MHz), both exact.
+
+``python -m fpga.board bitstream --board B [--arch A --rows R --cols C --baud N]`` elaborates, synthesizes
+(Yosys), places and routes (nextpnr, the board's clock as the timing constraint, seed 1) and packs
+(icepack / ecppack) with the YoWASP tools of the project's dependencies into
+``build/boards/<board>_<arch>_<R>x<C>/``; it fails when the design does not fit the FPGA or nextpnr's
+Fmax misses the board's clock, and writes ``board.json`` (utilization, Fmax, the tools' versions).
+An unchanged design (the same RTLIL, build script and options: ``key`` of ``board.json``) is not built
+again. ``python -m fpga.board flash --board B ...`` builds the bitstream when it is missing or out of date
+and programs it (``iceprog``; ``openFPGALoader -b ulx3s``) into the FPGA's configuration RAM, or with
+``--flash`` into the SPI flash. ``make bitstream`` and
+``make flash`` (``BOARD=``, ``ARCH=``, ``ROWS=``, ``COLS=``) call them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import importlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import NamedTuple
+
+from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable, Module, ResetSignal, Signal
+from amaranth.lib import io
+
+from golden.array import ArrayConfig
+from fpga.synth import run_key
+from golden.check import check_choice, check_int
+
+__all__ = ["BOARDS", "BoardSpec", "BoardTop", "board_config", "build_dir_of", "bitstream", "flash",
+           "programmer_command", "main"]
+
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD = ROOT / "build" / "boards"
+
+
+class BoardSpec(NamedTuple):
+    """A board: its amaranth-boards platform, clock, bitstream file, programmer and default engine."""
+    name: str
+    platform: str            # module.Class of amaranth-boards
+    family: str              # ice40 or ecp5
+    clk_hz: int
+    bitstream: str           # the file the programmer takes (top.bin, top.bit)
+    programmer: tuple        # command before the bitstream, into configuration RAM
+    flash_programmer: tuple  # command before the bitstream, into the SPI flash
+    install: str             # how to get the programmer
+    default: tuple           # (arch, rows, cols) that fits the FPGA
+
+    def make_platform(self):
+        module, cls = self.platform.rsplit(".", 1)
+        return getattr(importlib.import_module(module), cls)()
+
+
+_ICEPROG = "Debian/Ubuntu: apt-get install fpga-icestorm (iceprog); or set ICEPROG to its path"
+_OFL = "Debian/Ubuntu: apt-get install openfpgaloader; or set OPENFPGALOADER to its path"
+
+#: the boards, by the name ``--board`` / ``BOARD=`` takes
+BOARDS = {b.name: b for b in [
+    BoardSpec("icebreaker", "amaranth_boards.icebreaker.ICEBreakerPlatform", "ice40", 12_000_000, "top.bin",
+              ("iceprog", "-S"), ("iceprog",), _ICEPROG, ("stripes", 1, 1)),
+    *[BoardSpec(f"ulx3s-{size}", f"amaranth_boards.ulx3s.ULX3S_{size.upper()}_Platform", "ecp5", 25_000_000,
+                "top.bit", ("openFPGALoader", "-b", "ulx3s", "-m"), ("openFPGALoader", "-b", "ulx3s", "-f"), _OFL,
+                ("bitvert", 2, 2) if size in ("45f", "85f") else ("stripes", 2, 2))
+      for size in ("12f", "25f", "45f", "85f")],
+]}
+BOARDS["ulx3s"] = BOARDS["ulx3s-85f"]._replace(name="ulx3s")
+
+
+def board_config(arch: str, rows: int, cols: int) -> ArrayConfig:
+    """The engine of a board: ``rows x cols`` of ``arch`` with the buffers of the real layer slices."""
+    from fpga.array_report import slice_buffers
+    return ArrayConfig(rows=rows, cols=cols, **slice_buffers(arch, rows, cols))
+
+
+class BoardTop(Elaboratable):
+    """The design of a board: :class:`~hw.link.top.SerialCore` of ``arch`` on ``rows x cols`` at ``baud``,
+    wired to the platform's ``uart`` 0 and clocked by its default clock.
+
+    ``core``: the SerialCore (``core.core.engine`` the engine, ``core.divisor`` the UART divisor).
+    """
+
+    # built without being elaborated by the tests and by ``flash`` (a missing tool): no warning (hw/base.py)
+    def __new__(cls, *args, **kwargs):
+        return super().__new__(cls, *args, src_loc_at=0, **kwargs)
+
+    def __init__(self, board: str, arch: str, rows: int, cols: int, baud: int = 1_000_000):
+        from hw.array.archs import ARCHS, engine
+        from hw.link.top import SerialCore
+        from hw.link.uart import divisor_for
+        self.spec = BOARDS[check_choice("board", board, BOARDS)]
+        check_choice("arch", arch, ARCHS)
+        rows, cols = check_int("rows", rows, lo=1, hi=16), check_int("cols", cols, lo=1, hi=16)
+        self.arch, self.rows, self.cols, self.baud = arch, rows, cols, baud
+        self.core = SerialCore(engine(arch, board_config(arch, rows, cols), hold_desc=True), arch=list(ARCHS).index(arch),
+                               clk_hz=self.spec.clk_hz, divisor=divisor_for(self.spec.clk_hz, baud))
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.core = core = self.core
+        if platform is not None:
+            if self.spec.family == "ecp5":
+                self._ecp5_sync(m, platform)
+            uart = platform.request("uart", 0, dir="-")
+            m.submodules.rx_buf = rx = io.Buffer("i", uart.rx)
+            m.submodules.tx_buf = tx = io.Buffer("o", uart.tx)
+            m.d.comb += [core.rx.eq(rx.i), tx.o.eq(core.tx)]
+        return m
+
+
+    #: power-on reset of the ECP5 design, in clock cycles
+    POR_CYCLES = 255
+
+    def _ecp5_sync(self, m, platform):
+        """The sync domain with a reset: Amaranth's ECP5 platforms make ``sync`` reset-less (their GSR
+        resets every flip-flop at configuration), but the PEs and the link's soft reset use the
+        domain's reset, so the board clocks ``sync`` itself and holds its reset for
+        :data:`POR_CYCLES` cycles after configuration (a reset-less counter, zero after configuration)."""
+        clk = io.Buffer("i", platform.request(platform.default_clk, dir="-"))
+        m.submodules.clk_buf = clk
+        m.domains.sync = ClockDomain("sync")
+        m.domains.por = ClockDomain("por", reset_less=True, local=True)
+        timer = Signal(range(self.POR_CYCLES + 1))
+        with m.If(timer != self.POR_CYCLES):
+            m.d.por += timer.eq(timer + 1)
+        m.d.comb += [ClockSignal("sync").eq(clk.i), ClockSignal("por").eq(clk.i),
+                     ResetSignal("sync").eq(timer != self.POR_CYCLES)]
+
+
+def build_dir_of(board: str, arch: str, rows: int, cols: int) -> Path:
+    return BUILD / f"{board}_{arch}_{rows}x{cols}"
+
+
+def _yowasp(tool: str) -> str:
+    """The YoWASP build of ``tool`` next to this Python (the project's dependency), else on PATH."""
+    local = Path(sys.executable).parent / f"yowasp-{tool}"
+    if local.exists():
+        return str(local)
+    found = shutil.which(f"yowasp-{tool}")
+    if not found:
+        raise RuntimeError(f"yowasp-{tool} not found: install the project (pip install -e .), which depends on it")
+    return found
+
+
+def _tool_env(family: str) -> dict:
+    """Amaranth's build script takes each tool from an environment variable named after it."""
+    tools = ["yosys", f"nextpnr-{family}", "icepack" if family == "ice40" else "ecppack"]
+    env = {t.upper().replace("-", "_"): os.environ.get(t.upper().replace("-", "_")) or _yowasp(t) for t in tools}
+    return {**os.environ, **env}
+
+
+_UTIL = re.compile(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+(\d+)%", re.M)
+_FMAX = re.compile(r"Max frequency for clock\s+'([^']*)': ([0-9.]+) MHz \(([A-Z]+) at ([0-9.]+) MHz\)")
+
+
+def _tool_versions(env: dict, family: str) -> dict:
+    out = {}
+    for tool in ("YOSYS", f"NEXTPNR_{family.upper()}"):
+        try:
+            out[tool.lower()] = subprocess.run([env[tool], "--version"], capture_output=True, text=True,
+                                               timeout=120).stdout.strip().splitlines()[0]
+        except (OSError, IndexError, subprocess.TimeoutExpired):
+            out[tool.lower()] = "unknown"
+    return out
+
+
+def bitstream(board: str, arch: str | None = None, rows: int | None = None, cols: int | None = None, *,
+              baud: int = 1_000_000, out_dir: Path | None = None, log=print) -> dict:
+    """Build the bitstream of ``arch`` (default: the board's) on ``rows x cols``; its ``board.json`` record.
+
+    Raises ``RuntimeError`` when a tool fails, the design does not fit, or the Fmax misses the board's clock.
+    """
+    spec = BOARDS[check_choice("board", board, BOARDS)]
+    arch = arch or spec.default[0]
+    rows = spec.default[1] if rows is None else rows
+    cols = spec.default[2] if cols is None else cols
+    top = BoardTop(board, arch, rows, cols, baud)
+    out = Path(out_dir or build_dir_of(board, arch, rows, cols))
+    out.mkdir(parents=True, exist_ok=True)
+    log(f"{board}: {arch} {rows} x {cols} at {spec.clk_hz / 1e6:g} MHz, UART {baud:,} baud (divisor "
+        f"{top.core.divisor}); building in {out} (Yosys, nextpnr-{spec.family}; minutes)")
+    platform = spec.make_platform()
+    env = _tool_env(spec.family)
+    extra = {"nextpnr_opts": "--seed 1"}
+    if spec.family == "ecp5":
+        extra["synth_opts"] = "-noabc9"        # Yosys 0.70's abc9 aborts on these designs (fpga/pnr.py)
+    else:
+        extra["synth_opts"] = "-dsp"           # the requantization multiplier in SB_MAC16, not 1000s of LUTs
+    plan = platform.build(top, name="top", build_dir=str(out), do_build=False, **extra)
+    key = run_key(plan.files["top.il"], plan.files["build_top.sh"], json.dumps(extra, sort_keys=True))
+    done = out / "board.json"
+    if done.exists() and (out / spec.bitstream).exists():
+        record = json.loads(done.read_text())
+        if record.get("key") == key:
+            log(f"{out / spec.bitstream}: up to date (Fmax {record['fmax_mhz']:.1f} MHz)")
+            return record
+    done.unlink(missing_ok=True)
+    plan.extract(str(out))
+    script = "build_top.sh"
+    proc = subprocess.run(["sh", script], cwd=out, env=env, capture_output=True, text=True)
+    (out / "build.log").write_text(proc.stdout + proc.stderr)
+    tim = (out / "top.tim").read_text() if (out / "top.tim").exists() else ""
+    util = {m[1]: [int(m[2]), int(m[3])] for m in _UTIL.finditer(tim)}
+    fmax = [(m[1], float(m[2]), m[3]) for m in _FMAX.finditer(tim)]
+    if proc.returncode != 0 or not (out / spec.bitstream).exists():
+        over = [f"{cell} {u}/{a}" for cell, (u, a) in util.items() if u > a]
+        if over:
+            why = "the design does not fit the FPGA: " + ", ".join(over)
+        elif fmax and fmax[-1][2] == "FAIL":
+            why = (f"timing fails: Fmax {fmax[-1][1]:.1f} MHz for clock {fmax[-1][0]}, below the board's "
+                   f"{spec.clk_hz / 1e6:g} MHz")
+        else:
+            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+            why = f"the build script failed (exit code {proc.returncode}):\n{tail}"
+        raise RuntimeError(f"{board} bitstream of {arch} {rows} x {cols}: {why} (log: {out / 'build.log'})")
+    final = fmax[-1] if fmax else None
+    if final is None or final[1] < spec.clk_hz / 1e6:
+        raise RuntimeError(f"{board} bitstream of {arch} {rows} x {cols}: nextpnr reports "
+                           f"{'no Fmax' if final is None else f'Fmax {final[1]:.1f} MHz'}, the board's clock is "
+                           f"{spec.clk_hz / 1e6:g} MHz (log: {out / 'top.tim'})")
+    record = {"board": board, "arch": arch, "rows": rows, "cols": cols, "baud": baud, "divisor": top.core.divisor,
+              "clk_hz": spec.clk_hz, "fmax_mhz": final[1], "utilization": util,
+              "config": dataclasses.asdict(board_config(arch, rows, cols)),
+              "bitstream": str(out / spec.bitstream), "tools": _tool_versions(env, spec.family), "key": key}
+    done.write_text(json.dumps(record, indent=1) + "\n")
+    log(f"{out / spec.bitstream}: Fmax {final[1]:.1f} MHz (clock {spec.clk_hz / 1e6:g} MHz); "
+        + ", ".join(f"{c} {u}/{a}" for c, (u, a) in util.items() if u))
+    return record
+
+
+def programmer_command(board: str, path: Path, to_flash: bool = False) -> list[str]:
+    """The command that programs ``path`` into ``board`` (``ICEPROG`` / ``OPENFPGALOADER`` override the
+    tool); raises ``RuntimeError`` naming how to install the tool when it is missing."""
+    spec = BOARDS[check_choice("board", board, BOARDS)]
+    cmd = list(spec.flash_programmer if to_flash else spec.programmer)
+    tool = os.environ.get(cmd[0].upper()) or cmd[0]
+    if shutil.which(tool) is None:
+        raise RuntimeError(f"{cmd[0]} not found: it programs the {board}. {spec.install}")
+    return [tool, *cmd[1:], str(path)]
+
+
+def flash(board: str, arch: str | None = None, rows: int | None = None, cols: int | None = None, *,
+          baud: int = 1_000_000, to_flash: bool = False, log=print) -> None:
+    """Program the bitstream of these parameters into ``board``, building it first when it is missing or
+    out of date (:func:`bitstream`). Raises ``RuntimeError`` when the programmer is missing or fails."""
+    spec = BOARDS[check_choice("board", board, BOARDS)]
+    programmer_command(board, Path(spec.bitstream), to_flash)          # a missing tool fails before the build
+    record = bitstream(board, arch, rows, cols, baud=baud, log=log)
+    cmd = programmer_command(board, Path(record["bitstream"]), to_flash)
+    log(" ".join(cmd))
+    proc = subprocess.run(cmd)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{Path(cmd[0]).name} failed (exit code {proc.returncode}): is the {board} plugged in "
+                           f"by USB, and may this user open it? (udev rules, or run as root)")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m fpga.board", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("action", choices=["bitstream", "flash", "list"])
+    ap.add_argument("--board", default="icebreaker", help=f"one of {', '.join(BOARDS)} (default icebreaker)")
+    ap.add_argument("--arch", help="the architecture (default: the board's, see 'list')")
+    ap.add_argument("--rows", type=int)
+    ap.add_argument("--cols", type=int)
+    ap.add_argument("--baud", type=int, default=1_000_000)
+    ap.add_argument("--flash", action="store_true", help="flash: write the SPI flash (kept across power cycles)")
+    args = ap.parse_args(argv)
+    if args.action == "list":
+        for b in BOARDS.values():
+            arch, r, c = b.default
+            print(f"{b.name:11s} {b.family} {b.clk_hz / 1e6:g} MHz, default engine {arch} {r} x {c}, "
+                  f"programmer {' '.join(b.programmer)}")
+        return 0
+    try:
+        if args.action == "bitstream":
+            bitstream(args.board, args.arch, args.rows, args.cols, baud=args.baud)
+        else:
+            flash(args.board, args.arch, args.rows, args.cols, baud=args.baud, to_flash=args.flash)
+    except (ValueError, TypeError) as e:
+        ap.error(str(e))
+    except RuntimeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

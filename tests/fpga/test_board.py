@@ -1,0 +1,70 @@
+"""fpga.board: the board tops elaborate through amaranth-boards with the UART on the right pins and the
+board's clock as the timing constraint; bad parameters and missing tools are refused by name. The
+bitstreams themselves (minutes of nextpnr) are built by ``make bitstream``, their figures in docs/link.md."""
+
+import re
+
+import pytest
+
+from fpga.board import BOARDS, BoardTop, bitstream, board_config, flash, programmer_command
+from fpga.array_report import slice_buffers
+
+
+@pytest.mark.parametrize("board, pins, clock", [
+    ("icebreaker", {"uart_0__rx__io 6", "uart_0__tx__io 9", "clk12_0__io 35"}, "set_frequency clk12_0__io 12.0"),
+    ("ulx3s", {'"uart_0__rx__io" SITE "M1"', '"uart_0__tx__io" SITE "L4"', '"clk25_0__io" SITE "G2"'},
+     'FREQUENCY PORT "clk25_0__io" 25000000.0 HZ'),
+])
+def test_board_top_elaborates_with_the_uart_pins_and_the_clock(board, pins, clock):
+    spec = BOARDS[board]
+    top = BoardTop(board, "stripes", 1, 1)
+    assert top.core.divisor == spec.clk_hz // 1_000_000           # 1 Mbaud: 12 and 25, exact
+    plan = spec.make_platform().build(top, name="top", do_build=False)
+    constraints = next(v for k, v in plan.files.items() if k.endswith((".pcf", ".lpf")))
+    for pin in pins:
+        assert pin in constraints
+    assert clock in constraints
+    assert "uart_tx_enable" not in constraints                  # the ULX3S's FTDI TXDEN pin is left alone
+    il = plan.files["top.il"]
+    assert re.search(r"cell \\\w*core", il) or "core" in il
+
+
+def test_board_buffers_hold_the_real_layers_of_host_run():
+    cfg = board_config("bitvert", 2, 2)
+    assert {k: getattr(cfg, k) for k in slice_buffers("bitvert", 2, 2)} == slice_buffers("bitvert", 2, 2)
+
+
+def test_every_board_has_a_default_engine_and_a_programmer():
+    assert {"icebreaker", "ulx3s", "ulx3s-85f"} <= set(BOARDS)
+    for spec in BOARDS.values():
+        arch, rows, cols = spec.default
+        assert BoardTop(spec.name, arch, rows, cols).spec is spec
+        assert spec.programmer[0] in ("iceprog", "openFPGALoader")
+
+
+def test_bad_parameters_name_themselves():
+    with pytest.raises(ValueError, match="board must be one of 'icebreaker'.*got 'arty'"):
+        BoardTop("arty", "stripes", 1, 1)
+    with pytest.raises(ValueError, match="arch must be one of .*got 'bitnet'"):
+        BoardTop("icebreaker", "bitnet", 1, 1)
+    with pytest.raises(ValueError, match="rows must be"):
+        BoardTop("icebreaker", "stripes", 0, 1)
+    with pytest.raises(ValueError, match="clk_hz=12000000 and baud=5000000 give divisor 2, outside"):
+        BoardTop("icebreaker", "stripes", 1, 1, baud=5_000_000)
+    with pytest.raises(ValueError, match="board must be one of"):
+        bitstream("arty")
+
+
+def test_a_missing_programmer_says_how_to_install_it(monkeypatch, tmp_path):
+    monkeypatch.setenv("ICEPROG", str(tmp_path / "no-iceprog"))
+    monkeypatch.setenv("OPENFPGALOADER", str(tmp_path / "no-openFPGALoader"))
+    with pytest.raises(RuntimeError, match="iceprog not found: it programs the icebreaker. .*fpga-icestorm"):
+        flash("icebreaker")
+    with pytest.raises(RuntimeError, match="openFPGALoader not found: .*apt-get install openfpgaloader"):
+        programmer_command("ulx3s", tmp_path / "top.bit")
+    fake = tmp_path / "iceprog"
+    fake.write_text("#!/bin/sh\nexit 0\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("ICEPROG", str(fake))
+    assert programmer_command("icebreaker", tmp_path / "top.bin") == [str(fake), "-S", str(tmp_path / "top.bin")]
+    assert programmer_command("icebreaker", tmp_path / "top.bin", to_flash=True) == [str(fake), str(tmp_path / "top.bin")]
