@@ -1,6 +1,6 @@
 # amaranth: UnusedElaboratable=no
 """Board top levels, bitstreams and flashing: a layer engine behind the UART of an iCEBreaker or a ULX3S
-(docs/link.md, "On a board").
+(docs/link.md, "The host program and the boards").
 
 :class:`BoardTop` puts a :class:`hw.link.top.SerialCore` (UART, host link, layer engine) between the
 board's ``uart`` resource (amaranth-boards: the FTDI's second channel on the iCEBreaker, its only one on
@@ -39,6 +39,7 @@ from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable, Module, ResetSi
 from amaranth.lib import io
 
 from golden.array import ArrayConfig
+from fpga.pnr import _tool
 from fpga.synth import run_key
 from golden.check import check_choice, check_int
 
@@ -122,7 +123,6 @@ class BoardTop(Elaboratable):
             m.d.comb += [core.rx.eq(rx.i), tx.o.eq(core.tx)]
         return m
 
-
     #: power-on reset of the ECP5 design, in clock cycles
     POR_CYCLES = 255
 
@@ -142,26 +142,22 @@ class BoardTop(Elaboratable):
                      ResetSignal("sync").eq(timer != self.POR_CYCLES)]
 
 
+def _engine_of(spec: BoardSpec, arch, rows, cols) -> tuple:
+    """``(arch, rows, cols)`` with the board's default for each one not given."""
+    d_arch, d_rows, d_cols = spec.default
+    return arch or d_arch, d_rows if rows is None else rows, d_cols if cols is None else cols
+
+
 def build_dir_of(board: str, arch: str, rows: int, cols: int) -> Path:
     return BUILD / f"{board}_{arch}_{rows}x{cols}"
 
 
-def _yowasp(tool: str) -> str:
-    """The YoWASP build of ``tool`` next to this Python (the project's dependency), else on PATH."""
-    local = Path(sys.executable).parent / f"yowasp-{tool}"
-    if local.exists():
-        return str(local)
-    found = shutil.which(f"yowasp-{tool}")
-    if not found:
-        raise RuntimeError(f"yowasp-{tool} not found: install the project (pip install -e .), which depends on it")
-    return found
-
-
 def _tool_env(family: str) -> dict:
-    """Amaranth's build script takes each tool from an environment variable named after it."""
+    """Amaranth's build script takes each tool from an environment variable named after it: set, or the
+    YoWASP build next to this Python (:func:`fpga.pnr._tool`, as for the area and Fmax runs)."""
     tools = ["yosys", f"nextpnr-{family}", "icepack" if family == "ice40" else "ecppack"]
-    env = {t.upper().replace("-", "_"): os.environ.get(t.upper().replace("-", "_")) or _yowasp(t) for t in tools}
-    return {**os.environ, **env}
+    return {**os.environ, **{t.upper().replace("-", "_"): _tool(t.upper().replace("-", "_"), f"yowasp-{t}")
+                             for t in tools}}
 
 
 _UTIL = re.compile(r"^Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+(\d+)%", re.M)
@@ -186,9 +182,7 @@ def bitstream(board: str, arch: str | None = None, rows: int | None = None, cols
     Raises ``RuntimeError`` when a tool fails, the design does not fit, or the Fmax misses the board's clock.
     """
     spec = BOARDS[check_choice("board", board, BOARDS)]
-    arch = arch or spec.default[0]
-    rows = spec.default[1] if rows is None else rows
-    cols = spec.default[2] if cols is None else cols
+    arch, rows, cols = _engine_of(spec, arch, rows, cols)
     top = BoardTop(board, arch, rows, cols, baud)
     out = Path(out_dir or build_dir_of(board, arch, rows, cols))
     out.mkdir(parents=True, exist_ok=True)

@@ -2,8 +2,6 @@
 board's clock as the timing constraint; bad parameters and missing tools are refused by name. The
 bitstreams themselves (minutes of nextpnr) are built by ``make bitstream``, their figures in docs/link.md."""
 
-import re
-
 import pytest
 
 from fpga.board import BOARDS, BoardTop, bitstream, board_config, flash, programmer_command
@@ -26,7 +24,8 @@ def test_board_top_elaborates_with_the_uart_pins_and_the_clock(board, pins, cloc
     assert clock in constraints
     assert "uart_tx_enable" not in constraints                  # the ULX3S's FTDI TXDEN pin is left alone
     il = plan.files["top.il"]
-    assert re.search(r"cell \\\w*core", il) or "core" in il
+    for module in ("top.core.core", "top.core.core.engine", "top.core.uart_rx", "top.core.uart_tx"):
+        assert f"module \\{module}\n" in il                      # the SerialCore, whole, under the top
 
 
 def test_board_buffers_hold_the_real_layers_of_host_run():
