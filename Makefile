@@ -7,18 +7,21 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 JOBS   ?= auto
 
-.PHONY: all verilog test synth bench readme clean distclean iverilog verilator help bitstream flash programmer
+.PHONY: all verilog test synth bench readme clean distclean iverilog verilator help bitstream flash programmer boards
 
 all: verilog
 
 help:
 	@echo "make verilog   elaborate every registered configuration into build/verilog/"
 	@echo "make test      the whole test suite (golden, Amaranth sim, cocotb/Icarus and Verilator, formal, synthesis)"
-	@echo "make synth     Yosys area (area.json/md) and PE area, Fmax, throughput (pe.json/md) in build/reports/"
+	@echo "make synth     Yosys area (area.json/md) and PE area, Fmax, throughput (pe.json/md) in build/reports/,"
+	@echo "               and make boards' docs/boards.json"
 	@echo "make bench     golden-model speed on a ResNet-50-sized network: build/reports/bench.json;"
 	@echo "               layer-engine simulation speed, Icarus and Verilator: build/reports/sim_speed.json"
 	@echo "make bitstream BOARD=icebreaker|ulx3s [ARCH=bitvert ROWS=2 COLS=2]  a board's bitstream in build/boards/"
 	@echo "make flash     the same, then program it into the board (iceprog, openFPGALoader; FLASH=1: SPI flash)"
+	@echo "make boards    both boards' default bitstreams, nextpnr's figures into docs/boards.json (FITS=1: also"
+	@echo "               try every architecture on each board, docs/board_fits.json; an hour)"
 	@echo "make readme    refresh docs/results.md from build/reports/, docs/payloads.md, docs/img/"
 	@echo "make clean     remove build/ (make distclean also removes .venv)"
 	@echo ""
@@ -90,12 +93,21 @@ programmer:
 	  fi; \
 	fi
 
+# every board's default bitstream: nextpnr's utilization and Fmax into docs/boards.json (make test checks
+# the record is of the current design); FITS=1 also tries each architecture on each board
+boards: $(STAMP)
+	$(PY) -m fpga.board report
+	$(if $(FITS),$(PY) -m fpga.board fits --board icebreaker --shapes 1x1)
+	$(if $(FITS),$(PY) -m fpga.board fits --board ulx3s --shapes 2x2)
+	$(PY) -m fpga.readme
+
 # HEAVY=1 adds the configurations marked heavy (Bitlet fp32 and 64-pair, 16 LUT multipliers; nextpnr's
 # static placer and router2 on the ECP5); the 64-pair Bitlet PEs are placed, not routed: ROUTE=1 routes
 # them too (hours)
 synth: $(STAMP)
 	$(PY) -m fpga.synth $(if $(HEAVY),--heavy)
 	$(PY) -m fpga.pe_report --merge $(if $(HEAVY),--heavy) $(if $(ROUTE),--route-heavy)
+	$(PY) -m fpga.board report
 
 bench: $(STAMP) iverilog verilator
 	$(PY) -m golden.bench

@@ -43,8 +43,8 @@ from fpga.pnr import _tool
 from fpga.synth import run_key
 from golden.check import check_choice, check_int
 
-__all__ = ["BOARDS", "BoardSpec", "BoardTop", "board_config", "build_dir_of", "bitstream", "flash",
-           "programmer_command", "main"]
+__all__ = ["BOARDS", "BoardSpec", "BoardTop", "PowerOnReset", "board_config", "build_dir_of", "bitstream", "design_key", "flash",
+           "fits", "fits_markdown", "markdown", "programmer_command", "report", "main"]
 
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -129,17 +129,48 @@ class BoardTop(Elaboratable):
     def _ecp5_sync(self, m, platform):
         """The sync domain with a reset: Amaranth's ECP5 platforms make ``sync`` reset-less (their GSR
         resets every flip-flop at configuration), but the PEs and the link's soft reset use the
-        domain's reset, so the board clocks ``sync`` itself and holds its reset for
-        :data:`POR_CYCLES` cycles after configuration (a reset-less counter, zero after configuration)."""
+        domain's reset, so the board clocks ``sync`` itself and holds its reset for :data:`POR_CYCLES`
+        cycles after configuration (:class:`PowerOnReset`)."""
         clk = io.Buffer("i", platform.request(platform.default_clk, dir="-"))
         m.submodules.clk_buf = clk
         m.domains.sync = ClockDomain("sync")
-        m.domains.por = ClockDomain("por", reset_less=True, local=True)
-        timer = Signal(range(self.POR_CYCLES + 1))
-        with m.If(timer != self.POR_CYCLES):
-            m.d.por += timer.eq(timer + 1)
-        m.d.comb += [ClockSignal("sync").eq(clk.i), ClockSignal("por").eq(clk.i),
-                     ResetSignal("sync").eq(timer != self.POR_CYCLES)]
+        m.submodules.por = por = PowerOnReset(self.POR_CYCLES)
+        m.d.comb += [ClockSignal("sync").eq(clk.i), ResetSignal("sync").eq(por.rst)]
+
+
+class PowerOnReset(Elaboratable):
+    """A power-on reset: ``rst`` (Out(1)) is high for the first ``cycles`` cycles of the ``sync`` clock
+    after configuration, then low for good. Its counter is reset-less (configuration zeroes it), so the
+    reset it drives does not restart it; drive ``ResetSignal("sync")`` with ``rst``."""
+
+    def __new__(cls, *args, **kwargs):
+        return super().__new__(cls, *args, src_loc_at=0, **kwargs)
+
+    def __init__(self, cycles: int):
+        self.cycles = check_int("cycles", cycles, lo=1, hi=1 << 16)
+        self.rst = Signal()
+
+    def elaborate(self, platform):
+        m = Module()
+        timer = Signal(range(self.cycles + 1), reset_less=True)
+        with m.If(self.rst):
+            m.d.sync += timer.eq(timer + 1)
+        m.d.comb += self.rst.eq(timer != self.cycles)
+        return m
+
+
+#: Yosys commands after ``read_rtlil``: a memory with the ``no_rw_check`` attribute (the layer engine's
+#: buffers, :data:`hw.array.layer.NO_RW_CHECK`) gets no read-during-write bypass. Yosys honours the
+#: attribute where it builds a synchronous read port out of flip-flops (``memory_dff``), but Amaranth's
+#: RTLIL has the ports synchronous already, so the script marks them itself (one read and one write port
+#: per buffer, asserted); without it the iCE40 build spends about 600 flip-flops and 300 LUTs per engine
+#: delaying every write by a cycle
+NO_RW_CHECK_SCRIPT = "\n".join([
+    "proc",
+    "memory_collect",
+    "select -assert-none t:$mem_v2 a:no_rw_check %i r:RD_PORTS=1 r:WR_PORTS=1 %i %d",
+    "setparam -set RD_COLLISION_X_MASK 1'1 t:$mem_v2 a:no_rw_check %i",
+])
 
 
 def _engine_of(spec: BoardSpec, arch, rows, cols) -> tuple:
@@ -182,21 +213,11 @@ def bitstream(board: str, arch: str | None = None, rows: int | None = None, cols
     Raises ``RuntimeError`` when a tool fails, the design does not fit, or the Fmax misses the board's clock.
     """
     spec = BOARDS[check_choice("board", board, BOARDS)]
-    arch, rows, cols = _engine_of(spec, arch, rows, cols)
-    top = BoardTop(board, arch, rows, cols, baud)
-    out = Path(out_dir or build_dir_of(board, arch, rows, cols))
+    plan, key, top, out, (arch, rows, cols) = _plan(board, arch, rows, cols, baud, out_dir)
     out.mkdir(parents=True, exist_ok=True)
     log(f"{board}: {arch} {rows} x {cols} at {spec.clk_hz / 1e6:g} MHz, UART {baud:,} baud (divisor "
         f"{top.core.divisor}); building in {out} (Yosys, nextpnr-{spec.family}; minutes)")
-    platform = spec.make_platform()
     env = _tool_env(spec.family)
-    extra = {"nextpnr_opts": "--seed 1"}
-    if spec.family == "ecp5":
-        extra["synth_opts"] = "-noabc9"        # Yosys 0.70's abc9 aborts on these designs (fpga/pnr.py)
-    else:
-        extra["synth_opts"] = "-dsp"           # the requantization multiplier in SB_MAC16, not 1000s of LUTs
-    plan = platform.build(top, name="top", build_dir=str(out), do_build=False, **extra)
-    key = run_key(plan.files["top.il"], plan.files["build_top.sh"], json.dumps(extra, sort_keys=True))
     done = out / "board.json"
     if done.exists() and (out / spec.bitstream).exists():
         record = json.loads(done.read_text())
@@ -237,6 +258,111 @@ def bitstream(board: str, arch: str | None = None, rows: int | None = None, cols
     return record
 
 
+#: the measured builds of every board's default engine (``python -m fpga.board report``, ``make boards``)
+RECORDS = ROOT / "docs" / "boards.json"
+
+#: the boards :func:`report` builds: the two the project targets
+REPORT_BOARDS = ("icebreaker", "ulx3s")
+
+
+def design_key(board: str, arch: str | None = None, rows: int | None = None, cols: int | None = None, *,
+               baud: int = 1_000_000) -> str:
+    """The ``key`` :func:`bitstream` gives this design (its RTLIL, build script and options) without
+    building it: a record with this key was measured on the current design."""
+    return _plan(board, arch, rows, cols, baud)[1]
+
+
+def _plan(board, arch, rows, cols, baud, out=None):
+    spec = BOARDS[check_choice("board", board, BOARDS)]
+    arch, rows, cols = _engine_of(spec, arch, rows, cols)
+    top = BoardTop(board, arch, rows, cols, baud)
+    out = Path(out or build_dir_of(board, arch, rows, cols))
+    extra = {"nextpnr_opts": "--seed 1", "script_after_read": NO_RW_CHECK_SCRIPT}
+    if spec.family == "ecp5":
+        extra["synth_opts"] = "-noabc9"        # Yosys 0.70's abc9 aborts on these designs (fpga/pnr.py)
+    else:
+        extra["synth_opts"] = "-dsp"           # the requantization multiplier in SB_MAC16, not 1000s of LUTs
+    # no source locations: the RTLIL, and so the key, is the same in every checkout of the project
+    plan = spec.make_platform().build(top, name="top", build_dir=str(out), do_build=False, emit_src=False, **extra)
+    key = run_key(plan.files["top.il"], plan.files["build_top.sh"], json.dumps(extra, sort_keys=True))
+    return plan, key, top, out, (arch, rows, cols)
+
+
+def report(boards=REPORT_BOARDS, path: Path = RECORDS, log=print) -> list[dict]:
+    """Build the default bitstream of each of ``boards`` (reusing an up-to-date build) and write their
+    records to ``path`` (``docs/boards.json``: utilization and Fmax from nextpnr's report, the design's
+    ``key``), in ``boards`` order."""
+    records = []
+    for board in boards:
+        r = dict(bitstream(board, log=log))
+        r["bitstream"] = str(Path(r["bitstream"]).relative_to(ROOT)) if Path(r["bitstream"]).is_relative_to(ROOT) \
+            else r["bitstream"]
+        records.append(r)
+    Path(path).write_text(json.dumps(records, indent=1) + "\n")
+    log(f"{path}: {len(records)} boards")
+    return records
+
+
+#: which engines fit which board (``python -m fpga.board fits``, ``make boards FITS=1``)
+FITS = ROOT / "docs" / "board_fits.json"
+
+
+def fits(board: str, archs, shapes, path: Path = FITS, log=print) -> list[dict]:
+    """Try to build every ``arch`` of ``archs`` at every ``(rows, cols)`` of ``shapes`` on ``board``; merge
+    one entry per try into ``path`` (``fits``: it fits and meets the clock; else ``why``; ``utilization``
+    and ``fmax_mhz`` as nextpnr reported them, for a design too large the packer's count)."""
+    spec = BOARDS[check_choice("board", board, BOARDS)]
+    old = json.loads(Path(path).read_text()) if Path(path).exists() else []
+    entries = {(e["board"], e["arch"], e["rows"], e["cols"]): e for e in old}
+    for arch in archs:
+        for rows, cols in shapes:
+            entry = {"board": board, "arch": arch, "rows": rows, "cols": cols}
+            try:
+                r = bitstream(board, arch, rows, cols, log=log)
+                entry.update(fits=True, fmax_mhz=r["fmax_mhz"], utilization=r["utilization"], key=r["key"])
+            except RuntimeError as e:
+                tim = build_dir_of(board, arch, rows, cols) / "top.tim"
+                text = tim.read_text() if tim.exists() else ""
+                fmax = [float(m[2]) for m in _FMAX.finditer(text)]
+                entry.update(fits=False, why=str(e).split(": ", 1)[-1].split(" (log:")[0],
+                             fmax_mhz=fmax[-1] if fmax else None,
+                             utilization={m[1]: [int(m[2]), int(m[3])] for m in _UTIL.finditer(text)})
+                log(f"{board} {arch} {rows} x {cols}: {entry['why']}")
+            entry["clk_hz"] = spec.clk_hz
+            entries[(board, arch, rows, cols)] = entry
+            Path(path).write_text(json.dumps(sorted(entries.values(), key=lambda e: (
+                e["board"], e["arch"], e["rows"] * e["cols"], e["rows"])), indent=1) + "\n")
+    return [entries[(board, a, r, c)] for a in archs for r, c in shapes]
+
+
+def fits_markdown(entries) -> str:
+    """The fit table: per board and architecture, each shape tried, its logic use and Fmax, or why not."""
+    lines = ["| board | engine | fits | logic | Fmax |", "|---|---|---|---:|---:|"]
+    for e in entries:
+        key = "ICESTORM_LC" if "ICESTORM_LC" in e["utilization"] else "TRELLIS_COMB"
+        u, a = e["utilization"].get(key, (0, 0))
+        logic = f"{u:,} / {a:,} ({100 * u / a:.0f} %)" if a else "-"
+        fmax = f"{e['fmax_mhz']:.1f} MHz" if e.get("fmax_mhz") else "-"
+        fit = "yes" if e["fits"] else "no: " + e["why"].split(":")[0]
+        lines.append(f"| {e['board']} | {e['arch']} {e['rows']} x {e['cols']} | {fit} | {logic} | {fmax} |")
+    return "\n".join(lines) + "\n"
+
+
+def markdown(records) -> str:
+    """The board table: engine, clock and Fmax, resources used of the FPGA's."""
+    names = {"ICESTORM_LC": "logic cells", "TRELLIS_COMB": "LUT4", "TRELLIS_FF": "FF", "TRELLIS_RAMW": "LUT RAM",
+             "ICESTORM_RAM": "block RAM", "DP16KD": "block RAM", "ICESTORM_SPRAM": "SPRAM", "ICESTORM_DSP": "DSP",
+             "MULT18X18D": "DSP"}
+    lines = ["| board | engine | clock | Fmax | resources used |", "|---|---|---:|---:|---|"]
+    for r in records:
+        util = r["utilization"]
+        used = ", ".join(f"{name} {util[c][0]:,} / {util[c][1]:,} ({100 * util[c][0] / util[c][1]:.0f} %)"
+                         for c, name in names.items() if util.get(c, (0, 0))[0])
+        lines.append(f"| {r['board']} | {r['arch']} {r['rows']} x {r['cols']}, UART {r['baud']:,} baud | "
+                     f"{r['clk_hz'] / 1e6:g} MHz | {r['fmax_mhz']:.1f} MHz | {used} |")
+    return "\n".join(lines) + "\n"
+
+
 def programmer_command(board: str, path: Path, to_flash: bool = False) -> list[str]:
     """The command that programs ``path`` into ``board`` (``ICEPROG`` / ``OPENFPGALOADER`` override the
     tool); raises ``RuntimeError`` naming how to install the tool when it is missing."""
@@ -266,7 +392,11 @@ def flash(board: str, arch: str | None = None, rows: int | None = None, cols: in
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m fpga.board", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("action", choices=["bitstream", "flash", "list"])
+    ap.add_argument("action", choices=["bitstream", "flash", "list", "report", "fits"],
+                    help="report: build every board's default engine, write docs/boards.json; fits: try "
+                         "--archs at --shapes on --board, merge into docs/board_fits.json")
+    ap.add_argument("--archs", default="", help="fits: comma-separated architectures (default all)")
+    ap.add_argument("--shapes", default="1x1", help="fits: comma-separated RxC shapes (default 1x1)")
     ap.add_argument("--board", default="icebreaker", help=f"one of {', '.join(BOARDS)} (default icebreaker)")
     ap.add_argument("--arch", help="the architecture (default: the board's, see 'list')")
     ap.add_argument("--rows", type=int)
@@ -281,7 +411,18 @@ def main(argv=None) -> int:
                   f"programmer {' '.join(b.programmer)}")
         return 0
     try:
-        if args.action == "bitstream":
+        if args.action == "report":
+            report()
+        elif args.action == "fits":
+            from hw.array.archs import ARCHS
+            archs = [a for a in args.archs.split(",") if a] or list(ARCHS)
+            shapes = [tuple(int(v) for v in sh.lower().split("x")) for sh in args.shapes.split(",")]
+            if any(len(sh) != 2 for sh in shapes):
+                raise ValueError(f"--shapes must be RxC shapes like 1x1,2x2, got {args.shapes!r}")
+            for e in fits(args.board, archs, shapes):
+                print(f"{e['board']} {e['arch']} {e['rows']} x {e['cols']}: "
+                      + ("fits" if e["fits"] else f"no ({e['why']})"))
+        elif args.action == "bitstream":
             bitstream(args.board, args.arch, args.rows, args.cols, baud=args.baud)
         else:
             flash(args.board, args.arch, args.rows, args.cols, baud=args.baud, to_flash=args.flash)

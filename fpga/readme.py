@@ -45,8 +45,15 @@ def array_table(records) -> str:
     return markdown(records)
 
 
+def board_table(records) -> str:
+    from fpga.board import markdown
+    return markdown(records)
+
+
+#: name -> (report in build/reports/, or a committed record under docs/, renderer)
 TABLES = {"area": ("area.json", area_table), "bench": ("bench.json", bench_table),
-          "pe": ("pe.json", pe_table), "bitlet": ("pe.json", bitlet_table), "array": ("array.json", array_table)}
+          "pe": ("pe.json", pe_table), "bitlet": ("pe.json", bitlet_table), "array": ("array.json", array_table),
+          "boards": (ROOT / "docs" / "boards.json", board_table)}
 
 
 def replace_section(text: str, name: str, body: str) -> str:
@@ -66,7 +73,7 @@ def main() -> int:
             print(f"{doc}: {name} table from {path.relative_to(ROOT)}")
         else:
             print(f"{doc}: {name} table kept ({path.relative_to(ROOT)} not found; run make "
-                  f"{'bench' if name == 'bench' else 'synth'})")
+                  f"{'bench' if name == 'bench' else 'boards' if name == 'boards' else 'synth'})")
     RESULTS.write_text(text)
     return 0
 

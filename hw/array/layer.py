@@ -20,7 +20,10 @@ Buffers (``amaranth.lib.memory``, one write and one read port each; depths from 
   requantization :func:`golden.array.requantize` (sign-extended INT8).
 
 The activation buffer's write port has one enable per activation: the host writes whole words, the
-write-back (``to_acts``) one activation per output.
+write-back (``to_acts``) one activation per output. No buffer is read and written at one address in one
+cycle (the host's loads and reads alternate; the write-back's words must not overlap the layer's
+activations, which :mod:`hw.array.images` checks), so the buffers carry Yosys's ``no_rw_check``
+(:data:`NO_RW_CHECK`): synthesis builds no bypass for such a collision.
 
 Ports
 -----
@@ -76,6 +79,9 @@ __all__ = ["LayerEngine", "descriptor_layout", "param_layout", "BUFFERS"]
 BUFFERS = {"weights": 0, "acts": 1, "params": 2, "acts_broadcast": 3}
 
 BIAS_BITS = 32
+
+#: Yosys's attribute for a memory whose ports never collide (a read of the word written in that cycle)
+NO_RW_CHECK = {"no_rw_check": 1}
 
 
 def param_layout(rows: int) -> data.ArrayLayout:
@@ -153,12 +159,18 @@ class LayerEngine(Component):
         rows, cols = cfg.rows, cfg.cols
         m.submodules.grid = grid = self.grid
 
-        m.submodules.wmem = wmem = memory.Memory(shape=self.weight_bits, depth=cfg.weight_depth, init=[])
-        m.submodules.pmem = pmem = memory.Memory(shape=param_layout(rows), depth=cfg.param_depth, init=[])
-        m.submodules.omem = omem = memory.Memory(shape=signed(cfg.acc_width), depth=cfg.out_depth, init=[])
+        # no buffer is read and written at one address in one cycle (module docstring), so Yosys is told
+        # not to build the bypass logic that would order such a collision (NO_RW_CHECK)
+        m.submodules.wmem = wmem = memory.Memory(shape=self.weight_bits, depth=cfg.weight_depth, init=[],
+                                                 attrs=NO_RW_CHECK)
+        m.submodules.pmem = pmem = memory.Memory(shape=param_layout(rows), depth=cfg.param_depth, init=[],
+                                                 attrs=NO_RW_CHECK)
+        m.submodules.omem = omem = memory.Memory(shape=signed(cfg.acc_width), depth=cfg.out_depth, init=[],
+                                                 attrs=NO_RW_CHECK)
         lanes, elem = self.pe.input_lanes, self.pe.input_act_bits
         col_bits = self.grid.acts_layout.size             # one column's activations of one pass
-        banks = [memory.Memory(shape=col_bits, depth=cfg.act_depth, init=[]) for _ in range(cols)]
+        banks = [memory.Memory(shape=col_bits, depth=cfg.act_depth, init=[], attrs=NO_RW_CHECK)
+                 for _ in range(cols)]
         for c, bank in enumerate(banks):
             m.submodules[f"amem{c}"] = bank
         w_wr, p_wr, o_wr = (mem.write_port() for mem in (wmem, pmem, omem))

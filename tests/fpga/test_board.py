@@ -1,10 +1,15 @@
 """fpga.board: the board tops elaborate through amaranth-boards with the UART on the right pins and the
 board's clock as the timing constraint; bad parameters and missing tools are refused by name. The
-bitstreams themselves (minutes of nextpnr) are built by ``make bitstream``, their figures in docs/link.md."""
+bitstreams themselves (minutes of nextpnr) are built by ``make boards``, which records nextpnr's figures in
+docs/boards.json; a test here checks that record is of the current design and meets the board's clock."""
+
+import json
 
 import pytest
 
-from fpga.board import BOARDS, BoardTop, bitstream, board_config, flash, programmer_command
+import fpga.board
+from fpga.board import (BOARDS, RECORDS, REPORT_BOARDS, BoardTop, bitstream, board_config, design_key, flash,
+                        programmer_command)
 from fpga.array_report import slice_buffers
 
 
@@ -67,3 +72,62 @@ def test_a_missing_programmer_says_how_to_install_it(monkeypatch, tmp_path):
     monkeypatch.setenv("ICEPROG", str(fake))
     assert programmer_command("icebreaker", tmp_path / "top.bin") == [str(fake), "-S", str(tmp_path / "top.bin")]
     assert programmer_command("icebreaker", tmp_path / "top.bin", to_flash=True) == [str(fake), str(tmp_path / "top.bin")]
+
+
+def test_the_recorded_bitstreams_are_of_this_design_fit_and_meet_the_board_clock():
+    """docs/boards.json is nextpnr's report of each board's default build (make boards): it must be of the
+    design as it is now (the key of its RTLIL, build script and options), fit the FPGA and meet the clock."""
+    records = json.loads(RECORDS.read_text())
+    assert [r["board"] for r in records] == list(REPORT_BOARDS)
+    for r in records:
+        spec = BOARDS[r["board"]]
+        assert (r["arch"], r["rows"], r["cols"]) == spec.default
+        assert r["key"] == design_key(r["board"]), \
+            f"docs/boards.json: the {r['board']} record is of an older design; run make boards"
+        assert r["clk_hz"] == spec.clk_hz and r["fmax_mhz"] >= spec.clk_hz / 1e6
+        assert r["utilization"] and all(0 <= used <= avail for used, avail in r["utilization"].values())
+        lcs = r["utilization"]["ICESTORM_LC" if spec.family == "ice40" else "TRELLIS_COMB"]
+        assert lcs[0] > 1000                                       # the whole engine, not an empty top
+
+
+def test_flash_without_a_board_says_to_plug_it_in(monkeypatch, tmp_path):
+    """The programmer's failure (no board on USB) is a message, not a traceback; the bitstream is built first
+    (here a stand-in record: the real build is make bitstream's)."""
+    fake = tmp_path / "iceprog"
+    fake.write_text("#!/bin/sh\necho \"Can't find iCE FTDI USB device\" >&2\nexit 2\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("ICEPROG", str(fake))
+    built = []
+    monkeypatch.setattr(fpga.board, "bitstream", lambda *a, **k: built.append(a) or {"bitstream": str(tmp_path / "top.bin")})
+    with pytest.raises(RuntimeError, match="iceprog failed \\(exit code 2\\): is the icebreaker plugged in by USB"):
+        flash("icebreaker", log=lambda *_: None)
+    assert built == [("icebreaker", None, None, None)]
+
+
+def test_the_ecp5_power_on_reset_holds_the_sync_domain_then_releases_it_for_good():
+    """Amaranth simulation: the PowerOnReset of the ULX3S top holds ResetSignal("sync") for exactly
+    POR_CYCLES cycles, a register of the domain stays at its reset value meanwhile, then counts; the reset
+    never comes back (its own counter ignores it)."""
+    from amaranth.hdl import ClockDomain, Module, ResetSignal, Signal
+    from amaranth.sim import Simulator
+    from fpga.board import PowerOnReset
+
+    m = Module()
+    m.domains.sync = ClockDomain("sync")
+    m.submodules.por = por = PowerOnReset(BoardTop.POR_CYCLES)
+    ticks = Signal(16, init=0)
+    m.d.sync += ticks.eq(ticks + 1)
+    m.d.comb += ResetSignal("sync").eq(por.rst)
+    sim = Simulator(m)
+    sim.add_clock(1e-6)
+    trace = []
+
+    async def bench(ctx):
+        for _ in range(BoardTop.POR_CYCLES + 300):
+            trace.append((ctx.get(por.rst), ctx.get(ticks)))
+            await ctx.tick()
+
+    sim.add_testbench(bench)
+    sim.run()
+    assert [r for r, _ in trace] == [1] * BoardTop.POR_CYCLES + [0] * 300
+    assert [t for _, t in trace] == [0] * (BoardTop.POR_CYCLES + 1) + list(range(1, 300))

@@ -35,8 +35,8 @@ class FlakyPort:
 
 
 @pytest.mark.verilator
-# one architecture: the link does not depend on it (tests/hw/link/test_core.py runs real layers of several
-# through the link in the Amaranth simulator); BitVert's engine is the one with a compressed weight format
+# BitVert's engine (the compressed weight format) through a damaged link; the link does not depend on the
+# architecture (tests/hw/link/test_core.py runs real layers of several through it in the Amaranth simulator)
 @pytest.mark.parametrize("arch", ["bitvert"])
 def test_host_driver_runs_real_layers_on_the_simulated_board(arch, build_dir):
     import serial
@@ -58,3 +58,21 @@ def test_host_driver_runs_real_layers_on_the_simulated_board(arch, build_dir):
             assert report["link"] == dict(crc_errors=2, timeouts=1, overflows=0, line_errors=0, refused=0,
                                           resends=3, frames=report["link"]["frames"])
             assert board.resends == 3
+
+
+@pytest.mark.verilator
+def test_host_driver_runs_a_real_layer_on_the_simulated_icebreaker_design(build_dir):
+    """The iCEBreaker's default engine (Stripes 1 x 1, fpga/board.py), a second architecture end to end."""
+    from fpga.board import BOARDS
+    arch, rows, cols = BOARDS["icebreaker"].default
+    with SimulatedBoard(arch, rows, cols, build_dir=build_dir) as sim:
+        with open_board(sim.url, timeout=5.0) as board:
+            name, eng = engine_of(board.identity)
+            assert name == arch and (board.identity.rows, board.identity.cols) == (rows, cols)
+            image = dict(real_layer_images(eng, arch, seed=1))[LAYERS["expand"]]
+            lines = []
+            report = run_report(board, ["expand"], seed=1, out=lines.append)
+            entry, = report["layers"]
+            assert entry["match"] is True and entry["outputs"] == list(image.expected.shape), lines
+            assert entry["cycles"] == entry["model_cycles"] == image.cycles.compute
+            assert report["link"]["crc_errors"] == report["link"]["resends"] == 0
