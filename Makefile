@@ -35,12 +35,16 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
+# install Debian packages quietly; on failure show apt-get's output and stop
+APT_INSTALL = log=$$(mktemp); (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(1)) \
+              >$$log 2>&1 || { cat $$log >&2; exit 1; }; rm -f $$log
+
 # Icarus Verilog is the one system tool: install Debian's package when we can, else say what to install.
 iverilog:
 	@if ! command -v iverilog >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "iverilog not found: installing Debian package 'iverilog' with apt-get"; \
-	    (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q iverilog) >/dev/null; \
+	    $(call APT_INSTALL,iverilog); \
 	  else \
 	    echo "error: Icarus Verilog (iverilog, version 11 or newer) is required by the cocotb tests." >&2; \
 	    echo "       Debian/Ubuntu: sudo apt-get install iverilog    macOS: brew install icarus-verilog" >&2; \
@@ -55,7 +59,7 @@ verilator: $(STAMP)
 	@if ! echo '#include <lz4.h>' | c++ -E -x c++ - >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "lz4.h not found: installing Debian package 'liblz4-dev' with apt-get (Verilator's FST tracing)"; \
-	    (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q liblz4-dev) >/dev/null; \
+	    $(call APT_INSTALL,liblz4-dev); \
 	  else \
 	    echo "error: Verilator's FST tracing (waveforms of failing cocotb tests) needs lz4.h." >&2; \
 	    echo "       Debian/Ubuntu: sudo apt-get install liblz4-dev    macOS: brew install lz4" >&2; \
@@ -87,7 +91,7 @@ programmer:
 	if ! command -v $$tool >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "$$tool not found: installing Debian package '$$pkg' with apt-get"; \
-	    (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$pkg) >/dev/null; \
+	    $(call APT_INSTALL,$$pkg); \
 	  else \
 	    echo "error: $$tool programs the $(BOARD). Debian/Ubuntu: sudo apt-get install $$pkg" >&2; exit 1; \
 	  fi; \

@@ -19,6 +19,13 @@ again. ``python -m fpga.board flash --board B ...`` builds the bitstream when it
 and programs it (``iceprog``; ``openFPGALoader -b ulx3s``) into the FPGA's configuration RAM, or with
 ``--flash`` into the SPI flash. ``make bitstream`` and
 ``make flash`` (``BOARD=``, ``ARCH=``, ``ROWS=``, ``COLS=``) call them.
+
+``python -m fpga.board report`` (``make boards``) builds every board's default engine and writes
+nextpnr's figures to ``docs/boards.json`` (the test suite checks that record is of the current design);
+``python -m fpga.board fits --board B --archs A,... --shapes RxC,...`` tries engines on a board and
+merges what fits into ``docs/board_fits.json``. On the iCE40 the engine's parameter buffer goes into
+block RAM (``param_ram="block"``), and on both the buffers' read ports are marked collision-free for
+Yosys (:data:`NO_RW_CHECK_SCRIPT`).
 """
 
 from __future__ import annotations
@@ -108,7 +115,10 @@ class BoardTop(Elaboratable):
         check_choice("arch", arch, ARCHS)
         rows, cols = check_int("rows", rows, lo=1, hi=16), check_int("cols", cols, lo=1, hi=16)
         self.arch, self.rows, self.cols, self.baud = arch, rows, cols, baud
-        self.core = SerialCore(engine(arch, board_config(arch, rows, cols), hold_desc=True), arch=list(ARCHS).index(arch),
+        # the UP5K's scarce resource is logic cells: its parameter buffer goes into block RAM (LayerEngine)
+        eng = engine(arch, board_config(arch, rows, cols), hold_desc=True,
+                     param_ram="block" if self.spec.family == "ice40" else "auto")
+        self.core = SerialCore(eng, arch=list(ARCHS).index(arch),
                                clk_hz=self.spec.clk_hz, divisor=divisor_for(self.spec.clk_hz, baud))
 
     def elaborate(self, platform):
@@ -173,6 +183,14 @@ NO_RW_CHECK_SCRIPT = "\n".join([
 ])
 
 
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory when it is under it (messages)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def _engine_of(spec: BoardSpec, arch, rows, cols) -> tuple:
     """``(arch, rows, cols)`` with the board's default for each one not given."""
     d_arch, d_rows, d_cols = spec.default
@@ -199,8 +217,8 @@ def _tool_versions(env: dict, family: str) -> dict:
     out = {}
     for tool in ("YOSYS", f"NEXTPNR_{family.upper()}"):
         try:
-            out[tool.lower()] = subprocess.run([env[tool], "--version"], capture_output=True, text=True,
-                                               timeout=120).stdout.strip().splitlines()[0]
+            proc = subprocess.run([env[tool], "--version"], capture_output=True, text=True, timeout=120)
+            out[tool.lower()] = (proc.stdout + proc.stderr).strip().splitlines()[0]   # nextpnr: on stderr
         except (OSError, IndexError, subprocess.TimeoutExpired):
             out[tool.lower()] = "unknown"
     return out
@@ -215,15 +233,15 @@ def bitstream(board: str, arch: str | None = None, rows: int | None = None, cols
     spec = BOARDS[check_choice("board", board, BOARDS)]
     plan, key, top, out, (arch, rows, cols) = _plan(board, arch, rows, cols, baud, out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    log(f"{board}: {arch} {rows} x {cols} at {spec.clk_hz / 1e6:g} MHz, UART {baud:,} baud (divisor "
-        f"{top.core.divisor}); building in {out} (Yosys, nextpnr-{spec.family}; minutes)")
+    what = f"{board}: {arch} {rows} x {cols} at {spec.clk_hz / 1e6:g} MHz, UART {baud:,} baud (divisor {top.core.divisor})"
     env = _tool_env(spec.family)
     done = out / "board.json"
     if done.exists() and (out / spec.bitstream).exists():
         record = json.loads(done.read_text())
         if record.get("key") == key:
-            log(f"{out / spec.bitstream}: up to date (Fmax {record['fmax_mhz']:.1f} MHz)")
+            log(f"{what}: {_shown(out / spec.bitstream)} is up to date (Fmax {record['fmax_mhz']:.1f} MHz)")
             return record
+    log(f"{what}; building in {_shown(out)} (Yosys, nextpnr-{spec.family}; minutes)")
     done.unlink(missing_ok=True)
     plan.extract(str(out))
     script = "build_top.sh"
@@ -242,18 +260,18 @@ def bitstream(board: str, arch: str | None = None, rows: int | None = None, cols
         else:
             tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
             why = f"the build script failed (exit code {proc.returncode}):\n{tail}"
-        raise RuntimeError(f"{board} bitstream of {arch} {rows} x {cols}: {why} (log: {out / 'build.log'})")
+        raise RuntimeError(f"{board} bitstream of {arch} {rows} x {cols}: {why} (log: {_shown(out / 'build.log')})")
     final = fmax[-1] if fmax else None
     if final is None or final[1] < spec.clk_hz / 1e6:
         raise RuntimeError(f"{board} bitstream of {arch} {rows} x {cols}: nextpnr reports "
                            f"{'no Fmax' if final is None else f'Fmax {final[1]:.1f} MHz'}, the board's clock is "
-                           f"{spec.clk_hz / 1e6:g} MHz (log: {out / 'top.tim'})")
+                           f"{spec.clk_hz / 1e6:g} MHz (log: {_shown(out / 'top.tim')})")
     record = {"board": board, "arch": arch, "rows": rows, "cols": cols, "baud": baud, "divisor": top.core.divisor,
               "clk_hz": spec.clk_hz, "fmax_mhz": final[1], "utilization": util,
               "config": dataclasses.asdict(board_config(arch, rows, cols)),
               "bitstream": str(out / spec.bitstream), "tools": _tool_versions(env, spec.family), "key": key}
     done.write_text(json.dumps(record, indent=1) + "\n")
-    log(f"{out / spec.bitstream}: Fmax {final[1]:.1f} MHz (clock {spec.clk_hz / 1e6:g} MHz); "
+    log(f"{_shown(out / spec.bitstream)}: Fmax {final[1]:.1f} MHz (clock {spec.clk_hz / 1e6:g} MHz); "
         + ", ".join(f"{c} {u}/{a}" for c, (u, a) in util.items() if u))
     return record
 
@@ -299,7 +317,7 @@ def report(boards=REPORT_BOARDS, path: Path = RECORDS, log=print) -> list[dict]:
             else r["bitstream"]
         records.append(r)
     Path(path).write_text(json.dumps(records, indent=1) + "\n")
-    log(f"{path}: {len(records)} boards")
+    log(f"{_shown(path)}: {len(records)} boards")
     return records
 
 
@@ -336,14 +354,15 @@ def fits(board: str, archs, shapes, path: Path = FITS, log=print) -> list[dict]:
 
 
 def fits_markdown(entries) -> str:
-    """The fit table: per board and architecture, each shape tried, its logic use and Fmax, or why not."""
+    """The fit table: per board and architecture, each shape tried, its logic use and Fmax, or why not
+    (the resources nextpnr ran out of, or the Fmax that missed the clock)."""
     lines = ["| board | engine | fits | logic | Fmax |", "|---|---|---|---:|---:|"]
     for e in entries:
         key = "ICESTORM_LC" if "ICESTORM_LC" in e["utilization"] else "TRELLIS_COMB"
         u, a = e["utilization"].get(key, (0, 0))
         logic = f"{u:,} / {a:,} ({100 * u / a:.0f} %)" if a else "-"
         fmax = f"{e['fmax_mhz']:.1f} MHz" if e.get("fmax_mhz") else "-"
-        fit = "yes" if e["fits"] else "no: " + e["why"].split(":")[0]
+        fit = "yes" if e["fits"] else "no: " + e["why"].split(": ", 1)[-1]
         lines.append(f"| {e['board']} | {e['arch']} {e['rows']} x {e['cols']} | {fit} | {logic} | {fmax} |")
     return "\n".join(lines) + "\n"
 
@@ -382,7 +401,7 @@ def flash(board: str, arch: str | None = None, rows: int | None = None, cols: in
     programmer_command(board, Path(spec.bitstream), to_flash)          # a missing tool fails before the build
     record = bitstream(board, arch, rows, cols, baud=baud, log=log)
     cmd = programmer_command(board, Path(record["bitstream"]), to_flash)
-    log(" ".join(cmd))
+    log(" ".join(cmd[:-1] + [_shown(cmd[-1])]))
     proc = subprocess.run(cmd)
     if proc.returncode != 0:
         raise RuntimeError(f"{Path(cmd[0]).name} failed (exit code {proc.returncode}): is the {board} plugged in "

@@ -50,16 +50,25 @@ def board_table(records) -> str:
     return markdown(records)
 
 
+def board_fits_table(entries) -> str:
+    from fpga.board import fits_markdown
+    return fits_markdown(entries)
+
+
+#: tables README.md repeats as its headline (written there too, from the same record)
+README_TABLES = ("boards",)
+
 #: name -> (report in build/reports/, or a committed record under docs/, renderer)
 TABLES = {"area": ("area.json", area_table), "bench": ("bench.json", bench_table),
           "pe": ("pe.json", pe_table), "bitlet": ("pe.json", bitlet_table), "array": ("array.json", array_table),
-          "boards": (ROOT / "docs" / "boards.json", board_table)}
+          "boards": (ROOT / "docs" / "boards.json", board_table),
+          "board_fits": (ROOT / "docs" / "board_fits.json", board_fits_table)}
 
 
-def replace_section(text: str, name: str, body: str) -> str:
+def replace_section(text: str, name: str, body: str, doc: str = "docs/results.md") -> str:
     pat = re.compile(rf"(<!-- {name}:begin -->\n).*?(<!-- {name}:end -->)", re.S)
     if not pat.search(text):
-        raise SystemExit(f"docs/results.md has no <!-- {name}:begin --> ... <!-- {name}:end --> section")
+        raise SystemExit(f"{doc} has no <!-- {name}:begin --> ... <!-- {name}:end --> section")
     return pat.sub(lambda m: m.group(1) + body + m.group(2), text)
 
 
@@ -73,8 +82,16 @@ def main() -> int:
             print(f"{doc}: {name} table from {path.relative_to(ROOT)}")
         else:
             print(f"{doc}: {name} table kept ({path.relative_to(ROOT)} not found; run make "
-                  f"{'bench' if name == 'bench' else 'boards' if name == 'boards' else 'synth'})")
+                  f"{'bench' if name == 'bench' else 'boards' if name.startswith('board') else 'synth'})")
     RESULTS.write_text(text)
+    readme = ROOT / "README.md"
+    for name in README_TABLES:
+        fname, render = TABLES[name]
+        path = REPORTS / fname
+        if path.exists():
+            readme.write_text(replace_section(readme.read_text(), name, render(json.loads(path.read_text())),
+                                              "README.md"))
+            print(f"README.md: {name} table from {path.relative_to(ROOT)}")
     return 0
 
 

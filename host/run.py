@@ -94,7 +94,8 @@ def main(argv=None) -> int:
     ap.add_argument("--layers", default=",".join(LAYERS),
                     help=f"comma-separated, of {', '.join(LAYERS)} (default: all)")
     ap.add_argument("--seed", type=int, default=1, help="seed of the random INT8 activations (default 1)")
-    ap.add_argument("--timeout", type=float, default=1.0, help="seconds to wait for a response before resending")
+    ap.add_argument("--timeout", type=float, help="seconds to wait for a response before resending (default 1; with "
+                                                 "--sim 10: the simulation moves a few hundred bytes a second)")
     ap.add_argument("--json", type=Path, help="also write the report to this JSON file")
     args = ap.parse_args(argv)
     layers = [s.strip() for s in args.layers.split(",") if s.strip()]
@@ -113,7 +114,8 @@ def main(argv=None) -> int:
             print(f"building the simulated {args.sim} {args.rows} x {args.cols} board (Verilator) ...", flush=True)
             url = stack.enter_context(sim).url
         try:
-            board = stack.enter_context(open_board(url, baud=args.baud, timeout=args.timeout))
+            timeout = args.timeout if args.timeout is not None else 10.0 if args.sim else 1.0
+            board = stack.enter_context(open_board(url, baud=args.baud, timeout=timeout))
             report = run_report(board, layers, seed=args.seed)
         except LinkError as e:
             print(f"error: {e}", file=sys.stderr)

@@ -18,24 +18,23 @@ import threading
 import time
 from pathlib import Path
 
-from golden.array import ArrayConfig
 from golden.check import check_choice, check_int
 from hw.array.archs import ARCHS, engine
 from hw.link.top import SerialCore
 
-__all__ = ["SimulatedBoard", "sim_core", "SIM_DIVISOR", "SIM_CLK_HZ", "SIM_BUFFERS"]
+__all__ = ["SimulatedBoard", "sim_core", "SIM_DIVISOR", "SIM_CLK_HZ"]
 
 SIM_DIVISOR = 4
 SIM_CLK_HZ = 12_000_000
-#: buffer depths of the simulated board (they hold the real-layer slices of sim.engine_vectors)
-SIM_BUFFERS = dict(weight_depth=512, act_depth=512, param_depth=8, out_depth=256)
 
 
 def sim_core(arch: str, rows: int = 2, cols: int = 2) -> SerialCore:
-    """The simulated board's design: ``arch`` on a ``rows x cols`` engine."""
+    """The simulated board's design: ``arch`` on a ``rows x cols`` engine with a board's buffers
+    (:func:`fpga.board.board_config`), so the core is the one a board's bitstream holds but for the UART
+    divisor and the clock it reports."""
+    from fpga.board import board_config
     check_choice("arch", arch, ARCHS)
-    cfg = ArrayConfig(rows=check_int("rows", rows, lo=1, hi=16), cols=check_int("cols", cols, lo=1, hi=16),
-                      **SIM_BUFFERS)
+    cfg = board_config(arch, check_int("rows", rows, lo=1, hi=16), check_int("cols", cols, lo=1, hi=16))
     return SerialCore(engine(arch, cfg, hold_desc=True), arch=list(ARCHS).index(arch), clk_hz=SIM_CLK_HZ,
                       divisor=SIM_DIVISOR)
 

@@ -63,9 +63,12 @@ def test_what_is_where_matches_the_tree():
 
 
 def test_measured_tables_live_in_docs_results():
-    from fpga.readme import RESULTS, TABLES, replace_section
+    from fpga.readme import README_TABLES, RESULTS, TABLES, replace_section
     results, readme = RESULTS.read_text(), README.read_text()
     for name in TABLES:
         assert f"<!-- {name}:begin -->" in results and f"<!-- {name}:end -->" in results, name
+        if name in README_TABLES:                # the headline copy, written by the same script
+            assert replace_section(readme, name, "x\n").count("<!-- ") == readme.count("<!-- ")
+            continue
         assert f"<!-- {name}:begin -->" not in readme, f"README.md still holds the {name} table"
         assert replace_section(results, name, "x\n").count("<!-- ") == results.count("<!-- ")

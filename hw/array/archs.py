@@ -105,9 +105,10 @@ ARCHS = {a.name: a for a in [
 ]}
 
 
-def engine(arch: str, config: ArrayConfig, pe_config=None, *, hold_desc: bool = False):
+def engine(arch: str, config: ArrayConfig, pe_config=None, *, hold_desc: bool = False, param_ram: str = "auto"):
     """A :class:`~hw.array.layer.LayerEngine` of ``config`` with ``arch``'s PE (``pe_config`` or its default)
-    in ``arch``'s grid (``hold_desc``: see :class:`~hw.array.layer.LayerEngine`)."""
+    in ``arch``'s grid (``hold_desc``, ``param_ram``: see :class:`~hw.array.layer.LayerEngine`)."""
     from hw.array.layer import LayerEngine
     a = ARCHS[check_choice("arch", arch, ARCHS)]
-    return LayerEngine(lambda: a.make_pe(pe_config), config, grid_class=a.grid_class, hold_desc=hold_desc)
+    return LayerEngine(lambda: a.make_pe(pe_config), config, grid_class=a.grid_class, hold_desc=hold_desc,
+                       param_ram=param_ram)

@@ -68,7 +68,7 @@ from amaranth.lib.wiring import In, Out
 
 from golden.array import MULT_BITS, OUT_BITS, SHIFT_MAX, ArrayConfig
 from golden.bits import twos_range, unsigned_width
-from golden.check import check_bool
+from golden.check import check_bool, check_choice
 from hw.array.conv_address import ConvAddress
 from hw.array.grid import PASS_COUNTER_WIDTH, PEGrid
 from hw.base import Component
@@ -120,13 +120,19 @@ class LayerEngine(Component):
     :func:`golden.array.engine_cycles`. ``hold_desc``: the driver of ``desc`` holds it constant from
     ``start`` until ``busy`` falls (the host link does: it refuses ``DESC`` while busy), so the engine
     reads the port instead of latching a copy (one flip-flop per descriptor bit less); default False.
+    ``param_ram``: ``"auto"`` (default) lets synthesis choose how to build the shallow parameter buffer,
+    ``"block"`` asks for block RAM (on the iCE40 UP5K, where logic cells are the scarce resource: 337
+    fewer for the iCEBreaker's Stripes 1 x 1, docs/link.md; on the ECP5 its slower output lengthens the
+    output stage's path).
     """
 
-    def __init__(self, make_pe, config: ArrayConfig, grid_class=PEGrid, *, hold_desc: bool = False):
+    def __init__(self, make_pe, config: ArrayConfig, grid_class=PEGrid, *, hold_desc: bool = False,
+                 param_ram: str = "auto"):
         if not isinstance(config, ArrayConfig):
             raise TypeError(f"config must be a golden.array.ArrayConfig, got {type(config).__name__}")
         self.config = config
         self.hold_desc = check_bool("hold_desc", hold_desc)
+        self.param_ram = check_choice("param_ram", param_ram, ("auto", "block"))
         self.grid = grid_class(make_pe, config.rows, config.cols, config.acc_width)
         self.pe = self.grid.pe
         self.weight_bits = self.grid.issue_layout.members["weights"].size
@@ -163,8 +169,11 @@ class LayerEngine(Component):
         # not to build the bypass logic that would order such a collision (NO_RW_CHECK)
         m.submodules.wmem = wmem = memory.Memory(shape=self.weight_bits, depth=cfg.weight_depth, init=[],
                                                  attrs=NO_RW_CHECK)
+        # the parameter buffer is shallow (one word per channel tile): Yosys builds it of flip-flops or LUT
+        # RAM unless param_ram="block" asks for block RAM
         m.submodules.pmem = pmem = memory.Memory(shape=param_layout(rows), depth=cfg.param_depth, init=[],
-                                                 attrs=NO_RW_CHECK)
+                                                 attrs={**NO_RW_CHECK, **({"ram_style": "block"}
+                                                                          if self.param_ram == "block" else {})})
         m.submodules.omem = omem = memory.Memory(shape=signed(cfg.acc_width), depth=cfg.out_depth, init=[],
                                                  attrs=NO_RW_CHECK)
         lanes, elem = self.pe.input_lanes, self.pe.input_act_bits

@@ -152,6 +152,20 @@ def test_bad_layers_refused():
         engine("bitlett", SMALL)
     with pytest.raises(ValueError, match="rows must be an integer in \\[1, 64\\], got 0"):
         ArrayConfig(rows=0)
+    with pytest.raises(ValueError, match="param_ram must be one of 'auto', 'block', got 'spram'"):
+        engine("stripes", SMALL, param_ram="spram")
+
+
+def test_buffers_carry_their_synthesis_attributes():
+    """Every buffer is marked collision-free for Yosys (no_rw_check); param_ram="block" asks for block RAM
+    for the parameter buffer only."""
+    from amaranth.back import rtlil
+    for param_ram, block in (("auto", 0), ("block", 1)):
+        il = rtlil.convert(engine("stripes", SMALL, param_ram=param_ram), name="eng", emit_src=False)
+        mems = [line.split()[-1] for line in il.splitlines() if line.strip().startswith("memory ")]
+        assert sorted(mems) == ["\\amem0", "\\amem1", "\\amem2", "\\omem", "\\pmem", "\\wmem"]
+        assert il.count("attribute \\no_rw_check 1") == len(mems)
+        assert il.count('attribute \\ram_style "block"') == block
 
 
 #: (K, C, kernel, H, W, stride, padding): 3x3 with same padding, stride 2 with the stem's asymmetric
