@@ -14,8 +14,9 @@ all: verilog
 help:
 	@echo "make verilog   elaborate every registered configuration into build/verilog/"
 	@echo "make test      the whole test suite (golden, Amaranth sim, cocotb/Icarus and Verilator, formal, synthesis)"
-	@echo "make synth     Yosys area (area.json/md) and PE area, Fmax, throughput (pe.json/md) in build/reports/,"
-	@echo "               and make boards' docs/boards.json"
+	@echo "make synth     Yosys area (area.json/md), PE area, Fmax, throughput (pe.json/md) and the layer engines'"
+	@echo "               (array.json/md: 4 x 4 on the ECP5, the largest on the UP5K, real layers; two hours)"
+	@echo "               in build/reports/, and make boards' docs/boards.json"
 	@echo "make bench     golden-model speed on a ResNet-50-sized network: build/reports/bench.json;"
 	@echo "               layer-engine simulation speed, Icarus and Verilator: build/reports/sim_speed.json"
 	@echo "make bitstream BOARD=icebreaker|ulx3s [ARCH=bitvert ROWS=2 COLS=2]  a board's bitstream in build/boards/"
@@ -111,6 +112,7 @@ boards: $(STAMP)
 synth: $(STAMP)
 	$(PY) -m fpga.synth $(if $(HEAVY),--heavy)
 	$(PY) -m fpga.pe_report --merge $(if $(HEAVY),--heavy) $(if $(ROUTE),--route-heavy)
+	$(PY) -m fpga.array_report --jobs 2
 	$(PY) -m fpga.board report
 
 bench: $(STAMP) iverilog verilator

@@ -97,7 +97,7 @@ REPORTS = ROOT / "build" / "reports"
 WORK = ROOT / "build" / "array"
 
 __all__ = ["pe_lanes", "slice_layers", "slice_buffers", "whole_layer_cycles", "characterize", "ice40_search",
-           "add_ratios", "markdown", "main", "BASELINES", "ECP5_SHAPE", "ICE40_SHAPES", "ICE40_UP5K", "ECP5_85F"]
+           "add_ratios", "markdown", "headline", "main", "BASELINES", "ECP5_SHAPE", "ICE40_SHAPES", "ICE40_UP5K", "ECP5_85F"]
 
 #: the Stripes baselines, by name: 16 lanes (equal weights per pass with the 16-weight PEs) and 8 lanes
 #: (equal bit-serial lanes with BitVert's 8 window lanes)
@@ -692,6 +692,39 @@ def markdown(records: list[dict]) -> str:
                                                                                 "placed and routed")):
                 notes.append(f"- {r['name']} ({fpga}): {d['note']}")
     return "\n".join(lines + ([""] + notes if notes else [])) + "\n"
+
+
+HEADLINE_LAYER = ("_blocks.8._expand_conv", "whole")
+
+
+def headline(records: list[dict]) -> str:
+    """The README's array table: per architecture its 4 x 4 engine on the ECP5-85F (LUT4, LUT4 per PE of
+    the grid, Fmax) and, on the whole layer :data:`HEADLINE_LAYER`, MACs per cycle, MMAC/s at that Fmax
+    and MACs per cycle per kLUT against the Stripes array at equal lanes and at equal weights per pass;
+    last, the largest array the iCE40 UP5K holds."""
+    ice40 = {r["arch"]: r for r in records if r["role"] == "ice40"}
+    lines = ["| architecture | lanes | ECP5 LUT4 | LUT4/PE (grid) | Fmax (MHz) | MACs/cycle | MMAC/s | "
+             "per kLUT vs Stripes, equal lanes | equal weights/pass | UP5K holds |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for r in records:
+        if r["role"] != "ecp5":
+            continue
+        i, x = next(((i, x) for i, x in enumerate(r["layers"]) if (x["name"], x["scope"]) == HEADLINE_LAYER),
+                    (None, None))
+        if x is None:
+            continue
+        fmax = r["ecp5"]["fmax_mhz"]
+        mmacs = None if fmax is None else x["macs_per_cycle"] * fmax
+        vs = [_f(r[f]["layers"][i]["macs_per_cycle_per_klut"], suffix="x") if r.get(f) else "n/a"
+              for f in ("vs_stripes_equal_lanes", "vs_stripes_equal_weights")]
+        small = ice40.get(r["arch"])
+        up5k = (f"{small['rows']} x {small['cols']} ({small['ice40']['lut4']:,} LUT4, "
+                f"{_f(small['ice40']['fmax_mhz'], '.1f')} MHz)" if small and small["ice40"].get("fits")
+                else "none" if small else "n/a")
+        lines.append(f"| {r['arch']} | {r['lanes']} | {r['ecp5']['lut4']:,} | {_f(r['lut4_per_pe'], '.0f')} | "
+                     f"{_f(fmax, '.1f')} | {x['macs_per_cycle']:.2f} | {_f(mmacs, '.0f')} | {vs[0]} | {vs[1]} | "
+                     f"{up5k} |")
+    return "\n".join(lines) + "\n"
 
 
 # -- the run ------------------------------------------------------------------------------------------

@@ -45,6 +45,11 @@ def array_table(records) -> str:
     return markdown(records)
 
 
+def array_headline_table(records) -> str:
+    from fpga.array_report import headline
+    return headline(records)
+
+
 def board_table(records) -> str:
     from fpga.board import markdown
     return markdown(records)
@@ -56,11 +61,12 @@ def board_fits_table(entries) -> str:
 
 
 #: tables README.md repeats as its headline (written there too, from the same record)
-README_TABLES = ("boards",)
+README_TABLES = ("array_headline", "boards")
 
 #: name -> (report in build/reports/, or a committed record under docs/, renderer)
 TABLES = {"area": ("area.json", area_table), "bench": ("bench.json", bench_table),
           "pe": ("pe.json", pe_table), "bitlet": ("pe.json", bitlet_table), "array": ("array.json", array_table),
+          "array_headline": ("array.json", array_headline_table),
           "boards": (ROOT / "docs" / "boards.json", board_table),
           "board_fits": (ROOT / "docs" / "board_fits.json", board_fits_table)}
 

@@ -117,7 +117,8 @@ class LayerEngine(Component):
     per-column logic has the same constructor and ports, and ``grid.pe`` a PE of the same payload).
 
     See the module docstring for the buffers and ports; the exact cycle count is
-    :func:`golden.array.engine_cycles`. ``hold_desc``: the driver of ``desc`` holds it constant from
+    :func:`golden.array.engine_cycles`. The write-back is two pipeline stages (the accumulator select and
+    bias add, then the requantization and the buffer writes; docs/array.md), which costs no cycle. ``hold_desc``: the driver of ``desc`` holds it constant from
     ``start`` until ``busy`` falls (the host link does: it refuses ``DESC`` while busy), so the engine
     reads the port instead of latching a copy (one flip-flop per descriptor bit less); default False.
     ``param_ram``: ``"auto"`` (default) lets synthesis choose how to build the shallow parameter buffer,
@@ -284,14 +285,21 @@ class LayerEngine(Component):
         bias = Signal(signed(BIAS_BITS))
         mult = Signal(MULT_BITS)
         m.d.comb += [bias.eq(prm[wb_r].bias), mult.eq(prm[wb_r].mult)]
+        # the write-back is two stages: in WRITE, stage 1 selects PE (wb_r, wb_c)'s accumulator, adds its
+        # row's bias and registers the sum with the output's place (wb_*); stage 2, a cycle later (WRITE or
+        # the tile's NEXT cycle), requantizes it and writes both buffers. The accumulator select and the
+        # requantizing multiplier are thus on separate paths; the cycle count is unchanged (stage 2 of the
+        # last output lands in NEXT, which the controller spends anyway)
         raw = Signal(signed(cfg.acc_width))
         m.d.comb += raw.eq(grid.acc + bias)
+        wb_raw = Signal.like(raw)
+        wb_mult = Signal.like(mult)
         # (p + 2**(s-1)) >> s == ((p >> (s-1)) + 1) >> 1 for s >= 1 (p = q * 2**(s-1) + r, 0 <= r < 2**(s-1):
         # both are floor((q + 1) / 2)): one barrel shifter of the product's width, not of product + round
         product = Signal(signed(cfg.acc_width + MULT_BITS + 1))
         coarse = Signal.like(product)
         scaled = Signal(signed(cfg.acc_width + MULT_BITS + 2))
-        m.d.comb += [product.eq(raw * mult),
+        m.d.comb += [product.eq(wb_raw * wb_mult),
                      coarse.eq(product >> Mux(desc.shift == 0, 0, desc.shift - 1)[:len(desc.shift)]),
                      scaled.eq(Mux(desc.shift == 0, product, (coarse + 1) >> 1))]
         lo, hi = twos_range(OUT_BITS)
@@ -304,8 +312,11 @@ class LayerEngine(Component):
             m.d.comb += q.eq(floor)
         with m.Else():
             m.d.comb += q.eq(scaled)
-        m.d.comb += [o_wr.addr.eq(row_addr + wb_c),
-                     o_wr.data.eq(Mux(desc.requant, q, raw))]
+        wb_addr = Signal.like(o_wr.addr)
+        sel_valid = Signal()                     # stage 1 holds an output to write (WRITE, inside the layer)
+        wb_valid = Signal()                      # stage 2 writes one (registered sel_valid)
+        m.d.sync += [wb_valid.eq(sel_valid), wb_raw.eq(raw), wb_mult.eq(mult), wb_addr.eq(row_addr + wb_c)]
+        m.d.comb += [o_wr.addr.eq(wb_addr), o_wr.en.eq(wb_valid), o_wr.data.eq(Mux(desc.requant, q, wb_raw))]
 
         # -- write-back into the activation buffer, as the next layer's input (desc.to_acts) -------
         # fully connected layout: output (k, t) -> word dst_base + tt * dst_passes + k // lanes of bank
@@ -318,16 +329,19 @@ class LayerEngine(Component):
         k0_mod = Signal.like(k_mod)
         dst_tbase = Signal(self.addr_bits + 3)
         dst_rowbase = Signal.like(dst_tbase)      # to_map: dst_base + t_row * dst_passes
-        wb_valid = Signal()
         if self.chains:
             map_addr = Signal.like(dst_tbase)
+            wb_acts_addr = Signal.like(dst_tbase)
+            wb_col = Signal.like(wb_c)
+            wb_lane = Signal.like(k_mod)
             m.d.comb += map_addr.eq(dst_tbase + wb_c * desc.dst_passes + k_div)
+            m.d.sync += [wb_acts_addr.eq(Mux(desc.to_map, map_addr, dst_tbase + k_div)), wb_col.eq(wb_c),
+                         wb_lane.eq(k_mod)]
             with m.If(self.busy):
                 for c, port in enumerate(a_wrs):
-                    m.d.comb += [port.addr.eq(Mux(desc.to_map, map_addr, dst_tbase + k_div)),
-                                 port.data.eq(q.replicate(lanes))]
-                    with m.If(desc.to_acts & wb_valid & (desc.to_map | (wb_c == c))):
-                        m.d.comb += port.en.eq(1 << k_mod)
+                    m.d.comb += [port.addr.eq(wb_acts_addr), port.data.eq(q.replicate(lanes))]
+                    with m.If(desc.to_acts & wb_valid & (desc.to_map | (wb_col == c))):
+                        m.d.comb += port.en.eq(1 << wb_lane)
 
         # -- drain ----------------------------------------------------------------------------------
         d_addr = Signal(unsigned_width(cfg.out_depth))
@@ -367,8 +381,7 @@ class LayerEngine(Component):
                     m.d.sync += [wb_r.eq(0), wb_c.eq(0), k_div.eq(k0_div), k_mod.eq(k0_mod)]
                     m.next = "WRITE"
             with m.State("WRITE"):
-                m.d.comb += [wb_valid.eq((k0 + wb_r < desc.channels) & (ox0 + wb_c < desc.row_tokens)),
-                             o_wr.en.eq(wb_valid)]
+                m.d.comb += sel_valid.eq((k0 + wb_r < desc.channels) & (ox0 + wb_c < desc.row_tokens))
                 with m.If(wb_c == cols - 1):
                     m.d.sync += [wb_c.eq(0), wb_r.eq(wb_r + 1), row_addr.eq(row_addr + desc.tokens)]
                     with m.If(k_mod == lanes - 1):
