@@ -11,7 +11,7 @@ Two levels:
    bitvert       ``B - N`` per pruned group, exactly (docs/bbs.md, ``BitSim/sim/sim/bitvert.py``);
                  ``B`` for groups of sensitive (INT8) channels. Choice: not data dependent: when a group has
                  more redundant columns than N (``r > N``) the scheduler could stop earlier; like BitSim we
-                 still charge ``B - N``.
+                 still charge ``B - N``. Groups that are not BBS-pruned for N are refused.
    stripes       ``B`` (two's-complement weight bits, MSB first).
    pragmatic     ``max(1, max over the lanes of popcount(|w_i|))``; the last axis is one **synchronised
                  group** of lanes. Sign-magnitude, so the sign is not an essential bit (BitSim's
@@ -61,7 +61,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from .bits import popcount, twos_range
-from .check import check_bool, check_choice, check_int, check_int_array
+from .check import check_bool, check_choice, check_int, check_int_array, first_index
 from .layout import group_weights
 
 __all__ = [
@@ -99,6 +99,30 @@ def _bool_mask(name: str, mask, shape: tuple[int, ...]) -> np.ndarray:
         raise ValueError(f"{name} shape {m.shape} does not broadcast to the group shape {shape}") from None
 
 
+_BBS_RMAX = 3                 # the 2-bit redundant-column count of the BBS metadata byte
+_BBS_CONSTANTS = (-32, 63)    # its 6-bit constant field: ZPS two's complement [-32, 31], RA unsigned [0, 63]
+
+
+def _bbs_fits(w: np.ndarray, bits: int, pruned: int) -> np.ndarray:
+    """Bool per group (last axis): the group has the BBS datapath form of ``pruned`` = N (golden/bbs.py,
+    module docstring), i.e. for some ``r`` in ``0..min(3, N)`` and a constant ``C`` of the metadata field
+    every ``w - C`` is a ``(B - r)``-bit two's-complement number with ``N - r`` zero LSBs."""
+    gmin, gmax = w.min(axis=-1), w.max(axis=-1)
+    ok = np.zeros(w.shape[:-1], dtype=bool)
+    for r in range(min(_BBS_RMAX, pruned) + 1):
+        step, top = 1 << (pruned - r), 1 << (bits - 1 - r)
+        res = w[..., 0] & (step - 1)                        # w - C = 0 (mod step): one residue per group
+        same = ((w & (step - 1)) == res[..., None]).all(axis=-1)
+        lo = np.maximum(gmax - top + step, _BBS_CONSTANTS[0])   # the C keeping every w - C in [-top, top - step]
+        hi = np.minimum(gmin + top, _BBS_CONSTANTS[1])
+        ok |= same & (lo + ((res - lo) & (step - 1)) <= hi)     # the least C >= lo with that residue
+    return ok
+
+
+def _index_text(name: str, idx: tuple) -> str:
+    return f"{name}[{', '.join(map(str, idx))}]"
+
+
 def group_cycles_bitvert(w_groups, *, bits: int = 8, pruned: int = 0, sensitive=None) -> np.ndarray:
     """BitVert cycles per group: exactly ``bits - pruned`` (pruned group) or ``bits`` (sensitive group).
 
@@ -106,6 +130,13 @@ def group_cycles_bitvert(w_groups, *, bits: int = 8, pruned: int = 0, sensitive=
     ----------
     w_groups : int array ``[..., G]``
         Weights after BBS pruning, in ``BBSConfig(bits, pruned=pruned).weight_range`` (ZPS may leave INT-B).
+        Each pruned group must have the BBS datapath form (golden/bbs.py): for some ``r <= min(3, N)`` and
+        a constant ``C`` of the 6-bit metadata field (``[-32, 31]`` ZPS or ``[0, 63]`` RA), every ``w - C``
+        fits ``B - r`` bits with ``N - r`` zero LSBs, so that its ``B - N`` live columns hold it. Groups
+        that do not (e.g. INT8 weights that were never pruned) are refused with a ``ValueError`` naming
+        the group, rather than charged ``B - N`` cycles. A group is one PE pass, so it must lie inside one
+        pruning group (``G_pe`` dividing the BBS group ``G``, as in the hardware). Sensitive groups must
+        be INT-B.
     bits : int
         B, 2..16.
     pruned : int
@@ -119,10 +150,25 @@ def group_cycles_bitvert(w_groups, *, bits: int = 8, pruned: int = 0, sensitive=
     from .bbs import BBSConfig   # ZPS weights w' = q + C may leave INT-B: accept the format's range
     w = _groups(w_groups, bits, signed_magnitude=False,
                 value_range=BBSConfig(bits=bits, pruned=pruned).weight_range)
-    out = np.full(w.shape[:-1], bits - pruned, dtype=np.int64)
-    if sensitive is not None:
-        out = np.where(_bool_mask("sensitive", sensitive, out.shape), bits, out).astype(np.int64)
-    return out
+    sens = np.zeros(w.shape[:-1], dtype=bool) if sensitive is None else _bool_mask("sensitive", sensitive,
+                                                                                   w.shape[:-1])
+    lo, hi = twos_range(bits)
+    bad_sens = sens & ((w < lo) | (w > hi)).any(axis=-1)
+    idx = first_index(bad_sens)
+    if idx is not None:
+        v = next(int(x) for x in w[idx] if not lo <= x <= hi)
+        raise ValueError(f"{_index_text('w_groups', idx)} = {w[idx].tolist()} is sensitive (INT-{bits}, {bits} "
+                         f"columns) but holds {v}, outside [{lo}, {hi}]")
+    if pruned:
+        idx = first_index(~sens & ~_bbs_fits(w, bits, pruned))
+        if idx is not None:
+            raise ValueError(
+                f"{_index_text('w_groups', idx)} = {w[idx].tolist()} is not BBS-pruned for pruned={pruned}: no r in "
+                f"0..{min(_BBS_RMAX, pruned)} and constant C in [{_BBS_CONSTANTS[0]}, {_BBS_CONSTANTS[1]}] make "
+                f"every w - C an ({bits} - r)-bit two's-complement number with {pruned} - r zero LSBs "
+                f"({bits - pruned} live columns); prune the weights with golden.bbs.round_average or "
+                f"golden.bbs.zero_point_shift (pruned={pruned}), or mark the group sensitive")
+    return np.where(sens, bits, bits - pruned).astype(np.int64)
 
 
 def group_cycles_stripes(w_groups, *, bits: int = 8) -> np.ndarray:

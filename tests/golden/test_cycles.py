@@ -2,11 +2,12 @@
 
 import importlib
 import json
+import re
 
 import numpy as np
 import pytest
 
-from golden import cycles as C
+from golden import bbs, cycles as C
 from golden.bench import METHODS, RESNET50_LAYERS, main as bench_main
 
 
@@ -23,10 +24,46 @@ def test_group_cycles_fixed_archs():
     w = np.array([[1, -2, 3, 0], [0, 0, 0, 0], [-128, 127, 5, 6]])
     assert C.group_cycles_stripes(w).tolist() == [8, 8, 8]
     assert C.group_cycles_parallel(w).tolist() == [1, 1, 1]
-    assert C.group_cycles_bitvert(w, pruned=2).tolist() == [6, 6, 6]
-    assert C.group_cycles_bitvert(w, pruned=4, sensitive=np.array([False, True, False])).tolist() == [4, 8, 4]
+    assert C.group_cycles_bitvert(w, pruned=0).tolist() == [8, 8, 8]
     assert C.group_cycles_bitvert(w, pruned=4, sensitive=np.array(True)).tolist() == [8, 8, 8]
+    bbs4 = np.array([[16, -32, 48, 0],       # N = 4: r = 1, C = 0 (multiples of 8 in [-64, 56])
+                     [17, -31, 49, 1],       # the same with C = 1
+                     [-128, 112, 16, 96]])   # r = 0, C = 0 (multiples of 16 in [-128, 112])
+    assert C.group_cycles_bitvert(bbs4, pruned=4).tolist() == [4, 4, 4]
+    assert C.group_cycles_bitvert(bbs4, pruned=2).tolist() == [6, 6, 6]      # N = 4 groups are N = 2 groups
+    assert C.group_cycles_bitvert(np.array([bbs4[0], w[2], bbs4[2]]), pruned=4,
+                                  sensitive=np.array([False, True, False])).tolist() == [4, 8, 4]
     assert C.group_cycles_bitvert(np.array([[1, -2]]), bits=4, pruned=2).tolist() == [2]
+
+
+def test_bitvert_refuses_weights_not_bbs_pruned():
+    # 7 significant bits down to position 2: 5 columns, more than the B - N = 4 live ones of pruned=4
+    bad = np.array([[16, -32, 48, 0], [16, -32, 48, 4]])
+    with pytest.raises(ValueError, match=re.escape(
+            "w_groups[1] = [16, -32, 48, 4] is not BBS-pruned for pruned=4: no r in 0..3 and constant C in "
+            "[-32, 63] make every w - C an (8 - r)-bit two's-complement number with 4 - r zero LSBs (4 live "
+            "columns); prune the weights with golden.bbs.round_average or golden.bbs.zero_point_shift "
+            "(pruned=4), or mark the group sensitive")):
+        C.group_cycles_bitvert(bad, pruned=4)
+    assert C.group_cycles_bitvert(bad, pruned=4, sensitive=np.array([False, True])).tolist() == [4, 8]
+    assert C.group_cycles_bitvert(bad, pruned=2).tolist() == [6, 6]     # r = 1, C = 0: 7 bits, 1 zero LSB
+    # a sensitive group is INT-B (B columns, no constant)
+    with pytest.raises(ValueError, match=re.escape(
+            "w_groups[0] = [130, 0] is sensitive (INT-8, 8 columns) but holds 130, outside [-128, 127]")):
+        C.group_cycles_bitvert(np.array([[130, 0]]), pruned=4, sensitive=np.array([True]))
+    # layers: INT8 weights as they come from quantize are refused; pruned with golden.bbs they are taken
+    q = np.random.default_rng(3).integers(-127, 128, size=(4, 32))       # fc: 2 passes of 16, one tile
+    with pytest.raises(ValueError, match=r"is not BBS-pruned for pruned=4: .* prune the weights with "
+                                         r"golden\.bbs\.round_average or golden\.bbs\.zero_point_shift"):
+        C.layer_cycles("bitvert", q, tokens=1, pruned=4)
+    with pytest.raises(ValueError, match="is not BBS-pruned for pruned=2"):
+        C.layer_cycles("bitvert", q, tokens=1, pruned=2)
+    assert C.layer_cycles("bitvert", q, tokens=1, pruned=4, sensitive=np.ones(4, dtype=bool)) == 2 * 8
+    ra, _ = bbs.round_average(q, bits=8, group=32, pruned=2)
+    zps, _ = bbs.zero_point_shift(q, bits=8, group=32, pruned=4)
+    assert C.layer_cycles("bitvert", ra, tokens=1, pruned=2) == 2 * 6
+    assert C.layer_cycles("bitvert", zps, tokens=1, pruned=4) == 2 * 4
+    assert C.layer_cycles("bitvert", zps, tokens=1, pruned=2) == 2 * 6
 
 
 def test_group_cycles_pragmatic_and_zero_group():
