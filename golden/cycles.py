@@ -235,11 +235,14 @@ def group_cycles_parallel(w_groups, *, bits: int = 8) -> np.ndarray:
     return np.ones(w.shape[:-1], dtype=np.int64)
 
 
+_BITLET_MAX_TOTAL = 64       # pairs of a Bitlet pass (golden.bitlet.MAX_TOTAL)
+
+
 def group_cycles_bitlet(w_groups, *, bits: int = 8, n_total: int = 64, n_check: int = 8,
                         lane_mask=None) -> np.ndarray:
     """Bitlet: :func:`golden.bitlet.pass_cycles` of the magnitudes ``|w_i|`` of each group.
 
-    ``w_groups`` is ``[..., n]`` with ``n <= n_total`` sign-magnitude weights (the sign is folded into
+    ``w_groups`` is ``[..., n]`` with ``n <= n_total <= 64`` sign-magnitude weights (the sign is folded into
     the activation, docs/bitlet.md). A group shorter than ``n_total`` is zero-padded to ``n_total`` and passed with
     ``n_valid = n``, so the check windows stop at the last valid pair. Choice: ``lane_mask=None`` enables the
     ``bits - 1`` magnitude lanes (the RTL's ``prune`` set to the weight precision); an enabled lane with
@@ -247,7 +250,7 @@ def group_cycles_bitlet(w_groups, *, bits: int = 8, n_total: int = 64, n_check: 
     least 8 cycles (the real PE; BitSim's INT8 re-model ignores these bubbles).
     """
     w = _groups(w_groups, bits, signed_magnitude=True)
-    n_total = check_int("n_total", n_total, lo=1)
+    n_total = check_int("n_total", n_total, lo=1, hi=_BITLET_MAX_TOTAL)
     n = w.shape[-1]
     if n > n_total:
         raise ValueError(f"w_groups group length (last axis) must be <= n_total={n_total}, got {n}")
@@ -300,6 +303,8 @@ def layer_cycles(arch: str, w, *, out_size=None, tokens=None, batch: int = 1, bi
         Output spatial size, conv only. ``tokens``: number of input vectors, fc only. ``batch``: images.
     bits, pe_length, array_rows, array_cols : int
         B, the PE dot length ``G_pe``, array rows (weight channels in lock step), array columns (windows).
+        Any ``array_rows, array_cols >= 1``: rows beyond ``K`` and columns beyond the windows stay idle
+        (nothing is allocated per row).
     pruned, sensitive, reorder
         BitVert: N, a per-output-channel bool mask ``[K]`` of sensitive (INT8) channels, channel
         reordering.
@@ -308,7 +313,7 @@ def layer_cycles(arch: str, w, *, out_size=None, tokens=None, batch: int = 1, bi
     k : int
         Bit-balance: essential bits per weight. ``window``: EBSP pattern window.
     n_total, n_check, lane_mask
-        Bitlet PE parameters (pairs per pass, check window, lane mask).
+        Bitlet PE parameters (pairs per pass ``1..64``, check window, lane mask).
 
     Returns
     -------
@@ -345,7 +350,7 @@ def layer_cycles(arch: str, w, *, out_size=None, tokens=None, batch: int = 1, bi
 
     unit = n_total if arch == "bitlet" else pe_length
     if arch == "bitlet":
-        unit = check_int("n_total", n_total, lo=1)
+        unit = check_int("n_total", n_total, lo=1, hi=_BITLET_MAX_TOTAL)
     groups, grouping = group_weights(a, unit)
     passes = groups.shape[0] // n_out
     chunks = 1
@@ -380,11 +385,12 @@ def layer_cycles(arch: str, w, *, out_size=None, tokens=None, batch: int = 1, bi
         cyc = group_cycles_bitlet(groups, bits=bits, n_total=unit, n_check=n_check, lane_mask=lane_mask)
 
     cyc = cyc.reshape(n_out, passes, chunks)
-    tiles = -(-n_out // array_rows)
-    pad = tiles * array_rows - n_out
+    rows = min(array_rows, n_out)         # more rows than channels: one tile; padding stays below K rows
+    tiles = -(-n_out // rows)
+    pad = tiles * rows - n_out
     if pad:
         cyc = np.concatenate([cyc, np.zeros((pad, passes, chunks), dtype=np.int64)], axis=0)
-    per_pass = cyc.reshape(tiles, array_rows, passes, chunks).max(axis=1)     # rows in lock step
+    per_pass = cyc.reshape(tiles, rows, passes, chunks).max(axis=1)           # rows in lock step
     per_tile = per_pass.sum(axis=1).max(axis=-1)                              # sync groups meet per tile
     return int(per_tile.sum()) * spatial
 

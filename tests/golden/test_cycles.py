@@ -200,10 +200,25 @@ def test_layer_refusals():
         C.layer_cycles("stripes", fc, tokens=1, array_rows=0)
 
 
+def test_layer_huge_array_allocates_nothing():
+    # more rows than output channels is one tile of the K channels: no padding to array_rows rows (an
+    # array_rows of 10**15 would otherwise ask for 8 PB)
+    w = np.ones((3, 32), dtype=np.int64)
+    assert C.layer_cycles("stripes", w, tokens=1, array_rows=10**15) == 2 * 8
+    assert C.layer_cycles("stripes", w, tokens=10**15, array_rows=10**15, array_cols=10**15) == 2 * 8
+    assert C.layer_cycles("stripes", w, tokens=1, array_rows=2) == 2 * (2 * 8)
+    # Bitlet pads a short group to n_total pairs: n_total is bounded by the PE's 64 pairs
+    with pytest.raises(ValueError, match=re.escape("n_total must be an integer in [1, 64], got 1000000000000000")):
+        C.layer_cycles("bitlet", w, tokens=1, n_total=10**15)
+    with pytest.raises(ValueError, match=re.escape("n_total must be an integer in [1, 64], got 65")):
+        C.group_cycles_bitlet(np.zeros((1, 8), dtype=np.int64), n_total=65)
+
+
 # ----------------------------------------------------------------------------------------- bitlet
 
 def test_bitlet_group_and_layer_cycles():
     bitlet = _bitlet()
+    assert C._BITLET_MAX_TOTAL == bitlet.MAX_TOTAL
     rng = np.random.default_rng(7)
     w = rng.integers(-127, 128, size=(5, 128))          # fc, 2 passes of 64 pairs per channel
     mag = np.abs(w).reshape(5, 2, 64)
