@@ -74,16 +74,32 @@ __all__ = [
 ARCHS = ("bitvert", "stripes", "pragmatic", "bitbalance", "ebsp", "parallel", "bitlet")
 
 
-def _groups(w_groups, bits: int, signed_magnitude: bool, value_range=None) -> np.ndarray:
-    bits = check_int("bits", bits, lo=2, hi=16)
-    if value_range is not None:
-        lo, hi = value_range
-    elif signed_magnitude:
+def _value_range(bits: int, signed_magnitude: bool) -> tuple[int, int]:
+    if signed_magnitude:
         m = (1 << (bits - 1)) - 1
-        lo, hi = -m, m
-    else:
-        lo, hi = twos_range(bits)
-    w = check_int_array("w_groups", w_groups, lo=lo, hi=hi)
+        return -m, m
+    return twos_range(bits)
+
+
+def _zps_hint(bits: int, pruned: int) -> str:
+    """Appended to a BitVert range error with ``pruned=0``: ZPS weights ``w' = q + C`` may leave INT-B."""
+    return (f"; zero-point-shifted weights (golden.bbs.zero_point_shift) can leave INT-{bits}: pass the pruned=N "
+            f"they were pruned with") if pruned == 0 else ""
+
+
+def _check_values(name: str, w, lo: int, hi: int, hint: str = "") -> np.ndarray:
+    """:func:`check_int_array` with ``[lo, hi]``, ``hint`` appended to its range message."""
+    a = check_int_array(name, w)
+    try:
+        return check_int_array(name, a, lo=lo, hi=hi)
+    except ValueError as e:
+        raise ValueError(f"{e}{hint}") from None
+
+
+def _groups(w_groups, bits: int, signed_magnitude: bool, value_range=None, hint: str = "") -> np.ndarray:
+    bits = check_int("bits", bits, lo=2, hi=16)
+    lo, hi = value_range if value_range is not None else _value_range(bits, signed_magnitude)
+    w = _check_values("w_groups", w_groups, lo, hi, hint)
     if w.ndim < 1 or w.shape[-1] < 1:
         raise ValueError(f"w_groups must have a group axis (last) of length >= 1, got shape {w.shape}")
     return w
@@ -149,7 +165,7 @@ def group_cycles_bitvert(w_groups, *, bits: int = 8, pruned: int = 0, sensitive=
     pruned = check_int("pruned", pruned, lo=0, hi=min(6, bits - 2))
     from .bbs import BBSConfig   # ZPS weights w' = q + C may leave INT-B: accept the format's range
     w = _groups(w_groups, bits, signed_magnitude=False,
-                value_range=BBSConfig(bits=bits, pruned=pruned).weight_range)
+                value_range=BBSConfig(bits=bits, pruned=pruned).weight_range, hint=_zps_hint(bits, pruned))
     sens = np.zeros(w.shape[:-1], dtype=bool) if sensitive is None else _bool_mask("sensitive", sensitive,
                                                                                    w.shape[:-1])
     lo, hi = twos_range(bits)
@@ -286,11 +302,21 @@ def _spatial_passes(kind: str, out_size, tokens, array_cols: int, batch: int) ->
     return n * batch
 
 
+# the arguments of layer_cycles that only some architectures take
+_ARCH_ARGS = {
+    "pe_length": ("bitvert", "stripes", "pragmatic", "bitbalance", "ebsp", "parallel"),
+    "pruned": ("bitvert",), "sensitive": ("bitvert",), "reorder": ("bitvert",),
+    "sync_group": ("pragmatic",), "k": ("bitbalance",), "window": ("ebsp",),
+    "n_total": ("bitlet",), "n_check": ("bitlet",), "lane_mask": ("bitlet",),
+}
+_SIGN_MAGNITUDE_ARCHS = ("pragmatic", "bitbalance", "ebsp", "bitlet")
+
+
 def layer_cycles(arch: str, w, *, out_size=None, tokens=None, batch: int = 1, bits: int = 8,
-                 pe_length: int = 16, array_rows: int = 32, array_cols: int = 16,
-                 pruned: int = 0, sensitive=None, reorder: bool = True,
+                 pe_length: int | None = None, array_rows: int = 32, array_cols: int = 16,
+                 pruned: int | None = None, sensitive=None, reorder: bool | None = None,
                  sync_group: int | None = None, k: int | None = None, window: int | None = None,
-                 n_total: int = 64, n_check: int = 8, lane_mask=None) -> int:
+                 n_total: int | None = None, n_check: int | None = None, lane_mask=None) -> int:
     """Cycles of one layer on an output-stationary ``array_rows x array_cols`` array (module docstring).
 
     Parameters
@@ -298,22 +324,28 @@ def layer_cycles(arch: str, w, *, out_size=None, tokens=None, batch: int = 1, bi
     arch : str
         One of :data:`ARCHS`.
     w : int array
-        ``[K, C]`` (fc) or ``[K, C, KH, KW]`` (conv), integer weights already processed by the method.
+        ``[K, C]`` (fc) or ``[K, C, KH, KW]`` (conv), integer weights already processed by the method, in
+        its range (two's complement INT-B; sign-magnitude for pragmatic, bitbalance, ebsp and bitlet;
+        ``BBSConfig(bits, pruned=pruned).weight_range`` for bitvert). ``C`` must be a multiple of the
+        pass length (``pe_length``, Bitlet ``n_total``) or smaller than it.
     out_size : (OH, OW)
         Output spatial size, conv only. ``tokens``: number of input vectors, fc only. ``batch``: images.
     bits, pe_length, array_rows, array_cols : int
-        B, the PE dot length ``G_pe``, array rows (weight channels in lock step), array columns (windows).
-        Any ``array_rows, array_cols >= 1``: rows beyond ``K`` and columns beyond the windows stay idle
-        (nothing is allocated per row).
+        B, the PE dot length ``G_pe`` (default 16; every arch but bitlet), array rows (weight channels in
+        lock step), array columns (windows). Any ``array_rows, array_cols >= 1``: rows beyond ``K`` and
+        columns beyond the windows stay idle (nothing is allocated per row).
     pruned, sensitive, reorder
-        BitVert: N, a per-output-channel bool mask ``[K]`` of sensitive (INT8) channels, channel
-        reordering.
+        BitVert: N (default 0), a per-output-channel bool mask ``[K]`` of sensitive (INT8) channels,
+        channel reordering (default True).
     sync_group : int, optional
         Pragmatic: lanes per synchronised group, a divisor of ``pe_length`` (default ``pe_length``).
     k : int
         Bit-balance: essential bits per weight. ``window``: EBSP pattern window.
     n_total, n_check, lane_mask
-        Bitlet PE parameters (pairs per pass ``1..64``, check window, lane mask).
+        Bitlet PE parameters (pairs per pass ``1..64``, default 64; check window, default 8; lane mask).
+
+    The architecture-specific arguments (``pe_length`` to ``lane_mask`` above) are refused with a
+    ``ValueError`` when given (not ``None``) for an architecture that does not take them.
 
     Returns
     -------
@@ -321,20 +353,29 @@ def layer_cycles(arch: str, w, *, out_size=None, tokens=None, batch: int = 1, bi
         Total cycles.
     """
     arch = check_choice("arch", arch, ARCHS)
+    given = dict(pe_length=pe_length, pruned=pruned, sensitive=sensitive, reorder=reorder, sync_group=sync_group,
+                 k=k, window=window, n_total=n_total, n_check=n_check, lane_mask=lane_mask)
+    for name, value in given.items():
+        if value is not None and arch not in _ARCH_ARGS[name]:
+            raise ValueError(f"{name} does not apply to arch={arch!r}: {name} is for "
+                             f"arch={', '.join(map(repr, _ARCH_ARGS[name]))} only")
     bits = check_int("bits", bits, lo=2, hi=16)
-    pe_length = check_int("pe_length", pe_length, lo=1, hi=4096)
+    pe_length = check_int("pe_length", 16 if pe_length is None else pe_length, lo=1, hi=4096)
+    pruned = check_int("pruned", 0 if pruned is None else pruned, lo=0, hi=min(6, bits - 2))
+    reorder = check_bool("reorder", True if reorder is None else reorder)
+    n_check = 8 if n_check is None else n_check
     array_rows = check_int("array_rows", array_rows, lo=1)
     array_cols = check_int("array_cols", array_cols, lo=1)
     batch = check_int("batch", batch, lo=1)
-    reorder = check_bool("reorder", reorder)
     a = check_int_array("w", w, ndim=(2, 4))
+    if arch == "bitvert":
+        from .bbs import BBSConfig
+        a = _check_values("w", a, *BBSConfig(bits=bits, pruned=pruned).weight_range, _zps_hint(bits, pruned))
+    else:
+        a = _check_values("w", a, *_value_range(bits, arch in _SIGN_MAGNITUDE_ARCHS))
     kind = "fc" if a.ndim == 2 else "conv"
     spatial = _spatial_passes(kind, out_size, tokens, array_cols, batch)
     n_out = a.shape[0]
-    if arch != "bitvert" and (sensitive is not None or pruned != 0):
-        raise ValueError(f"pruned and sensitive apply to arch='bitvert' only, got arch={arch!r}")
-    if arch != "pragmatic" and sync_group is not None:
-        raise ValueError(f"sync_group applies to arch='pragmatic' only, got arch={arch!r}")
 
     sens = None
     if arch == "bitvert" and sensitive is not None:
@@ -348,9 +389,13 @@ def layer_cycles(arch: str, w, *, out_size=None, tokens=None, batch: int = 1, bi
             order = np.argsort(~sens, kind="stable")
             a, sens = a[order], sens[order]
 
-    unit = n_total if arch == "bitlet" else pe_length
-    if arch == "bitlet":
-        unit = check_int("n_total", n_total, lo=1, hi=_BITLET_MAX_TOTAL)
+    unit_name = "n_total" if arch == "bitlet" else "pe_length"
+    unit = check_int("n_total", 64 if n_total is None else n_total, lo=1, hi=_BITLET_MAX_TOTAL) \
+        if arch == "bitlet" else pe_length
+    if a.shape[1] > unit and a.shape[1] % unit:
+        raise ValueError(f"w has C={a.shape[1]} input channels, which must be a multiple of {unit_name}={unit} "
+                         f"(or smaller than it): a PE pass takes {unit_name} input channels; pad C or pick "
+                         f"another {unit_name}")
     groups, grouping = group_weights(a, unit)
     passes = groups.shape[0] // n_out
     chunks = 1

@@ -174,9 +174,9 @@ def test_layer_refusals():
         C.layer_cycles("stripes", conv, out_size=(1, 0))
     with pytest.raises(ValueError, match="arch must be one of 'bitvert', 'stripes'"):
         C.layer_cycles("eyeriss", fc, tokens=1)
-    with pytest.raises(ValueError, match="pruned and sensitive apply to arch='bitvert' only"):
+    with pytest.raises(ValueError, match="pruned does not apply to arch='stripes': pruned is for arch='bitvert' only"):
         C.layer_cycles("stripes", fc, tokens=1, pruned=2)
-    with pytest.raises(ValueError, match="sync_group applies to arch='pragmatic' only"):
+    with pytest.raises(ValueError, match="sync_group does not apply to arch='stripes': sync_group is for arch='pragmatic' only"):
         C.layer_cycles("stripes", fc, tokens=1, sync_group=4)
     with pytest.raises(ValueError, match="k is required for arch='bitbalance'"):
         C.layer_cycles("bitbalance", fc, tokens=1)
@@ -190,7 +190,8 @@ def test_layer_refusals():
         C.layer_cycles("pragmatic", fc, tokens=1, sync_group=3)
     with pytest.raises(ValueError, match=r"sync_group=2 must divide the layer's group size 3"):
         C.layer_cycles("pragmatic", np.ones((2, 3), dtype=np.int64), tokens=1, sync_group=2)
-    with pytest.raises(ValueError, match="input channels C=24 must be a multiple of group=16"):
+    with pytest.raises(ValueError, match=re.escape("w has C=24 input channels, which must be a multiple of "
+                                                   "pe_length=16 (or smaller than it)")):
         C.layer_cycles("stripes", np.ones((2, 24), dtype=np.int64), tokens=1)
     with pytest.raises(ValueError, match="w must have 2 or 4 dimensions"):
         C.layer_cycles("stripes", np.ones((2, 4, 4), dtype=np.int64), tokens=1)
@@ -212,6 +213,55 @@ def test_layer_huge_array_allocates_nothing():
         C.layer_cycles("bitlet", w, tokens=1, n_total=10**15)
     with pytest.raises(ValueError, match=re.escape("n_total must be an integer in [1, 64], got 65")):
         C.group_cycles_bitlet(np.zeros((1, 8), dtype=np.int64), n_total=65)
+
+
+def test_layer_messages_name_the_callers_arguments():
+    # a group length that does not divide C: the message names pe_length / n_total, not group_weights' group
+    with pytest.raises(ValueError, match=re.escape(
+            "w has C=24 input channels, which must be a multiple of pe_length=16 (or smaller than it): a PE "
+            "pass takes pe_length input channels; pad C or pick another pe_length")):
+        C.layer_cycles("pragmatic", np.ones((2, 24, 3, 3), dtype=np.int64), out_size=(1, 1))
+    with pytest.raises(ValueError, match=re.escape(
+            "w has C=96 input channels, which must be a multiple of n_total=64 (or smaller than it): a PE "
+            "pass takes n_total input channels; pad C or pick another n_total")):
+        C.layer_cycles("bitlet", np.ones((2, 96), dtype=np.int64), tokens=1)
+    # weight values are checked on w itself (w's index); ZPS weights without pruned= get a hint
+    zps, _ = bbs.zero_point_shift(np.array([[127, 113] * 16]), bits=8, group=32, pruned=4)
+    assert zps.max() == 128
+    with pytest.raises(ValueError, match=re.escape(
+            "w must hold integers in [-128, 127], got 128 at index (0, 0); zero-point-shifted weights "
+            "(golden.bbs.zero_point_shift) can leave INT-8: pass the pruned=N they were pruned with")):
+        C.layer_cycles("bitvert", zps, tokens=1)
+    assert C.layer_cycles("bitvert", zps, tokens=1, pruned=4) == 2 * 4
+    with pytest.raises(ValueError, match=re.escape("w_groups must hold integers in [-128, 127], got 128 at index "
+                                                   "(0, 0); zero-point-shifted weights")):
+        C.group_cycles_bitvert(zps.reshape(2, 16))
+    with pytest.raises(ValueError, match=re.escape("w must hold integers in [-127, 127], got -128 at index (1, 3)")):
+        C.layer_cycles("pragmatic", np.array([[0] * 16, [0, 0, 0, -128] + [0] * 12]), tokens=1)
+    # an argument the architecture does not take is refused, whatever its value
+    fc = np.ones((2, 16), dtype=np.int64)
+    for arch, kw, msg in [
+            ("stripes", {"k": 3}, "k does not apply to arch='stripes': k is for arch='bitbalance' only"),
+            ("bitvert", {"window": 3}, "window does not apply to arch='bitvert': window is for arch='ebsp' only"),
+            ("stripes", {"pruned": 0}, "pruned does not apply to arch='stripes': pruned is for arch='bitvert' only"),
+            ("parallel", {"reorder": False}, "reorder does not apply to arch='parallel': reorder is for "
+                                             "arch='bitvert' only"),
+            ("stripes", {"n_total": 64}, "n_total does not apply to arch='stripes': n_total is for arch='bitlet' only"),
+            ("ebsp", {"window": 3, "lane_mask": 1}, "lane_mask does not apply to arch='ebsp': lane_mask is for "
+                                                    "arch='bitlet' only"),
+            ("bitlet", {"pe_length": 16}, "pe_length does not apply to arch='bitlet': pe_length is for "
+                                          "arch='bitvert', 'stripes', 'pragmatic', 'bitbalance', 'ebsp', "
+                                          "'parallel' only"),
+            ("bitlet", {"sensitive": np.array([True, False])}, "sensitive does not apply to arch='bitlet': "
+                                                               "sensitive is for arch='bitvert' only")]:
+        with pytest.raises(ValueError, match=re.escape(msg)):
+            C.layer_cycles(arch, fc, tokens=1, **kw)
+    # every one of them still works where it applies, and the per-arch defaults are unchanged
+    assert C.layer_cycles("bitvert", fc, tokens=1, pruned=0, reorder=False) == 8
+    assert C.layer_cycles("stripes", fc, tokens=1, pe_length=16) == 8
+    assert C.layer_cycles("bitlet", np.zeros((2, 64), dtype=np.int64), tokens=1, n_total=64, n_check=8) == 8
+    assert C.speedup_vs_stripes("bitlet", {"w": np.zeros((2, 64), dtype=np.int64), "tokens": 1},
+                                n_total=64) == 4 * 8 / 8
 
 
 # ----------------------------------------------------------------------------------------- bitlet
