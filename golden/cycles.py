@@ -345,7 +345,9 @@ def layer_cycles(arch: str, w, *, out_size=None, tokens=None, batch: int = 1, bi
         Bitlet PE parameters (pairs per pass ``1..64``, default 64; check window, default 8; lane mask).
 
     The architecture-specific arguments (``pe_length`` to ``lane_mask`` above) are refused with a
-    ``ValueError`` when given (not ``None``) for an architecture that does not take them.
+    ``ValueError`` when given (not ``None``) for an architecture that does not take them. Weights that a
+    method's group check refuses are named ``w_groups[k, p, i]``: output channel ``k`` of ``w``, pass ``p``
+    of that channel (:func:`golden.layout.group_weights` order), lane ``i``.
 
     Returns
     -------
@@ -377,7 +379,7 @@ def layer_cycles(arch: str, w, *, out_size=None, tokens=None, batch: int = 1, bi
     spatial = _spatial_passes(kind, out_size, tokens, array_cols, batch)
     n_out = a.shape[0]
 
-    sens = None
+    sens = order = None
     if arch == "bitvert" and sensitive is not None:
         sens = np.asarray(sensitive)
         if sens.dtype != np.bool_:
@@ -385,9 +387,8 @@ def layer_cycles(arch: str, w, *, out_size=None, tokens=None, batch: int = 1, bi
         if sens.shape != (n_out,):
             raise ValueError(f"sensitive must have shape ({n_out},) (one flag per output channel), "
                              f"got {sens.shape}")
-        if reorder:
+        if reorder:                              # applied to the cycles, so messages index w's channels
             order = np.argsort(~sens, kind="stable")
-            a, sens = a[order], sens[order]
 
     unit_name = "n_total" if arch == "bitlet" else "pe_length"
     unit = check_int("n_total", 64 if n_total is None else n_total, lo=1, hi=_BITLET_MAX_TOTAL) \
@@ -398,9 +399,10 @@ def layer_cycles(arch: str, w, *, out_size=None, tokens=None, batch: int = 1, bi
                          f"another {unit_name}")
     groups, grouping = group_weights(a, unit)
     passes = groups.shape[0] // n_out
+    groups = groups.reshape(n_out, passes, grouping.group)      # [k, p, lane]: the index in group messages
     chunks = 1
     if arch == "bitvert":
-        gs = None if sens is None else np.repeat(sens, passes)
+        gs = None if sens is None else sens[:, None]
         cyc = group_cycles_bitvert(groups, bits=bits, pruned=pruned, sensitive=gs)
     elif arch == "stripes":
         cyc = group_cycles_stripes(groups, bits=bits)
@@ -415,7 +417,7 @@ def layer_cycles(arch: str, w, *, out_size=None, tokens=None, batch: int = 1, bi
         if g % chunk:
             raise ValueError(f"sync_group={sg} must divide the layer's group size {g} (C < pe_length)")
         chunks = g // chunk
-        cyc = group_cycles_pragmatic(groups.reshape(-1, chunks, chunk), bits=bits)
+        cyc = group_cycles_pragmatic(groups.reshape(n_out, passes, chunks, chunk), bits=bits)
     elif arch == "bitbalance":
         if k is None:
             raise ValueError("k is required for arch='bitbalance'")
@@ -430,6 +432,8 @@ def layer_cycles(arch: str, w, *, out_size=None, tokens=None, batch: int = 1, bi
         cyc = group_cycles_bitlet(groups, bits=bits, n_total=unit, n_check=n_check, lane_mask=lane_mask)
 
     cyc = cyc.reshape(n_out, passes, chunks)
+    if order is not None:
+        cyc = cyc[order]
     rows = min(array_rows, n_out)         # more rows than channels: one tile; padding stays below K rows
     tiles = -(-n_out // rows)
     pad = tiles * rows - n_out

@@ -264,6 +264,20 @@ def test_layer_messages_name_the_callers_arguments():
                                 n_total=64) == 4 * 8 / 8
 
 
+def test_layer_group_refusals_index_channel_pass_lane():
+    # a method's group check names w_groups[k, p, i]: output channel k (of w, before any reordering), pass p
+    w = np.zeros((2, 32), dtype=np.int64)
+    w[1, 16 + 3] = 14                                            # channel 1, pass 1, lane 3
+    with pytest.raises(ValueError, match=re.escape("got 14 (3 ones) at index (1, 1, 3)")):
+        C.layer_cycles("bitbalance", w, tokens=1, k=2)
+    w[0, :4] = [16, -32, 48, 4]                                  # channel 0, pass 0: not BBS-pruned for N = 4
+    with pytest.raises(ValueError, match=re.escape("w_groups[0, 0] = [16, -32, 48, 4, 0,")):
+        C.layer_cycles("bitvert", w, tokens=1, pruned=4, sensitive=np.array([False, True]))   # reordered: 1, 0
+    assert C.layer_cycles("bitvert", w, tokens=1, pruned=4, sensitive=np.array([True, False])) == 2 * 8
+    assert C.layer_cycles("bitvert", w, tokens=1, pruned=4, sensitive=np.array([True, False]),
+                          array_rows=1) == 2 * 8 + 2 * 4
+
+
 # ----------------------------------------------------------------------------------------- bitlet
 
 def test_bitlet_group_and_layer_cycles():
