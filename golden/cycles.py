@@ -11,7 +11,7 @@ Two levels:
    bitvert       ``B - N`` per pruned group, exactly (docs/bbs.md, ``BitSim/sim/sim/bitvert.py``);
                  ``B`` for groups of sensitive (INT8) channels. Choice: not data dependent: when a group has
                  more redundant columns than N (``r > N``) the scheduler could stop earlier; like BitSim we
-                 still charge ``B - N``.
+                 still charge ``B - N``. Groups that are not BBS-pruned for N are refused.
    stripes       ``B`` (two's-complement weight bits, MSB first).
    pragmatic     ``max(1, max over the lanes of popcount(|w_i|))``; the last axis is one **synchronised
                  group** of lanes. Sign-magnitude, so the sign is not an essential bit (BitSim's
@@ -61,7 +61,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from .bits import popcount, twos_range
-from .check import check_bool, check_choice, check_int, check_int_array
+from .check import check_bool, check_choice, check_int, check_int_array, first_index
 from .layout import group_weights
 
 __all__ = [
@@ -74,16 +74,32 @@ __all__ = [
 ARCHS = ("bitvert", "stripes", "pragmatic", "bitbalance", "ebsp", "parallel", "bitlet")
 
 
-def _groups(w_groups, bits: int, signed_magnitude: bool, value_range=None) -> np.ndarray:
-    bits = check_int("bits", bits, lo=2, hi=16)
-    if value_range is not None:
-        lo, hi = value_range
-    elif signed_magnitude:
+def _value_range(bits: int, signed_magnitude: bool) -> tuple[int, int]:
+    if signed_magnitude:
         m = (1 << (bits - 1)) - 1
-        lo, hi = -m, m
-    else:
-        lo, hi = twos_range(bits)
-    w = check_int_array("w_groups", w_groups, lo=lo, hi=hi)
+        return -m, m
+    return twos_range(bits)
+
+
+def _zps_hint(bits: int, pruned: int) -> str:
+    """Appended to a BitVert range error with ``pruned=0``: ZPS weights ``w' = q + C`` may leave INT-B."""
+    return (f"; zero-point-shifted weights (golden.bbs.zero_point_shift) can leave INT-{bits}: pass the pruned=N "
+            f"they were pruned with") if pruned == 0 else ""
+
+
+def _check_values(name: str, w, lo: int, hi: int, hint: str = "") -> np.ndarray:
+    """:func:`check_int_array` with ``[lo, hi]``, ``hint`` appended to its range message."""
+    a = check_int_array(name, w)
+    try:
+        return check_int_array(name, a, lo=lo, hi=hi)
+    except ValueError as e:
+        raise ValueError(f"{e}{hint}") from None
+
+
+def _groups(w_groups, bits: int, signed_magnitude: bool, value_range=None, hint: str = "") -> np.ndarray:
+    bits = check_int("bits", bits, lo=2, hi=16)
+    lo, hi = value_range if value_range is not None else _value_range(bits, signed_magnitude)
+    w = _check_values("w_groups", w_groups, lo, hi, hint)
     if w.ndim < 1 or w.shape[-1] < 1:
         raise ValueError(f"w_groups must have a group axis (last) of length >= 1, got shape {w.shape}")
     return w
@@ -99,6 +115,30 @@ def _bool_mask(name: str, mask, shape: tuple[int, ...]) -> np.ndarray:
         raise ValueError(f"{name} shape {m.shape} does not broadcast to the group shape {shape}") from None
 
 
+_BBS_RMAX = 3                 # the 2-bit redundant-column count of the BBS metadata byte
+_BBS_CONSTANTS = (-32, 63)    # its 6-bit constant field: ZPS two's complement [-32, 31], RA unsigned [0, 63]
+
+
+def _bbs_fits(w: np.ndarray, bits: int, pruned: int) -> np.ndarray:
+    """Bool per group (last axis): the group has the BBS datapath form of ``pruned`` = N (golden/bbs.py,
+    module docstring), i.e. for some ``r`` in ``0..min(3, N)`` and a constant ``C`` of the metadata field
+    every ``w - C`` is a ``(B - r)``-bit two's-complement number with ``N - r`` zero LSBs."""
+    gmin, gmax = w.min(axis=-1), w.max(axis=-1)
+    ok = np.zeros(w.shape[:-1], dtype=bool)
+    for r in range(min(_BBS_RMAX, pruned) + 1):
+        step, top = 1 << (pruned - r), 1 << (bits - 1 - r)
+        res = w[..., 0] & (step - 1)                        # w - C = 0 (mod step): one residue per group
+        same = ((w & (step - 1)) == res[..., None]).all(axis=-1)
+        lo = np.maximum(gmax - top + step, _BBS_CONSTANTS[0])   # the C keeping every w - C in [-top, top - step]
+        hi = np.minimum(gmin + top, _BBS_CONSTANTS[1])
+        ok |= same & (lo + ((res - lo) & (step - 1)) <= hi)     # the least C >= lo with that residue
+    return ok
+
+
+def _index_text(name: str, idx: tuple) -> str:
+    return f"{name}[{', '.join(map(str, idx))}]"
+
+
 def group_cycles_bitvert(w_groups, *, bits: int = 8, pruned: int = 0, sensitive=None) -> np.ndarray:
     """BitVert cycles per group: exactly ``bits - pruned`` (pruned group) or ``bits`` (sensitive group).
 
@@ -106,6 +146,13 @@ def group_cycles_bitvert(w_groups, *, bits: int = 8, pruned: int = 0, sensitive=
     ----------
     w_groups : int array ``[..., G]``
         Weights after BBS pruning, in ``BBSConfig(bits, pruned=pruned).weight_range`` (ZPS may leave INT-B).
+        Each pruned group must have the BBS datapath form (golden/bbs.py): for some ``r <= min(3, N)`` and
+        a constant ``C`` of the 6-bit metadata field (``[-32, 31]`` ZPS or ``[0, 63]`` RA), every ``w - C``
+        fits ``B - r`` bits with ``N - r`` zero LSBs, so that its ``B - N`` live columns hold it. Groups
+        that do not (e.g. INT8 weights that were never pruned) are refused with a ``ValueError`` naming
+        the group, rather than charged ``B - N`` cycles. A group is one PE pass, so it must lie inside one
+        pruning group (``G_pe`` dividing the BBS group ``G``, as in the hardware). Sensitive groups must
+        be INT-B.
     bits : int
         B, 2..16.
     pruned : int
@@ -118,11 +165,26 @@ def group_cycles_bitvert(w_groups, *, bits: int = 8, pruned: int = 0, sensitive=
     pruned = check_int("pruned", pruned, lo=0, hi=min(6, bits - 2))
     from .bbs import BBSConfig   # ZPS weights w' = q + C may leave INT-B: accept the format's range
     w = _groups(w_groups, bits, signed_magnitude=False,
-                value_range=BBSConfig(bits=bits, pruned=pruned).weight_range)
-    out = np.full(w.shape[:-1], bits - pruned, dtype=np.int64)
-    if sensitive is not None:
-        out = np.where(_bool_mask("sensitive", sensitive, out.shape), bits, out).astype(np.int64)
-    return out
+                value_range=BBSConfig(bits=bits, pruned=pruned).weight_range, hint=_zps_hint(bits, pruned))
+    sens = np.zeros(w.shape[:-1], dtype=bool) if sensitive is None else _bool_mask("sensitive", sensitive,
+                                                                                   w.shape[:-1])
+    lo, hi = twos_range(bits)
+    bad_sens = sens & ((w < lo) | (w > hi)).any(axis=-1)
+    idx = first_index(bad_sens)
+    if idx is not None:
+        v = next(int(x) for x in w[idx] if not lo <= x <= hi)
+        raise ValueError(f"{_index_text('w_groups', idx)} = {w[idx].tolist()} is sensitive (INT-{bits}, {bits} "
+                         f"columns) but holds {v}, outside [{lo}, {hi}]")
+    if pruned:
+        idx = first_index(~sens & ~_bbs_fits(w, bits, pruned))
+        if idx is not None:
+            raise ValueError(
+                f"{_index_text('w_groups', idx)} = {w[idx].tolist()} is not BBS-pruned for pruned={pruned}: no r in "
+                f"0..{min(_BBS_RMAX, pruned)} and constant C in [{_BBS_CONSTANTS[0]}, {_BBS_CONSTANTS[1]}] make "
+                f"every w - C an ({bits} - r)-bit two's-complement number with {pruned} - r zero LSBs "
+                f"({bits - pruned} live columns); prune the weights with golden.bbs.round_average or "
+                f"golden.bbs.zero_point_shift (pruned={pruned}), or mark the group sensitive")
+    return np.where(sens, bits, bits - pruned).astype(np.int64)
 
 
 def group_cycles_stripes(w_groups, *, bits: int = 8) -> np.ndarray:
@@ -189,11 +251,14 @@ def group_cycles_parallel(w_groups, *, bits: int = 8) -> np.ndarray:
     return np.ones(w.shape[:-1], dtype=np.int64)
 
 
+_BITLET_MAX_TOTAL = 64       # pairs of a Bitlet pass (golden.bitlet.MAX_TOTAL)
+
+
 def group_cycles_bitlet(w_groups, *, bits: int = 8, n_total: int = 64, n_check: int = 8,
                         lane_mask=None) -> np.ndarray:
     """Bitlet: :func:`golden.bitlet.pass_cycles` of the magnitudes ``|w_i|`` of each group.
 
-    ``w_groups`` is ``[..., n]`` with ``n <= n_total`` sign-magnitude weights (the sign is folded into
+    ``w_groups`` is ``[..., n]`` with ``n <= n_total <= 64`` sign-magnitude weights (the sign is folded into
     the activation, docs/bitlet.md). A group shorter than ``n_total`` is zero-padded to ``n_total`` and passed with
     ``n_valid = n``, so the check windows stop at the last valid pair. Choice: ``lane_mask=None`` enables the
     ``bits - 1`` magnitude lanes (the RTL's ``prune`` set to the weight precision); an enabled lane with
@@ -201,7 +266,7 @@ def group_cycles_bitlet(w_groups, *, bits: int = 8, n_total: int = 64, n_check: 
     least 8 cycles (the real PE; BitSim's INT8 re-model ignores these bubbles).
     """
     w = _groups(w_groups, bits, signed_magnitude=True)
-    n_total = check_int("n_total", n_total, lo=1)
+    n_total = check_int("n_total", n_total, lo=1, hi=_BITLET_MAX_TOTAL)
     n = w.shape[-1]
     if n > n_total:
         raise ValueError(f"w_groups group length (last axis) must be <= n_total={n_total}, got {n}")
@@ -237,11 +302,21 @@ def _spatial_passes(kind: str, out_size, tokens, array_cols: int, batch: int) ->
     return n * batch
 
 
+# the arguments of layer_cycles that only some architectures take
+_ARCH_ARGS = {
+    "pe_length": ("bitvert", "stripes", "pragmatic", "bitbalance", "ebsp", "parallel"),
+    "pruned": ("bitvert",), "sensitive": ("bitvert",), "reorder": ("bitvert",),
+    "sync_group": ("pragmatic",), "k": ("bitbalance",), "window": ("ebsp",),
+    "n_total": ("bitlet",), "n_check": ("bitlet",), "lane_mask": ("bitlet",),
+}
+_SIGN_MAGNITUDE_ARCHS = ("pragmatic", "bitbalance", "ebsp", "bitlet")
+
+
 def layer_cycles(arch: str, w, *, out_size=None, tokens=None, batch: int = 1, bits: int = 8,
-                 pe_length: int = 16, array_rows: int = 32, array_cols: int = 16,
-                 pruned: int = 0, sensitive=None, reorder: bool = True,
+                 pe_length: int | None = None, array_rows: int = 32, array_cols: int = 16,
+                 pruned: int | None = None, sensitive=None, reorder: bool | None = None,
                  sync_group: int | None = None, k: int | None = None, window: int | None = None,
-                 n_total: int = 64, n_check: int = 8, lane_mask=None) -> int:
+                 n_total: int | None = None, n_check: int | None = None, lane_mask=None) -> int:
     """Cycles of one layer on an output-stationary ``array_rows x array_cols`` array (module docstring).
 
     Parameters
@@ -249,20 +324,30 @@ def layer_cycles(arch: str, w, *, out_size=None, tokens=None, batch: int = 1, bi
     arch : str
         One of :data:`ARCHS`.
     w : int array
-        ``[K, C]`` (fc) or ``[K, C, KH, KW]`` (conv), integer weights already processed by the method.
+        ``[K, C]`` (fc) or ``[K, C, KH, KW]`` (conv), integer weights already processed by the method, in
+        its range (two's complement INT-B; sign-magnitude for pragmatic, bitbalance, ebsp and bitlet;
+        ``BBSConfig(bits, pruned=pruned).weight_range`` for bitvert). ``C`` must be a multiple of the
+        pass length (``pe_length``, Bitlet ``n_total``) or smaller than it.
     out_size : (OH, OW)
         Output spatial size, conv only. ``tokens``: number of input vectors, fc only. ``batch``: images.
     bits, pe_length, array_rows, array_cols : int
-        B, the PE dot length ``G_pe``, array rows (weight channels in lock step), array columns (windows).
+        B, the PE dot length ``G_pe`` (default 16; every arch but bitlet), array rows (weight channels in
+        lock step), array columns (windows). Any ``array_rows, array_cols >= 1``: rows beyond ``K`` and
+        columns beyond the windows stay idle (nothing is allocated per row).
     pruned, sensitive, reorder
-        BitVert: N, a per-output-channel bool mask ``[K]`` of sensitive (INT8) channels, channel
-        reordering.
+        BitVert: N (default 0), a per-output-channel bool mask ``[K]`` of sensitive (INT8) channels,
+        channel reordering (default True).
     sync_group : int, optional
         Pragmatic: lanes per synchronised group, a divisor of ``pe_length`` (default ``pe_length``).
     k : int
         Bit-balance: essential bits per weight. ``window``: EBSP pattern window.
     n_total, n_check, lane_mask
-        Bitlet PE parameters (pairs per pass, check window, lane mask).
+        Bitlet PE parameters (pairs per pass ``1..64``, default 64; check window, default 8; lane mask).
+
+    The architecture-specific arguments (``pe_length`` to ``lane_mask`` above) are refused with a
+    ``ValueError`` when given (not ``None``) for an architecture that does not take them. Weights that a
+    method's group check refuses are named ``w_groups[k, p, i]``: output channel ``k`` of ``w``, pass ``p``
+    of that channel (:func:`golden.layout.group_weights` order), lane ``i``.
 
     Returns
     -------
@@ -270,22 +355,31 @@ def layer_cycles(arch: str, w, *, out_size=None, tokens=None, batch: int = 1, bi
         Total cycles.
     """
     arch = check_choice("arch", arch, ARCHS)
+    given = dict(pe_length=pe_length, pruned=pruned, sensitive=sensitive, reorder=reorder, sync_group=sync_group,
+                 k=k, window=window, n_total=n_total, n_check=n_check, lane_mask=lane_mask)
+    for name, value in given.items():
+        if value is not None and arch not in _ARCH_ARGS[name]:
+            raise ValueError(f"{name} does not apply to arch={arch!r}: {name} is for "
+                             f"arch={', '.join(map(repr, _ARCH_ARGS[name]))} only")
     bits = check_int("bits", bits, lo=2, hi=16)
-    pe_length = check_int("pe_length", pe_length, lo=1, hi=4096)
+    pe_length = check_int("pe_length", 16 if pe_length is None else pe_length, lo=1, hi=4096)
+    pruned = check_int("pruned", 0 if pruned is None else pruned, lo=0, hi=min(6, bits - 2))
+    reorder = check_bool("reorder", True if reorder is None else reorder)
+    n_check = 8 if n_check is None else n_check
     array_rows = check_int("array_rows", array_rows, lo=1)
     array_cols = check_int("array_cols", array_cols, lo=1)
     batch = check_int("batch", batch, lo=1)
-    reorder = check_bool("reorder", reorder)
     a = check_int_array("w", w, ndim=(2, 4))
+    if arch == "bitvert":
+        from .bbs import BBSConfig
+        a = _check_values("w", a, *BBSConfig(bits=bits, pruned=pruned).weight_range, _zps_hint(bits, pruned))
+    else:
+        a = _check_values("w", a, *_value_range(bits, arch in _SIGN_MAGNITUDE_ARCHS))
     kind = "fc" if a.ndim == 2 else "conv"
     spatial = _spatial_passes(kind, out_size, tokens, array_cols, batch)
     n_out = a.shape[0]
-    if arch != "bitvert" and (sensitive is not None or pruned != 0):
-        raise ValueError(f"pruned and sensitive apply to arch='bitvert' only, got arch={arch!r}")
-    if arch != "pragmatic" and sync_group is not None:
-        raise ValueError(f"sync_group applies to arch='pragmatic' only, got arch={arch!r}")
 
-    sens = None
+    sens = order = None
     if arch == "bitvert" and sensitive is not None:
         sens = np.asarray(sensitive)
         if sens.dtype != np.bool_:
@@ -293,18 +387,22 @@ def layer_cycles(arch: str, w, *, out_size=None, tokens=None, batch: int = 1, bi
         if sens.shape != (n_out,):
             raise ValueError(f"sensitive must have shape ({n_out},) (one flag per output channel), "
                              f"got {sens.shape}")
-        if reorder:
+        if reorder:                              # applied to the cycles, so messages index w's channels
             order = np.argsort(~sens, kind="stable")
-            a, sens = a[order], sens[order]
 
-    unit = n_total if arch == "bitlet" else pe_length
-    if arch == "bitlet":
-        unit = check_int("n_total", n_total, lo=1)
+    unit_name = "n_total" if arch == "bitlet" else "pe_length"
+    unit = check_int("n_total", 64 if n_total is None else n_total, lo=1, hi=_BITLET_MAX_TOTAL) \
+        if arch == "bitlet" else pe_length
+    if a.shape[1] > unit and a.shape[1] % unit:
+        raise ValueError(f"w has C={a.shape[1]} input channels, which must be a multiple of {unit_name}={unit} "
+                         f"(or smaller than it): a PE pass takes {unit_name} input channels; pad C or pick "
+                         f"another {unit_name}")
     groups, grouping = group_weights(a, unit)
     passes = groups.shape[0] // n_out
+    groups = groups.reshape(n_out, passes, grouping.group)      # [k, p, lane]: the index in group messages
     chunks = 1
     if arch == "bitvert":
-        gs = None if sens is None else np.repeat(sens, passes)
+        gs = None if sens is None else sens[:, None]
         cyc = group_cycles_bitvert(groups, bits=bits, pruned=pruned, sensitive=gs)
     elif arch == "stripes":
         cyc = group_cycles_stripes(groups, bits=bits)
@@ -319,7 +417,7 @@ def layer_cycles(arch: str, w, *, out_size=None, tokens=None, batch: int = 1, bi
         if g % chunk:
             raise ValueError(f"sync_group={sg} must divide the layer's group size {g} (C < pe_length)")
         chunks = g // chunk
-        cyc = group_cycles_pragmatic(groups.reshape(-1, chunks, chunk), bits=bits)
+        cyc = group_cycles_pragmatic(groups.reshape(n_out, passes, chunks, chunk), bits=bits)
     elif arch == "bitbalance":
         if k is None:
             raise ValueError("k is required for arch='bitbalance'")
@@ -334,11 +432,14 @@ def layer_cycles(arch: str, w, *, out_size=None, tokens=None, batch: int = 1, bi
         cyc = group_cycles_bitlet(groups, bits=bits, n_total=unit, n_check=n_check, lane_mask=lane_mask)
 
     cyc = cyc.reshape(n_out, passes, chunks)
-    tiles = -(-n_out // array_rows)
-    pad = tiles * array_rows - n_out
+    if order is not None:
+        cyc = cyc[order]
+    rows = min(array_rows, n_out)         # more rows than channels: one tile; padding stays below K rows
+    tiles = -(-n_out // rows)
+    pad = tiles * rows - n_out
     if pad:
         cyc = np.concatenate([cyc, np.zeros((pad, passes, chunks), dtype=np.int64)], axis=0)
-    per_pass = cyc.reshape(tiles, array_rows, passes, chunks).max(axis=1)     # rows in lock step
+    per_pass = cyc.reshape(tiles, rows, passes, chunks).max(axis=1)           # rows in lock step
     per_tile = per_pass.sum(axis=1).max(axis=-1)                              # sync groups meet per tile
     return int(per_tile.sum()) * spatial
 

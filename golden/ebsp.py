@@ -381,8 +381,13 @@ def project_float(w, *, scale, bits: int = 8, window: int = 3) -> np.ndarray:
     """Quantize-project-dequantize: ``scale * project(clip(rint(w / scale)))`` (float64).
 
     ``rint`` rounds half to even; the clip is to the symmetric range ``±(2**(bits-1)-1)`` (float weights
-    beyond the quantizer's range saturate, as in any symmetric quantizer). ``scale`` is a positive finite
-    float or an array broadcasting against ``w`` (e.g. per output channel). NaN/inf refused.
+    beyond the quantizer's range saturate, as in any symmetric quantizer). NaN/inf refused.
+
+    ``scale`` is a positive finite float, or an array with as many dimensions as ``w`` that broadcasts to
+    ``w``'s shape: one scale per output channel of a ``[K, C]`` weight is shape ``(K, 1)``, i.e.
+    :func:`golden.quant.quantize`'s ``(K,)`` scales reshaped. A scale with fewer dimensions than ``w`` is
+    refused (``ValueError``), since NumPy would broadcast it along the last axes (a ``(K,)`` scale on a
+    square ``[K, K]`` weight would scale the input channels), and so is one that would enlarge ``w``.
     """
     bits, window = _check_bits_window(bits, window)
     wa = check_float_array("w", w)
@@ -390,10 +395,21 @@ def project_float(w, *, scale, bits: int = 8, window: int = 3) -> np.ndarray:
     idx = first_index(~(s > 0))
     if idx is not None:
         raise ValueError(f"scale must be > 0, got {s[idx]} at index {idx}")
+    if s.ndim not in (0, wa.ndim):
+        dims = f"{wa.ndim} dimension{'' if wa.ndim == 1 else 's'}"
+        hint = ""
+        if wa.ndim:
+            per_channel = (wa.shape[0],) + (1,) * (wa.ndim - 1)
+            hint = (f", e.g. one scale per output channel as shape {per_channel} "
+                    f"(quantize's scales.reshape({', '.join(map(str, per_channel))}))")
+        raise ValueError(f"scale of shape {s.shape} does not match w of shape {wa.shape}: give a scalar or an "
+                         f"array with w's {dims} that broadcasts to it{hint}")
     try:
-        np.broadcast_shapes(wa.shape, s.shape)
+        fits = np.broadcast_shapes(wa.shape, s.shape) == wa.shape
     except ValueError:
-        raise ValueError(f"scale of shape {s.shape} does not broadcast against w of shape {wa.shape}") from None
+        fits = False
+    if not fits:
+        raise ValueError(f"scale of shape {s.shape} does not broadcast to w of shape {wa.shape}")
     top = (1 << (bits - 1)) - 1
     q = np.clip(np.rint(wa / s), -top, top).astype(np.int64)
     return project(q, bits=bits, window=window) * s
@@ -412,7 +428,8 @@ def admm_step(w, z, u, *, scale, bits: int = 8, window: int = 3) -> tuple[np.nda
     w, z, u : array_like of float
         Weights, auxiliary (projected) variable and scaled dual variable, one shape; NaN/inf refused.
     scale : float or array_like
-        Quantizer step, > 0, broadcasting against ``w``.
+        Quantizer step, > 0: a scalar or an array of ``w``'s dimensions broadcasting to it (see
+        :func:`project_float`).
 
     Returns
     -------

@@ -15,6 +15,11 @@ Choices (the papers leave them open; docs/bbs.md lists them; tested here):
   clip to the symmetric range (only ever active for floating-point rounding of the max element).
 * **All-zero channel (or tensor):** its scale is ``1.0`` (any positive value would do since every q is
   0; 1.0 keeps ``dequantize`` exact and never divides by zero).
+* **Tiny channel (or tensor):** one whose scale ``max|w| / (2**(B-1)-1)`` would lie below the smallest
+  normal float64 ``2**-1022`` (``max|w| < (2**(B-1)-1) * 2**-1022``, e.g. subnormal weights) is quantized
+  as all-zero, scale ``1.0``, too: a zero or subnormal scale would divide by zero or lose the exact
+  ``max -> 2**(B-1)-1`` mapping. Its weights are below ``2.8e-306`` in magnitude (B = 8), so the
+  round-trip bound ``scale / 2`` holds all the more.
 """
 
 from __future__ import annotations
@@ -64,7 +69,9 @@ def quantize(w, *, bits: int = 8, per_channel: bool = True, axis: int = 0) -> tu
         ``clip(round_half_to_even(w / scale), -(2**(B-1)-1), 2**(B-1)-1)``.
     scales : ndarray of float64
         Shape ``(w.shape[axis],)`` per channel, shape ``()`` per tensor. ``max|w| / (2**(B-1)-1)``,
-        or ``1.0`` for an all-zero channel/tensor.
+        or ``1.0`` for an all-zero channel/tensor and for one too small for a normal float64 scale
+        (``max|w| < (2**(B-1)-1) * 2**-1022``, module docstring), whose q are then all 0. Every scale is
+        finite and >= ``2**-1022``.
 
     Notes
     -----
@@ -84,12 +91,12 @@ def quantize(w, *, bits: int = 8, per_channel: bool = True, axis: int = 0) -> tu
     if per_channel:
         other = tuple(i for i in range(a.ndim) if i != ax)
         amax = absw.max(axis=other) if other else absw
-        scales = np.where(amax > 0, amax / m, 1.0).astype(np.float64)
-        s = scales.reshape(_bshape(a.ndim, ax, scales.shape[0]))
     else:
         amax = absw.max()
-        scales = np.asarray(amax / m if amax > 0 else 1.0, dtype=np.float64)
-        s = scales
+    # a scale below the normal range (zero or subnormal) counts as an all-zero channel: scale m / m = 1.0
+    normal = amax >= m * np.finfo(np.float64).tiny            # m * 2**-1022 is exact
+    scales = np.asarray(np.where(normal, amax, m) / m, dtype=np.float64)
+    s = scales.reshape(_bshape(a.ndim, ax, scales.shape[0])) if per_channel else scales
     q = np.clip(np.rint(a / s), -m, m).astype(np.int64)
     return q, scales
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib.wiring import In, Out
 
-from golden.check import check_int
+from golden.check import check_bool, check_int
 from hw.base import Component
 from hw.bitlet.psum import ShiftedSum
 
@@ -59,6 +59,7 @@ class BitletMAC(Component):
         Width of the signed folded value ``x_g``, 2..25 (fixed point: the activation width; fp32: 25).
     act_signed : bool
         Activations are signed ``x_width``-bit (fixed) or unsigned ``x_width - 1``-bit (fp32 mantissas).
+        A bool (``numpy.bool_`` too); anything else, such as ``"False"`` or ``1``, is a ``TypeError``.
     acc_width : int
         Accumulator width, 2..64 (the caller's exact worst case).
     """
@@ -69,7 +70,7 @@ class BitletMAC(Component):
         self.n_total = check_int("n_total", n_total, lo=1, hi=64)
         self.n_lanes = check_int("n_lanes", n_lanes, lo=1, hi=24)
         self.x_width = check_int("x_width", x_width, lo=2, hi=25)
-        self.act_signed = bool(act_signed)
+        self.act_signed = check_bool("act_signed", act_signed)
         self.acc_width = check_int("acc_width", acc_width, lo=2, hi=64)
         act_shape = signed(self.x_width) if self.act_signed else self.x_width - 1
         super().__init__({

@@ -20,6 +20,8 @@ from golden.primitives import adder_tree_latency, adder_tree_levels, adder_tree_
 
 __all__ = ["AdderTree"]
 
+_MAX_INPUT_BITS = (1 << 16) - 2     # amaranth.hdl._nir.Net.from_cell: top-level input bits 2..65535
+
 
 class AdderTree(Component):
     """Sum of ``n`` signed ``width``-bit inputs.
@@ -33,6 +35,11 @@ class AdderTree(Component):
     register_every : int
         0 for a combinational tree; k > 0 registers after every k-th level (latency ``levels // k``).
 
+    ``n * width`` must be at most 65,534 (65,532 when the tree has a register level, for its clock and
+    reset): the input bits Amaranth 0.5 can number in a top-level module (a 16-bit bit number, 0 and 1
+    are the constants), so every accepted tree also elaborates as the top; a larger one is a
+    ``ValueError`` (Amaranth itself stops with a bare ``AssertionError``).
+
     Attributes
     ----------
     x : In(signed(width)).array(n)
@@ -43,6 +50,12 @@ class AdderTree(Component):
         self.n = check_int("n", n, lo=1, hi=4096)
         self.width = check_int("width", width, lo=1, hi=48)
         self.register_every = check_int("register_every", register_every, lo=0, hi=64)
+        clocked = self.latency > 0                      # a register level: clock and reset are inputs too
+        if self.n * self.width + 2 * clocked > _MAX_INPUT_BITS:
+            raise ValueError(f"n * width = {self.n} * {self.width} = {self.n * self.width} input bits"
+                             f"{' plus the clock and reset of a pipelined tree' if clocked else ''} exceed the "
+                             f"{_MAX_INPUT_BITS} input bits Amaranth can give a top-level module (16-bit bit "
+                             f"numbers, 2 reserved for constants); lower n or width")
         self.out_width = adder_tree_width(self.n, self.width)
         super().__init__({
             "x": In(signed(self.width)).array(self.n),

@@ -2,11 +2,12 @@
 
 import importlib
 import json
+import re
 
 import numpy as np
 import pytest
 
-from golden import cycles as C
+from golden import bbs, cycles as C
 from golden.bench import METHODS, RESNET50_LAYERS, main as bench_main
 
 
@@ -23,10 +24,46 @@ def test_group_cycles_fixed_archs():
     w = np.array([[1, -2, 3, 0], [0, 0, 0, 0], [-128, 127, 5, 6]])
     assert C.group_cycles_stripes(w).tolist() == [8, 8, 8]
     assert C.group_cycles_parallel(w).tolist() == [1, 1, 1]
-    assert C.group_cycles_bitvert(w, pruned=2).tolist() == [6, 6, 6]
-    assert C.group_cycles_bitvert(w, pruned=4, sensitive=np.array([False, True, False])).tolist() == [4, 8, 4]
+    assert C.group_cycles_bitvert(w, pruned=0).tolist() == [8, 8, 8]
     assert C.group_cycles_bitvert(w, pruned=4, sensitive=np.array(True)).tolist() == [8, 8, 8]
+    bbs4 = np.array([[16, -32, 48, 0],       # N = 4: r = 1, C = 0 (multiples of 8 in [-64, 56])
+                     [17, -31, 49, 1],       # the same with C = 1
+                     [-128, 112, 16, 96]])   # r = 0, C = 0 (multiples of 16 in [-128, 112])
+    assert C.group_cycles_bitvert(bbs4, pruned=4).tolist() == [4, 4, 4]
+    assert C.group_cycles_bitvert(bbs4, pruned=2).tolist() == [6, 6, 6]      # N = 4 groups are N = 2 groups
+    assert C.group_cycles_bitvert(np.array([bbs4[0], w[2], bbs4[2]]), pruned=4,
+                                  sensitive=np.array([False, True, False])).tolist() == [4, 8, 4]
     assert C.group_cycles_bitvert(np.array([[1, -2]]), bits=4, pruned=2).tolist() == [2]
+
+
+def test_bitvert_refuses_weights_not_bbs_pruned():
+    # 7 significant bits down to position 2: 5 columns, more than the B - N = 4 live ones of pruned=4
+    bad = np.array([[16, -32, 48, 0], [16, -32, 48, 4]])
+    with pytest.raises(ValueError, match=re.escape(
+            "w_groups[1] = [16, -32, 48, 4] is not BBS-pruned for pruned=4: no r in 0..3 and constant C in "
+            "[-32, 63] make every w - C an (8 - r)-bit two's-complement number with 4 - r zero LSBs (4 live "
+            "columns); prune the weights with golden.bbs.round_average or golden.bbs.zero_point_shift "
+            "(pruned=4), or mark the group sensitive")):
+        C.group_cycles_bitvert(bad, pruned=4)
+    assert C.group_cycles_bitvert(bad, pruned=4, sensitive=np.array([False, True])).tolist() == [4, 8]
+    assert C.group_cycles_bitvert(bad, pruned=2).tolist() == [6, 6]     # r = 1, C = 0: 7 bits, 1 zero LSB
+    # a sensitive group is INT-B (B columns, no constant)
+    with pytest.raises(ValueError, match=re.escape(
+            "w_groups[0] = [130, 0] is sensitive (INT-8, 8 columns) but holds 130, outside [-128, 127]")):
+        C.group_cycles_bitvert(np.array([[130, 0]]), pruned=4, sensitive=np.array([True]))
+    # layers: INT8 weights as they come from quantize are refused; pruned with golden.bbs they are taken
+    q = np.random.default_rng(3).integers(-127, 128, size=(4, 32))       # fc: 2 passes of 16, one tile
+    with pytest.raises(ValueError, match=r"is not BBS-pruned for pruned=4: .* prune the weights with "
+                                         r"golden\.bbs\.round_average or golden\.bbs\.zero_point_shift"):
+        C.layer_cycles("bitvert", q, tokens=1, pruned=4)
+    with pytest.raises(ValueError, match="is not BBS-pruned for pruned=2"):
+        C.layer_cycles("bitvert", q, tokens=1, pruned=2)
+    assert C.layer_cycles("bitvert", q, tokens=1, pruned=4, sensitive=np.ones(4, dtype=bool)) == 2 * 8
+    ra, _ = bbs.round_average(q, bits=8, group=32, pruned=2)
+    zps, _ = bbs.zero_point_shift(q, bits=8, group=32, pruned=4)
+    assert C.layer_cycles("bitvert", ra, tokens=1, pruned=2) == 2 * 6
+    assert C.layer_cycles("bitvert", zps, tokens=1, pruned=4) == 2 * 4
+    assert C.layer_cycles("bitvert", zps, tokens=1, pruned=2) == 2 * 6
 
 
 def test_group_cycles_pragmatic_and_zero_group():
@@ -137,9 +174,9 @@ def test_layer_refusals():
         C.layer_cycles("stripes", conv, out_size=(1, 0))
     with pytest.raises(ValueError, match="arch must be one of 'bitvert', 'stripes'"):
         C.layer_cycles("eyeriss", fc, tokens=1)
-    with pytest.raises(ValueError, match="pruned and sensitive apply to arch='bitvert' only"):
+    with pytest.raises(ValueError, match="pruned does not apply to arch='stripes': pruned is for arch='bitvert' only"):
         C.layer_cycles("stripes", fc, tokens=1, pruned=2)
-    with pytest.raises(ValueError, match="sync_group applies to arch='pragmatic' only"):
+    with pytest.raises(ValueError, match="sync_group does not apply to arch='stripes': sync_group is for arch='pragmatic' only"):
         C.layer_cycles("stripes", fc, tokens=1, sync_group=4)
     with pytest.raises(ValueError, match="k is required for arch='bitbalance'"):
         C.layer_cycles("bitbalance", fc, tokens=1)
@@ -153,7 +190,8 @@ def test_layer_refusals():
         C.layer_cycles("pragmatic", fc, tokens=1, sync_group=3)
     with pytest.raises(ValueError, match=r"sync_group=2 must divide the layer's group size 3"):
         C.layer_cycles("pragmatic", np.ones((2, 3), dtype=np.int64), tokens=1, sync_group=2)
-    with pytest.raises(ValueError, match="input channels C=24 must be a multiple of group=16"):
+    with pytest.raises(ValueError, match=re.escape("w has C=24 input channels, which must be a multiple of "
+                                                   "pe_length=16 (or smaller than it)")):
         C.layer_cycles("stripes", np.ones((2, 24), dtype=np.int64), tokens=1)
     with pytest.raises(ValueError, match="w must have 2 or 4 dimensions"):
         C.layer_cycles("stripes", np.ones((2, 4, 4), dtype=np.int64), tokens=1)
@@ -163,10 +201,88 @@ def test_layer_refusals():
         C.layer_cycles("stripes", fc, tokens=1, array_rows=0)
 
 
+def test_layer_huge_array_allocates_nothing():
+    # more rows than output channels is one tile of the K channels: no padding to array_rows rows (an
+    # array_rows of 10**15 would otherwise ask for 8 PB)
+    w = np.ones((3, 32), dtype=np.int64)
+    assert C.layer_cycles("stripes", w, tokens=1, array_rows=10**15) == 2 * 8
+    assert C.layer_cycles("stripes", w, tokens=10**15, array_rows=10**15, array_cols=10**15) == 2 * 8
+    assert C.layer_cycles("stripes", w, tokens=1, array_rows=2) == 2 * (2 * 8)
+    # Bitlet pads a short group to n_total pairs: n_total is bounded by the PE's 64 pairs
+    with pytest.raises(ValueError, match=re.escape("n_total must be an integer in [1, 64], got 1000000000000000")):
+        C.layer_cycles("bitlet", w, tokens=1, n_total=10**15)
+    with pytest.raises(ValueError, match=re.escape("n_total must be an integer in [1, 64], got 65")):
+        C.group_cycles_bitlet(np.zeros((1, 8), dtype=np.int64), n_total=65)
+
+
+def test_layer_messages_name_the_callers_arguments():
+    # a group length that does not divide C: the message names pe_length / n_total, not group_weights' group
+    with pytest.raises(ValueError, match=re.escape(
+            "w has C=24 input channels, which must be a multiple of pe_length=16 (or smaller than it): a PE "
+            "pass takes pe_length input channels; pad C or pick another pe_length")):
+        C.layer_cycles("pragmatic", np.ones((2, 24, 3, 3), dtype=np.int64), out_size=(1, 1))
+    with pytest.raises(ValueError, match=re.escape(
+            "w has C=96 input channels, which must be a multiple of n_total=64 (or smaller than it): a PE "
+            "pass takes n_total input channels; pad C or pick another n_total")):
+        C.layer_cycles("bitlet", np.ones((2, 96), dtype=np.int64), tokens=1)
+    # weight values are checked on w itself (w's index); ZPS weights without pruned= get a hint
+    zps, _ = bbs.zero_point_shift(np.array([[127, 113] * 16]), bits=8, group=32, pruned=4)
+    assert zps.max() == 128
+    with pytest.raises(ValueError, match=re.escape(
+            "w must hold integers in [-128, 127], got 128 at index (0, 0); zero-point-shifted weights "
+            "(golden.bbs.zero_point_shift) can leave INT-8: pass the pruned=N they were pruned with")):
+        C.layer_cycles("bitvert", zps, tokens=1)
+    assert C.layer_cycles("bitvert", zps, tokens=1, pruned=4) == 2 * 4
+    with pytest.raises(ValueError, match=re.escape("w_groups must hold integers in [-128, 127], got 128 at index "
+                                                   "(0, 0); zero-point-shifted weights")):
+        C.group_cycles_bitvert(zps.reshape(2, 16))
+    with pytest.raises(ValueError, match=re.escape("w must hold integers in [-127, 127], got -128 at index (1, 3)")):
+        C.layer_cycles("pragmatic", np.array([[0] * 16, [0, 0, 0, -128] + [0] * 12]), tokens=1)
+    # an argument the architecture does not take is refused, whatever its value
+    fc = np.ones((2, 16), dtype=np.int64)
+    for arch, kw, msg in [
+            ("stripes", {"k": 3}, "k does not apply to arch='stripes': k is for arch='bitbalance' only"),
+            ("bitvert", {"window": 3}, "window does not apply to arch='bitvert': window is for arch='ebsp' only"),
+            ("stripes", {"pruned": 0}, "pruned does not apply to arch='stripes': pruned is for arch='bitvert' only"),
+            ("parallel", {"reorder": False}, "reorder does not apply to arch='parallel': reorder is for "
+                                             "arch='bitvert' only"),
+            ("stripes", {"n_total": 64}, "n_total does not apply to arch='stripes': n_total is for arch='bitlet' only"),
+            ("ebsp", {"window": 3, "lane_mask": 1}, "lane_mask does not apply to arch='ebsp': lane_mask is for "
+                                                    "arch='bitlet' only"),
+            ("bitlet", {"pe_length": 16}, "pe_length does not apply to arch='bitlet': pe_length is for "
+                                          "arch='bitvert', 'stripes', 'pragmatic', 'bitbalance', 'ebsp', "
+                                          "'parallel' only"),
+            ("bitlet", {"sensitive": np.array([True, False])}, "sensitive does not apply to arch='bitlet': "
+                                                               "sensitive is for arch='bitvert' only")]:
+        with pytest.raises(ValueError, match=re.escape(msg)):
+            C.layer_cycles(arch, fc, tokens=1, **kw)
+    # every one of them still works where it applies, and the per-arch defaults are unchanged
+    assert C.layer_cycles("bitvert", fc, tokens=1, pruned=0, reorder=False) == 8
+    assert C.layer_cycles("stripes", fc, tokens=1, pe_length=16) == 8
+    assert C.layer_cycles("bitlet", np.zeros((2, 64), dtype=np.int64), tokens=1, n_total=64, n_check=8) == 8
+    assert C.speedup_vs_stripes("bitlet", {"w": np.zeros((2, 64), dtype=np.int64), "tokens": 1},
+                                n_total=64) == 4 * 8 / 8
+
+
+def test_layer_group_refusals_index_channel_pass_lane():
+    # a method's group check names w_groups[k, p, i]: output channel k (of w, before any reordering), pass p
+    w = np.zeros((2, 32), dtype=np.int64)
+    w[1, 16 + 3] = 14                                            # channel 1, pass 1, lane 3
+    with pytest.raises(ValueError, match=re.escape("got 14 (3 ones) at index (1, 1, 3)")):
+        C.layer_cycles("bitbalance", w, tokens=1, k=2)
+    w[0, :4] = [16, -32, 48, 4]                                  # channel 0, pass 0: not BBS-pruned for N = 4
+    with pytest.raises(ValueError, match=re.escape("w_groups[0, 0] = [16, -32, 48, 4, 0,")):
+        C.layer_cycles("bitvert", w, tokens=1, pruned=4, sensitive=np.array([False, True]))   # reordered: 1, 0
+    assert C.layer_cycles("bitvert", w, tokens=1, pruned=4, sensitive=np.array([True, False])) == 2 * 8
+    assert C.layer_cycles("bitvert", w, tokens=1, pruned=4, sensitive=np.array([True, False]),
+                          array_rows=1) == 2 * 8 + 2 * 4
+
+
 # ----------------------------------------------------------------------------------------- bitlet
 
 def test_bitlet_group_and_layer_cycles():
     bitlet = _bitlet()
+    assert C._BITLET_MAX_TOTAL == bitlet.MAX_TOTAL
     rng = np.random.default_rng(7)
     w = rng.integers(-127, 128, size=(5, 128))          # fc, 2 passes of 64 pairs per channel
     mag = np.abs(w).reshape(5, 2, 64)

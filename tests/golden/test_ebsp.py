@@ -1,5 +1,7 @@
 """Golden model of EBSP (golden/ebsp.py): pattern, projection, LOD encoding, LUT dot product, ADMM."""
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
@@ -346,6 +348,34 @@ def test_project_float_hand_worked():
     assert eb.project_float([[9.0], [9.0]], scale=[[1.0], [0.75]]).tolist() == [[8.0], [9.0]]   # 9 -> 8; 12 -> 12
 
 
+def test_project_float_scale_per_output_channel_needs_w_dimensions():
+    # an FC weight [K, C]: quantize's per-channel scales have shape (K,); as they are, NumPy would
+    # broadcast them along the input channels (C), so they are refused; reshaped to (K, 1) they apply
+    w = np.array([[9.0, 3.0], [9.0, 3.0]])                     # K == C == 2
+    s = np.array([1.0, 0.75])                                   # row 0: 9 -> 8, 3; row 1: 12 -> 12, 4
+    assert eb.project_float(w, scale=s[:, None]).tolist() == [[8.0, 3.0], [9.0, 3.0]]
+    with pytest.raises(ValueError, match=re.escape(
+            "scale of shape (2,) does not match w of shape (2, 2): give a scalar or an array with w's 2 "
+            "dimensions that broadcasts to it, e.g. one scale per output channel as shape (2, 1) "
+            "(quantize's scales.reshape(2, 1))")):
+        eb.project_float(w, scale=s)
+    wide = np.array([[9.0, 3.0, 1.0], [9.0, 3.0, 1.0]])        # K = 2 != C = 3
+    assert eb.project_float(wide, scale=s.reshape(2, 1)).tolist() == [[8.0, 3.0, 1.0], [9.0, 3.0, 0.75]]
+    with pytest.raises(ValueError, match=re.escape("scale of shape (2,) does not match w of shape (2, 3)")):
+        eb.project_float(wide, scale=s)
+    with pytest.raises(ValueError, match=re.escape("scale of shape (2,) does not match w of shape (2, 3)")):
+        eb.admm_step(wide, wide, np.zeros_like(wide), scale=s)
+    # a scale that would enlarge w is refused too
+    with pytest.raises(ValueError, match=re.escape("scale of shape (3, 2) does not broadcast to w of shape (1, 2)")):
+        eb.project_float([[9.0, 3.0]], scale=np.ones((3, 2)))
+    with pytest.raises(ValueError, match=re.escape(
+            "scale of shape (3, 2) does not match w of shape (2,): give a scalar or an array with w's 1 "
+            "dimension that broadcasts to it")):
+        eb.project_float([9.0, 3.0], scale=np.ones((3, 2)))
+    with pytest.raises(ValueError, match=re.escape("scale of shape (2, 3) does not broadcast to w of shape (2, 1)")):
+        eb.project_float([[9.0], [3.0]], scale=np.ones((2, 3)))
+
+
 def test_admm_step_hand_worked():
     w = np.array([0.14, -0.3])
     u = np.array([0.01, 0.0])
@@ -385,7 +415,7 @@ def test_admm_converges_on_toy_quadratic():
     (lambda: eb.admm_step([0.0], [0.0], [0.0], scale=np.nan), ValueError, r"scale must be finite"),
     (lambda: eb.admm_step([0.0], [0.0, 1.0], [0.0], scale=1.0), ValueError, r"w, z and u must have one shape"),
     (lambda: eb.admm_step([0.0, 1.0], [0.0, 1.0], [0.0, 1.0], scale=[1.0, 1.0, 1.0]), ValueError,
-     r"scale of shape \(3,\) does not broadcast"),
+     r"scale of shape \(3,\) does not broadcast to w of shape \(2,\)"),
     (lambda: eb.admm_step(["a"], [0.0], [0.0], scale=1.0), TypeError, r"w must be a numeric array"),
     (lambda: eb.admm_step([0.0], [0.0], [0.0], scale=1.0, window=8), ValueError, r"window must be an integer"),
 ])

@@ -120,3 +120,20 @@ def test_dequantize_refusals():
         dequantize(np.ones((2, 2), dtype=np.int64), np.array([1.0, np.nan]))
     with pytest.raises(ValueError, match="scales must have 0 or 1 dimensions"):
         dequantize(np.ones((2, 2), dtype=np.int64), np.ones((2, 1)))
+
+
+def test_channel_below_the_normal_range_is_all_zero():
+    # max|w| / 127 underflows (5e-324 is the smallest subnormal): the channel is quantized as all-zero
+    # with scale 1.0, like an all-zero channel; no division by a zero scale, no wrapped integer
+    w = np.array([[5e-324, 0.0, -5e-324], [1.0, -0.5, 0.25]])
+    q, s = quantize(w)
+    assert q.tolist() == [[0, 0, 0], [127, -64, 32]]          # -63.5 -> -64 (half to even), 31.75 -> 32
+    assert s.tolist() == [1.0, 1 / 127]
+    q, s = quantize(w[:1], per_channel=False)
+    assert q.tolist() == [[0, 0, 0]] and float(s) == 1.0
+    # the boundary: max|w| = 127 * 2**-1022 gives the smallest normal scale; one ulp less is all-zero
+    edge = 127 * np.finfo(np.float64).tiny
+    q, s = quantize(np.array([[edge, -edge / 2], [np.nextafter(edge, 0.0), 1e-310]]))
+    assert q.tolist() == [[127, -64], [0, 0]]
+    assert s.tolist() == [np.finfo(np.float64).tiny, 1.0]
+    assert dequantize(q, s).tolist() == [[edge, -64 * np.finfo(np.float64).tiny], [0.0, 0.0]]

@@ -2,6 +2,7 @@
 simulator), every cycle of its generated Verilog (cocotb, sim/tb_bitlet_mac.py), and bad parameters."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -164,6 +165,14 @@ def test_bad_parameters(kwargs, msg):
     args = dict(n_total=16, n_lanes=8, x_width=8, act_signed=True, acc_width=20) | kwargs
     with pytest.raises(ValueError, match=msg):
         BitletMAC(**args)
+
+
+@pytest.mark.parametrize("value", ["False", 0, 1, None])
+def test_act_signed_must_be_a_bool(value):
+    # a truthy string such as "False" built a signed MAC
+    with pytest.raises(TypeError, match=re.escape(f"act_signed must be a bool (True or False), got {value!r}")):
+        BitletMAC(16, 8, 8, value, 20)
+    assert BitletMAC(16, 8, 8, np.bool_(False), 20).act_signed is False
 
 
 def test_block_wrapper_takes_every_input_bit():

@@ -1,5 +1,8 @@
+import re
+
 import numpy as np
 import pytest
+from amaranth.back import rtlil
 
 from golden.primitives import adder_tree_latency, adder_tree_levels, adder_tree_sum, adder_tree_width
 from hw.blocks.adder_tree import AdderTree
@@ -26,6 +29,24 @@ def test_bad_input():
         adder_tree_sum(np.array([1, 2, 3]), n=4, width=8)
     with pytest.raises(ValueError, match=r"x must hold integers in \[-8, 7\], got 8"):
         adder_tree_sum(np.array([1, 2, 3, 8]), n=4, width=4)
+
+
+def test_input_bits_within_amaranths_netlist():
+    # Amaranth numbers a top-level module's input bits 2..65535 (16 bits, 0 and 1 are the constants): an
+    # AssertionError deep in its netlist builder beyond that; refused up front, exactly at the limit
+    with pytest.raises(ValueError, match=re.escape(
+            "n * width = 2048 * 40 = 81920 input bits exceed the 65534 input bits Amaranth can give a "
+            "top-level module (16-bit bit numbers, 2 reserved for constants); lower n or width")):
+        AdderTree(2048, 40)
+    with pytest.raises(ValueError, match=re.escape("n * width = 3855 * 17 = 65535 input bits exceed")):
+        AdderTree(3855, 17)
+    with pytest.raises(ValueError, match=re.escape(
+            "n * width = 2114 * 31 = 65534 input bits plus the clock and reset of a pipelined tree exceed "
+            "the 65534")):
+        AdderTree(2114, 31, register_every=12)                  # 12 levels: one register level
+    for k in (0, 13):                                           # 13 > 12 levels: no register, no clock
+        rtlil.convert(AdderTree(2114, 31, register_every=k))    # 65534 input bits: elaborates
+    rtlil.convert(AdderTree(1524, 43, register_every=1))        # 65532 + clock and reset: elaborates
 
 
 @pytest.mark.parametrize("n, width", [(1, 4), (3, 3), (5, 2)])
