@@ -119,6 +119,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import reprlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -842,7 +843,16 @@ def decode(encoded: BBSEncoded) -> np.ndarray:
 
 
 def from_bytes(data: bytes, *, bits: int, pruned: int, kind: str, grouping: Grouping, sensitive=None) -> BBSEncoded:
-    """Parse :meth:`BBSEncoded.to_bytes` output (the side information is passed explicitly)."""
+    """Parse :meth:`BBSEncoded.to_bytes` output (the side information is passed explicitly).
+
+    ``data`` must be ``bytes``, ``bytearray`` or ``memoryview`` (anything else, e.g. an int, which ``bytes()``
+    would turn into that many zero bytes, is a ``TypeError``) of exactly the length the side information
+    gives (``ValueError`` when it is truncated or too long). Also refused: a column word with bits set above
+    weight ``G - 1`` and a redundant count above ``pruned``.
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"data must be bytes, bytearray or memoryview (the output of BBSEncoded.to_bytes), "
+                        f"got {reprlib.repr(data)} of type {type(data).__name__}")
     bits = check_int("bits", bits, lo=2, hi=_MAX_BITS)
     pruned = check_int("pruned", pruned, lo=0, hi=min(_MAX_PRUNED, bits - 2))
     kind = check_choice("kind", kind, ("ra", "zps"))
@@ -854,8 +864,12 @@ def from_bytes(data: bytes, *, bits: int, pruned: int, kind: str, grouping: Grou
     n = sens.shape[0]
     lens, offs = _stream_layout(sens, bits, pruned, nb)
     buf = np.frombuffer(bytes(data), dtype=np.uint8)
-    if buf.size != int(lens.sum()):
-        raise ValueError(f"data has {buf.size} bytes, the format expects {int(lens.sum())}")
+    want = int(lens.sum())
+    if buf.size != want:
+        d = abs(want - buf.size)
+        what = f"{d} byte{'s' * (d != 1)} " + ("missing (truncated)" if buf.size < want else "too many")
+        raise ValueError(f"data has {buf.size} bytes, the format expects {want} ({int((~sens).sum())} pruned and "
+                         f"{int(sens.sum())} sensitive groups of G = {G}): {what}")
     words = np.zeros((n, bits), dtype=np.uint64)
     metab = np.zeros(n, dtype=np.uint8)
     for flag in (False, True):

@@ -628,6 +628,31 @@ def test_bad_encode_decode_dot():
         bbs.bits_per_weight(wp)
 
 
+def test_from_bytes_refuses_non_bytes_and_wrong_length():
+    wp, meta = bbs.round_average(W, group=4, pruned=4)      # one pruned group: 1 metadata byte + 4 one-byte words
+    enc = bbs.encode(wp, meta)
+    data = enc.to_bytes()
+    kw = dict(bits=8, pruned=4, kind="ra", grouping=enc.grouping)
+    assert len(data) == 5
+    for ok in (data, bytearray(data), memoryview(data)):
+        assert (bbs.decode(bbs.from_bytes(ok, **kw)) == wp).all()
+    # bytes(5) would be five zero bytes, bytes([0] * 5) too: an int or a list is not a byte stream
+    for bad, shown in ((5, "5 of type int"), ([0] * 5, r"\[0, 0, 0, 0, 0\] of type list"),
+                       ("abcde", "'abcde' of type str"), (np.zeros(5, dtype=np.uint8), r".* of type ndarray")):
+        with pytest.raises(TypeError, match=r"data must be bytes, bytearray or memoryview \(the output of "
+                                            r"BBSEncoded.to_bytes\), got " + shown):
+            bbs.from_bytes(bad, **kw)
+    with pytest.raises(ValueError, match=r"^data has 4 bytes, the format expects 5 \(1 pruned and 0 sensitive groups "
+                                         r"of G = 4\): 1 byte missing \(truncated\)$"):
+        bbs.from_bytes(data[:4], **kw)
+    with pytest.raises(ValueError, match=r"^data has 7 bytes, the format expects 5 \(1 pruned and 0 sensitive groups "
+                                         r"of G = 4\): 2 bytes too many$"):
+        bbs.from_bytes(data + b"\0\0", **kw)
+    with pytest.raises(ValueError, match=r"^data has 0 bytes, the format expects 8 \(0 pruned and 1 sensitive groups "
+                                         r"of G = 4\): 8 bytes missing \(truncated\)$"):
+        bbs.from_bytes(b"", **kw, sensitive=np.array([True]))
+
+
 def test_bad_select_sensitive():
     ok = [np.array([1.0, 2.0])]
     with pytest.raises(ValueError, match=r"scales\[0\] must be finite, got nan at index \(1,\)"):
