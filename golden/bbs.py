@@ -101,8 +101,11 @@ Compressed format -- :func:`encode`, :func:`decode`, :meth:`BBSEncoded.to_bytes`
   **little-endian**: byte ``b`` holds weights ``8b..8b+7``, weight ``8b+j`` at bit ``j``; unused top bits 0.
   Which output channels are sensitive is side information (the channel-index buffer), passed to
   :func:`from_bytes`.
-* :func:`bits_per_weight`: ``(B - N) + 8/G`` per pruned group, ``B`` per sensitive group, averaged over the
-  weights (6.25 for N = 2 and 4.25 for N = 4 at G = 32).
+* :func:`bits_per_weight`: the bits of that byte stream per weight, ``8 * len(to_bytes()) / weights``
+  exactly: ``8 + 8*ceil(G/8) * (B - N)`` bits per pruned group (also with ``N = 0``: its metadata byte
+  stays, ZPS may have shifted it), ``8*ceil(G/8) * B`` per sensitive group, over the ``G`` weights of a
+  group. When 8 divides ``G`` that is ``(B - N) + 8/G`` and ``B`` (6.25 for N = 2 and 4.25 for N = 4 at
+  G = 32); otherwise the unused top bits of every word count too (G = 1, N = 2: 56, not 14).
 
 Bi-directional identity -- :func:`column_sums`, :func:`dot`
 ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
@@ -218,8 +221,12 @@ class BBSConfig:
 
     @property
     def bits_per_weight(self) -> float:
-        """Stored bits per weight: ``(B - N) + 8/G`` (``B`` when ``N = 0``)."""
-        return self.live_columns + self.metadata_bits / self.group
+        """Stored bits per weight of a group, as the byte stream stores it (:func:`bits_per_weight`).
+
+        ``(8 + 8*ceil(G/8) * (B - N)) / G``, which is ``(B - N) + 8/G`` when 8 divides ``G``; with ``N = 0``
+        (sensitive INT-B groups, no metadata) ``8*ceil(G/8) * B / G``, i.e. ``B``.
+        """
+        return (self.metadata_bits + 8 * -(-self.group // 8) * self.live_columns) / self.group
 
     @property
     def weight_range(self) -> tuple[int, int]:
@@ -897,10 +904,13 @@ def from_bytes(data: bytes, *, bits: int, pruned: int, kind: str, grouping: Grou
 
 
 def bits_per_weight(x, *, sensitive=None) -> float:
-    """Stored bits per weight: ``(B - N) + 8/G`` per pruned group, ``B`` per sensitive group, averaged.
+    """Stored bits per weight: the length of :meth:`BBSEncoded.to_bytes` in bits over the number of weights.
 
-    ``x`` is a :class:`BBSEncoded` (its own sensitive mask) or a :class:`BBSMeta` (with the optional
-    per-output-channel ``sensitive`` mask). With ``N = 0`` pruned groups count ``B`` bits (no metadata).
+    A pruned group stores its metadata byte and ``B - N`` words, a sensitive group ``B`` words, a word being
+    ``ceil(G/8)`` bytes: ``(8 + 8*ceil(G/8) * (B - N)) / G`` and ``8*ceil(G/8) * B / G`` per weight, which
+    are the paper's ``(B - N) + 8/G`` and ``B`` when 8 divides ``G`` (a group that is not sensitive keeps
+    its metadata byte also with ``N = 0``). ``x`` is a :class:`BBSEncoded` (its own sensitive mask) or a
+    :class:`BBSMeta` (with the optional per-output-channel ``sensitive`` mask).
     """
     if isinstance(x, BBSEncoded):
         if sensitive is not None:
@@ -910,9 +920,8 @@ def bits_per_weight(x, *, sensitive=None) -> float:
         sens, bits, N, G = _sensitive_groups(sensitive, x.grouping), x.bits, x.pruned, x.group
     else:
         raise TypeError(f"bits_per_weight takes a BBSEncoded or a BBSMeta, got {type(x).__name__}")
-    pruned_bits = (bits - N) + (8 / G if N > 0 else 0)
-    frac = float(np.mean(sens)) if sens.size else 0.0
-    return frac * bits + (1 - frac) * pruned_bits
+    lens, _ = _stream_layout(sens, bits, N, -(-G // 8))
+    return 8 * int(lens.sum()) / (sens.size * G)
 
 
 # ------------------------------------------------------------------------------------------------

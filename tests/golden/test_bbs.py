@@ -1,11 +1,14 @@
 """Golden model of BBS / BitVert (golden/bbs.py): RA, ZPS, sensitive channels, encoding, BBS dot product."""
 
+import functools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from golden import bbs
+from golden import bbs, pretrained
 from golden.layout import group_weights
+from golden.quant import quantize
 
 SETTINGS = settings(max_examples=120, deadline=None, derandomize=True)
 
@@ -52,6 +55,24 @@ def _prune(method, w, bits, g, n, const_bits=6):
     if method == "ra":
         return bbs.round_average(w, bits=bits, group=g, pruned=n)
     return bbs.zero_point_shift(w, bits=bits, group=g, pruned=n, const_bits=const_bits, mode=method)
+
+
+@functools.lru_cache(maxsize=None)
+def _lite0(name, bn):
+    """INT8 weights (per output channel) of one real EfficientNet-Lite0 layer, its batch norm ``bn`` folded in,
+    as golden.pretrained.pretrained_layers makes its five (read-only)."""
+    sd = pretrained.efficientnet_lite0()
+    wf, _ = pretrained.fold_batch_norm(sd[name + ".weight"],
+                                       *(sd[f"{bn}.{p}"] for p in ("weight", "bias", "running_mean", "running_var")))
+    q, _ = quantize(wf, bits=8, per_channel=True)
+    q.flags.writeable = False
+    return q
+
+
+DEPTHWISE = ("_blocks.4._depthwise_conv", "_blocks.4._bn1")      # [240, 1, 5, 5]: G = C = 1
+STEM = ("_conv_stem", "_bn0")                                    # [32, 3, 3, 3]: G = C = 3
+EXPAND4 = ("_blocks.4._expand_conv", "_blocks.4._bn0")           # [240, 40, 1, 1]
+PROJECT8 = ("_blocks.8._project_conv", "_blocks.8._bn2")         # [112, 480, 1, 1]: G = 32
 
 
 # ---------------------------------------------------------------------------------------------- config
@@ -393,9 +414,7 @@ def test_encode_decode_round_trip(method, data, seed):
     back = bbs.from_bytes(data_bytes, bits=bits, pruned=n, kind=enc.kind, grouping=enc.grouping, sensitive=sens)
     assert (back.words == enc.words).all() and (back.meta == enc.meta).all()
     assert (bbs.decode(back) == mixed).all()
-    G = meta.group
-    frac = enc.sensitive.mean()
-    assert bbs.bits_per_weight(enc) == pytest.approx(frac * bits + (1 - frac) * ((bits - n) + (8 / G if n else 0)))
+    assert bbs.bits_per_weight(enc) == 8 * len(data_bytes) / w.size == bbs.bits_per_weight(meta, sensitive=sens)
 
 
 def test_to_bytes_layout_hand_worked():
@@ -413,7 +432,8 @@ def test_to_bytes_layout_hand_worked():
     assert enc.meta.tolist() == [0x40, 0]
     assert enc.to_bytes().hex() == "40" + "0002" "0102" "0000" "0002" "0102" "0000" + \
         "0100" + "0000" * 6 + "0200"
-    assert bbs.bits_per_weight(enc) == (6 + 8 / 10 + 8) / 2
+    # what the stream stores: (8 + 6 * 16) bits for the pruned group, 8 * 16 for the sensitive one, over 20 weights
+    assert bbs.bits_per_weight(enc) == (8 + 6 * 16 + 8 * 16) / 20 == 8 * 29 / 20 == 11.6
 
 
 def test_bits_per_weight_paper_values():
@@ -427,6 +447,37 @@ def test_bits_per_weight_paper_values():
     assert bbs.bits_per_weight(meta, sensitive=sens) == 0.25 * 8 + 0.75 * 4.25
     mixed = np.where(sens[:, None], w, wp)
     assert bbs.bits_per_weight(bbs.encode(mixed, meta, sensitive=sens)) == 5.1875
+
+
+@pytest.mark.parametrize("layer,G,ra,zps,mixed", [
+    (DEPTHWISE, 1, 56, 40, 58),                      # per weight: 1 metadata byte + 6 (N = 2) or 4 (N = 4) 1-byte words
+    (STEM, 3, 56 / 3, 40 / 3, 58 / 3),               # the same per group of 3
+    (PROJECT8, 32, 6.25, 4.25, 6.6875)])             # (B - N) + 8/G; sensitive: 8
+def test_bits_per_weight_is_what_to_bytes_stores(layer, G, ra, zps, mixed):
+    """bits_per_weight * weights == 8 * len(to_bytes()): a column word takes ceil(G/8) whole bytes."""
+    q = _lite0(*layer)
+    sens = np.arange(q.shape[0]) % 4 == 0                           # a quarter of the channels sensitive
+    for (wp, meta), expected in ((bbs.round_average(q, pruned=2), ra), (bbs.zero_point_shift(q, pruned=4), zps)):
+        assert meta.group == G
+        enc = bbs.encode(wp, meta)
+        assert bbs.bits_per_weight(enc) == 8 * len(enc.to_bytes()) / q.size == bbs.bits_per_weight(meta) == expected
+    wp, meta = bbs.round_average(q, pruned=2)
+    enc = bbs.encode(np.where(sens[:, None, None, None], q, wp), meta, sensitive=sens)
+    assert bbs.bits_per_weight(enc) == 8 * len(enc.to_bytes()) / q.size == bbs.bits_per_weight(meta, sensitive=sens)
+    assert bbs.bits_per_weight(enc) == mixed                     # 1/4 * 8 * ceil(G/8) * 8 / G + 3/4 * RA
+    assert bbs.BBSConfig(group=G).bits_per_weight == ra and bbs.BBSConfig(group=G, pruned=4).bits_per_weight == zps
+
+
+def test_bits_per_weight_n0_counts_the_metadata_byte():
+    # N = 0: nothing is pruned, but ZPS still shifts (C = 31 here), so a group that is not sensitive keeps its
+    # metadata byte in the stream: 8 + 8 * 8 bits per 8 weights
+    w = np.array([[1, -2, 3, -4, 5, -6, 7, -8]])
+    wp, meta = bbs.zero_point_shift(w, group=8, pruned=0)
+    enc = bbs.encode(wp, meta)
+    assert meta.constant.tolist() == [31] and enc.meta.tolist() == [31] and len(enc.to_bytes()) == 9
+    assert bbs.bits_per_weight(enc) == bbs.bits_per_weight(meta) == 9.0
+    assert bbs.bits_per_weight(meta, sensitive=np.array([True])) == 8.0
+    assert (bbs.decode(bbs.from_bytes(enc.to_bytes(), bits=8, pruned=0, kind="zps", grouping=enc.grouping)) == w).all()
 
 
 # ---------------------------------------------------------------------------------------------- dot product
