@@ -130,7 +130,7 @@ from fractions import Fraction
 import numpy as np
 
 from .bits import product_range, signed_width, twos_range
-from .check import check_choice, check_float_array, check_int, check_int_array
+from .check import check_choice, check_float_array, check_int, check_int_array, first_index
 from .layout import Grouping, group_weights, ungroup_weights
 
 __all__ = [
@@ -303,6 +303,10 @@ class BBSMeta:
         ``C`` with ``w' = q + C`` (RA: the average; ZPS: ``-shift``).
     error : ndarray of int64, ``[n_groups]``
         ``sum((w' - w)**2)`` over the group.
+    original : ndarray of int64, ``[n_groups, G]``, or None
+        The INT-B weights ``w`` that were pruned, grouped (read-only): what :func:`encode` requires in the
+        sensitive channels. ``None`` in a BBSMeta built by hand, which :func:`encode` can then only check for
+        INT-B values there.
     """
 
     kind: str
@@ -314,6 +318,7 @@ class BBSMeta:
     redundant: np.ndarray
     constant: np.ndarray
     error: np.ndarray
+    original: np.ndarray | None = None
 
     @property
     def group(self) -> int:
@@ -407,8 +412,8 @@ def round_average(w, *, bits: int = 8, group: int = 32, pruned: int = 2):
     out += c[:, None]
     d = c[:, None] - low
     err = np.einsum("ij,ij->i", d, d)
-    _readonly(r, c, err)
-    meta = BBSMeta("ra", "round_average", bits, pruned, _FIELD_BITS, grouping, r, c, err)
+    _readonly(r, c, err, g)
+    meta = BBSMeta("ra", "round_average", bits, pruned, _FIELD_BITS, grouping, r, c, err, g)
     return ungroup_weights(out, grouping), meta
 
 
@@ -534,8 +539,8 @@ def _zps_common(w, bits, group, pruned, const_bits, mode):
 def _zps_result(g, grouping, k, bits, pruned, const_bits, mode):
     out, r, err = _zps_apply_groups(g, k, bits, pruned, mode)
     c = -k
-    _readonly(r, c, err)
-    meta = BBSMeta("zps", mode, bits, pruned, const_bits, grouping, r, c, err)
+    _readonly(r, c, err, g)
+    meta = BBSMeta("zps", mode, bits, pruned, const_bits, grouping, r, c, err, g)
     return ungroup_weights(out, grouping), meta
 
 
@@ -766,13 +771,17 @@ def encode(w_pruned, meta: BBSMeta, *, sensitive=None) -> BBSEncoded:
     ----------
     w_pruned : int array, the shape of ``meta.grouping.shape``
         Output of :func:`round_average` / :func:`zero_point_shift`; in sensitive channels the unpruned INT-B
-        weights instead.
+        weights instead, the ones the pruning was given (``np.where(sensitive, w, w_pruned)``).
     meta : BBSMeta
     sensitive : bool array ``[K]``, optional
         Output channels kept at INT-B (``B`` columns, no metadata). ``None``: none.
 
     Raises
     ------
+    ValueError
+        When a sensitive channel does not hold the INT-B weights ``meta`` was pruned from
+        (:attr:`BBSMeta.original`; naming the first differing weight and how many differ). A hand-built
+        ``BBSMeta`` without them (``original=None``) only gets its sensitive channels checked for INT-B values.
     ValueError
         When a group does not have the datapath form (module docstring) with ``r <= 3`` (``q = w' - C`` must fit in
         ``B - r`` bits with ``N - r`` zero LSBs) or its constant does not fit the 6-bit field, naming the
@@ -786,6 +795,8 @@ def encode(w_pruned, meta: BBSMeta, *, sensitive=None) -> BBSEncoded:
     g, _ = group_weights(a, meta.grouping.group)
     bits, N, G = meta.bits, meta.pruned, meta.grouping.group
     sens = _sensitive_groups(sensitive, meta.grouping)
+    if meta.original is not None and sens.any():
+        _check_sensitive_original(g, meta, sens)
     r = np.where(sens, 0, np.minimum(meta.redundant, _RMAX))
     c = np.where(sens, 0, meta.constant)
     s = np.where(sens, 0, N - r)
@@ -818,6 +829,24 @@ def encode(w_pruned, meta: BBSMeta, *, sensitive=None) -> BBSEncoded:
     metab = np.where(sens, 0, (r << 6) | (c & 0x3F)).astype(np.uint8)
     _readonly(words, metab, sens)
     return BBSEncoded(words, metab, sens, meta.kind, bits, N, meta.grouping)
+
+
+def _check_sensitive_original(g, meta, sens):
+    """``ValueError`` unless the sensitive groups of ``g`` hold ``meta.original``, the INT-B weights that were pruned."""
+    if meta.original.shape != g.shape:
+        raise ValueError(f"meta.original has shape {meta.original.shape}, the groups of w_pruned {g.shape}")
+    diff = (g != meta.original) & sens[:, None]
+    if not diff.any():
+        return
+    idx = first_index(ungroup_weights(diff, meta.grouping))
+    got = ungroup_weights(g, meta.grouping)[idx]
+    want = ungroup_weights(meta.original, meta.grouping)[idx]
+    n = int(diff.sum())
+    channels = int(sens.sum()) // meta.grouping.groups_per_channel
+    raise ValueError(f"sensitive channel {idx[0]} must hold its INT{meta.bits} weights (the ones meta was pruned "
+                     f"from): w_pruned[{', '.join(map(str, idx))}] is {int(got)}, the INT{meta.bits} weight is "
+                     f"{int(want)} ({n} weight{'s' * (n != 1)} of the {channels} sensitive channel{'s' * (channels != 1)} "
+                     f"differ{'s' * (n == 1)}; pass np.where(sensitive, w, w_pruned))")
 
 
 def _check_encoded(encoded):

@@ -1,5 +1,6 @@
 """Golden model of BBS / BitVert (golden/bbs.py): RA, ZPS, sensitive channels, encoding, BBS dot product."""
 
+import dataclasses
 import functools
 
 import numpy as np
@@ -417,6 +418,36 @@ def test_encode_decode_round_trip(method, data, seed):
     assert bbs.bits_per_weight(enc) == 8 * len(data_bytes) / w.size == bbs.bits_per_weight(meta, sensitive=sens)
 
 
+def test_encode_sensitive_channels_must_hold_their_int8_weights():
+    """Sensitive channels are checked against the INT8 weights meta was pruned from, the same for RA and ZPS."""
+    lay = pretrained.pretrained_layers()["_blocks.8._project_conv"]             # [112, 480, 1, 1], G = 32
+    q = lay.q
+    sens = bbs.select_sensitive([lay.scales], beta=0.1)[0]                       # 32 channels: 0, 1, 4, 6, 8, ...
+    sens4 = sens[:, None, None, None]
+    for (wp, meta), count, got in ((bbs.round_average(q, pruned=2), "9607", -79),
+                                   (bbs.zero_point_shift(q, pruned=4), "13479", -75)):
+        # the pruned values in the sensitive channels (RA's stay inside INT8, which used to pass silently)
+        with pytest.raises(ValueError, match=r"^sensitive channel 0 must hold its INT8 weights \(the ones meta was "
+                                             rf"pruned from\): w_pruned\[0, 0, 0, 0\] is {got}, the INT8 weight is -77 "
+                                             rf"\({count} weights of the 32 sensitive channels differ; pass "
+                                             r"np.where\(sensitive, w, w_pruned\)\)$"):
+            bbs.encode(wp, meta, sensitive=sens)
+        assert (meta.original == group_weights(q, 32)[0]).all() and not meta.original.flags.writeable
+        mixed = np.where(sens4, q, wp)
+        assert (bbs.decode(bbs.encode(mixed, meta, sensitive=sens)) == mixed).all()
+        one = mixed.copy()
+        one[8, 5, 0, 0] += 1                                                     # one weight of channel 8
+        with pytest.raises(ValueError, match=r"^sensitive channel 8 must hold its INT8 weights .*: w_pruned\[8, 5, 0, 0\] "
+                                             rf"is {q[8, 5, 0, 0] + 1}, the INT8 weight is {q[8, 5, 0, 0]} \(1 weight of "
+                                             r"the 32 sensitive channels differs;"):
+            bbs.encode(one, meta, sensitive=sens)
+    # a BBSMeta built by hand (without the original weights) can only ask for INT-B values there
+    wp, meta = bbs.round_average(q, pruned=2)
+    hand = bbs.BBSMeta("ra", "round_average", 8, 2, 6, meta.grouping, meta.redundant, meta.constant, meta.error)
+    assert hand.original is None
+    assert (bbs.decode(bbs.encode(wp, hand, sensitive=sens)) == wp).all()
+
+
 def test_to_bytes_layout_hand_worked():
     # G = 10 (2 bytes per word). Channel 0 pruned (RA, N = 2): 37 and -20 need 7 bits -> r = 1, L = 1,
     # lows {1, 0, ...} -> c = 0, w' = {36, 0 x8, -20}; live positions 6..1:
@@ -650,8 +681,15 @@ def test_bad_encode_decode_dot():
     with pytest.raises(ValueError, match=r"sensitive must have shape \(1,\) \(one entry per output channel\), "
                                          r"got \(2,\)"):
         bbs.encode(wp, meta, sensitive=np.array([True, False]))
-    with pytest.raises(ValueError, match=r"group 0 does not fit the format \(8 live columns.*sensitive group"):
+    with pytest.raises(ValueError, match=r"^sensitive channel 0 must hold its INT8 weights \(the ones meta was pruned "
+                                         r"from\): w_pruned\[0, 0\] is 200, the INT8 weight is 1 \(4 weights of the 1 "
+                                         r"sensitive channel differ; pass np.where\(sensitive, w, w_pruned\)\)$"):
         bbs.encode(np.array([[200, 0, 0, 0]]), meta, sensitive=np.array([True]))
+    hand = dataclasses.replace(meta, original=None)           # built without the original weights: INT-B only
+    with pytest.raises(ValueError, match=r"group 0 does not fit the format \(8 live columns.*sensitive group"):
+        bbs.encode(np.array([[200, 0, 0, 0]]), hand, sensitive=np.array([True]))
+    with pytest.raises(ValueError, match=r"meta.original has shape \(1, 8\), the groups of w_pruned \(1, 4\)"):
+        bbs.encode(wp, dataclasses.replace(meta, original=np.zeros((1, 8), dtype=np.int64)), sensitive=np.array([True]))
     with pytest.raises(TypeError, match=r"encoded must be a BBSEncoded \(from encode\), got ndarray"):
         bbs.decode(wp)
     enc = bbs.encode(wp, meta)
