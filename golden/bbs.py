@@ -81,9 +81,14 @@ the group (up to ``B-1``); if ``z < N``: ``step = 2**(N-z)``, ``n = min(round_ha
 2**(B-N-1)-1)``, ``m' = n*step``, else ``m' = |v|``; ``w' = sign(v)*m' - o``. Offsets ``o`` run over
 ``[-2**(CB-1), 2**(CB-1)-1]`` ascending, ties keep the first (most negative) ``o``. ``CB = const_bits``; the
 authors' default is 5 but our keyword default stays 6 (pass ``const_bits=5`` to reproduce their default).
-In meta, ``redundant = min(z, N)`` (can exceed 3) and ``constant = -o``. Not every reference result is
-representable in the compressed format: a group with ``z >= 4`` may need more than ``B - N`` columns with a 2-bit
-count, and ``CB = 6`` can give ``C = +32``; :func:`encode` refuses such groups with a ``ValueError``.
+In meta, ``redundant = min(z, N)`` (can exceed 3) and ``constant = -o``. With ``N <= 3`` and ``CB <= 5`` every
+reference result is representable in the compressed format (``q = sign(v) m'`` fits ``B - r`` bits with ``N - r``
+zero LSBs for ``r = min(z, N)``; tested). Beyond that not every one is, and neither the projection (it is the
+authors' result) nor :func:`encode` (the format has no code for the group) is at fault: with ``N >= 4`` a group with
+``z >= 4`` is left with ``min(z, N) >= 4`` redundant columns, which the 2-bit count cannot hold, and with ``r <= 3``
+it would need ``N - 3`` zero LSBs, which it need not have (EfficientNet-Lite0's ``_blocks.4._expand_conv`` at ``G = 8``,
+``N = 4`` has one: ``{0 x6, -3, 0}``, ``o = -4``); ``CB = 6`` can give ``C = +32``. :func:`encode` refuses such
+groups with a ``ValueError`` that says which.
 
 Compressed format -- :func:`encode`, :func:`decode`, :meth:`BBSEncoded.to_bytes`
 ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
@@ -815,9 +820,17 @@ def encode(w_pruned, meta: BBSMeta, *, sensitive=None) -> BBSEncoded:
     bad = ((q < -top[:, None]) | (q >= top[:, None]) | ((q & ((np.int64(1) << s) - 1)[:, None]) != 0)).any(axis=1)
     if bad.any():
         i = int(np.argmax(bad))
+        why = ""
+        if sens[i]:
+            why = " (sensitive group: INT-B values required)"
+        elif meta.redundant[i] > _RMAX:
+            why = (f"; it has {int(meta.redundant[i])} redundant columns (meta.redundant), more than the 2-bit count "
+                   f"holds" + (f": reference-mode ZPS leaves a group with z >= pruned = {N} leading zero magnitude "
+                               f"columns unpruned, which the format holds for every group only when pruned <= 3"
+                               if meta.mode == "reference" else ""))
         raise ValueError(f"group {i} does not fit the format ({int(live_cols[i])} live columns, r <= 3): "
                          f"w' - C = {q[i].tolist()} must fit in {bits - int(r[i])} bits with {int(s[i])} zero "
-                         f"LSB(s)" + (" (sensitive group: INT-B values required)" if sens[i] else ""))
+                         f"LSB(s)" + why)
     live = live_cols
     lane = np.arange(G, dtype=np.uint64)
     words = np.zeros((g.shape[0], bits), dtype=np.uint64)

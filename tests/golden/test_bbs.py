@@ -73,6 +73,7 @@ def _lite0(name, bn):
 DEPTHWISE = ("_blocks.4._depthwise_conv", "_blocks.4._bn1")      # [240, 1, 5, 5]: G = C = 1
 STEM = ("_conv_stem", "_bn0")                                    # [32, 3, 3, 3]: G = C = 3
 EXPAND4 = ("_blocks.4._expand_conv", "_blocks.4._bn0")           # [240, 40, 1, 1]
+EXPAND8 = ("_blocks.8._expand_conv", "_blocks.8._bn0")           # [480, 80, 1, 1]
 PROJECT8 = ("_blocks.8._project_conv", "_blocks.8._bn2")         # [112, 480, 1, 1]: G = 32
 
 
@@ -355,6 +356,64 @@ def test_reference_result_not_representable_is_refused():
     wp, meta = bbs.zps_apply(np.array([[100, 90]]), -32, group=2, pruned=2, mode="reference")
     with pytest.raises(ValueError, match=r"group 0: constant 32 does not fit the 6-bit two's-complement field"):
         bbs.encode(wp, meta)
+
+
+@pytest.mark.parametrize("layer,group", [(STEM, 32), (DEPTHWISE, 32), (EXPAND4, 8), (EXPAND8, 16), (PROJECT8, 32)])
+def test_every_projection_round_trips_on_real_weights(layer, group):
+    """decode(encode(x)) == x for RA and paper ZPS at every N and reference ZPS (const_bits=5) at N <= 3, with and
+    without sensitive channels, also through to_bytes / from_bytes."""
+    q = _lite0(*layer)
+    sens = np.arange(q.shape[0]) % 4 == 1
+    runs = [("ra", n, 6) for n in range(7)] + [("paper", n, 6) for n in range(7)] + \
+        [("reference", n, 5) for n in range(4)]
+    for method, n, cb in runs:
+        wp, meta = _prune(method, q, 8, group, n, const_bits=cb)
+        for s in (None, sens):
+            x = wp if s is None else np.where(s[:, None, None, None], q, wp)
+            enc = bbs.encode(x, meta, sensitive=s)
+            assert (bbs.decode(enc) == x).all(), (method, n)
+            back = bbs.from_bytes(enc.to_bytes(), bits=8, pruned=n, kind=meta.kind, grouping=meta.grouping, sensitive=s)
+            assert (bbs.decode(back) == x).all(), (method, n)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(data=case(), const_bits=st.integers(1, 5))
+def test_reference_results_fit_the_format_up_to_n3(data, const_bits):
+    """With N <= 3 (r = min(z, N) fits the 2-bit count) and const_bits <= 5 (C = -o <= 16) every reference result
+    is encodable."""
+    bits, g, n, w = data
+    n = min(n, 3)
+    wp, meta = bbs.zero_point_shift(w, bits=bits, group=g, pruned=n, const_bits=const_bits, mode="reference")
+    assert (bbs.decode(bbs.encode(wp, meta)) == wp).all()
+
+
+def test_reference_result_beyond_the_format_on_real_weights():
+    """Issue 16: block 4's expand conv, G = 8, N = 4, const_bits = 5. Group 1051 is {0 x6, -3, 0}; the authors'
+    ZPS finds o = -4 first with zero error: v = {-4 x6, -7, -4} has z = 4 >= N leading zero magnitude columns and
+    is left unpruned. The format cannot hold it: 4 redundant columns need r = 4 (the count has 2 bits), and with
+    r <= 3 every w' - C needs N - r >= 1 zero LSBs, so all w' would share C's parity; 0 and -3 do not. The
+    encoder refuses it for that reason, the projection is the authors' (test_reference_mode_matches_literal_port)."""
+    q = _lite0(*EXPAND4)
+    wp, meta = bbs.zero_point_shift(q, group=8, pruned=4, const_bits=5, mode="reference")
+    gw, _ = group_weights(q, 8)
+    gp, _ = group_weights(wp, 8)
+    assert gw[1051].tolist() == gp[1051].tolist() == [0, 0, 0, 0, 0, 0, -3, 0]
+    assert _reference_zps_group(gw[1051].tolist(), 8, 4, 5) == (0, -4, [0, 0, 0, 0, 0, 0, -3, 0], 4)
+    assert (meta.redundant[1051], meta.constant[1051], meta.error[1051]) == (4, 4, 0)
+    assert np.flatnonzero(meta.redundant > 3).tolist() == [1051]
+    # no r the 2-bit count holds and no constant the 6-bit field holds store these weights
+    for r in range(4):
+        for c in range(-32, 32):
+            qq = gp[1051] - c
+            assert not ((qq >= -(1 << (7 - r))).all() and (qq < (1 << (7 - r))).all() and (qq % (1 << (4 - r)) == 0).all())
+    with pytest.raises(ValueError, match=r"^group 1051 does not fit the format \(4 live columns, r <= 3\): w' - C = "
+                                         r"\[-4, -4, -4, -4, -4, -4, -7, -4\] must fit in 5 bits with 1 zero LSB\(s\); "
+                                         r"it has 4 redundant columns \(meta.redundant\), more than the 2-bit count "
+                                         r"holds: reference-mode ZPS leaves a group with z >= pruned = 4 leading zero "
+                                         r"magnitude columns unpruned, which the format holds for every group only "
+                                         r"when pruned <= 3$"):
+        bbs.encode(wp, meta)
+    # the same layer at N = 3 encodes (test_every_projection_round_trips_on_real_weights)
 
 
 # ---------------------------------------------------------------------------------------------- sensitive channels
