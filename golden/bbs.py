@@ -845,7 +845,7 @@ def encode(w_pruned, meta: BBSMeta, *, sensitive=None) -> BBSEncoded:
 
 
 def _check_sensitive_original(g, meta, sens):
-    """``ValueError`` unless the sensitive groups of ``g`` hold ``meta.original``, the INT-B weights that were pruned."""
+    """``ValueError`` unless the sensitive groups of ``g`` hold ``meta.original`` (the INT-B weights pruned)."""
     if meta.original.shape != g.shape:
         raise ValueError(f"meta.original has shape {meta.original.shape}, the groups of w_pruned {g.shape}")
     diff = (g != meta.original) & sens[:, None]
@@ -855,10 +855,10 @@ def _check_sensitive_original(g, meta, sens):
     got = ungroup_weights(g, meta.grouping)[idx]
     want = ungroup_weights(meta.original, meta.grouping)[idx]
     n = int(diff.sum())
-    channels = int(sens.sum()) // meta.grouping.groups_per_channel
+    k = int(sens.sum()) // meta.grouping.groups_per_channel
     raise ValueError(f"sensitive channel {idx[0]} must hold its INT{meta.bits} weights (the ones meta was pruned "
                      f"from): w_pruned[{', '.join(map(str, idx))}] is {int(got)}, the INT{meta.bits} weight is "
-                     f"{int(want)} ({n} weight{'s' * (n != 1)} of the {channels} sensitive channel{'s' * (channels != 1)} "
+                     f"{int(want)} ({n} weight{'s' * (n != 1)} of the {k} sensitive channel{'s' * (k != 1)} "
                      f"differ{'s' * (n == 1)}; pass np.where(sensitive, w, w_pruned))")
 
 

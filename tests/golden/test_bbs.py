@@ -405,7 +405,8 @@ def test_reference_result_beyond_the_format_on_real_weights():
     for r in range(4):
         for c in range(-32, 32):
             qq = gp[1051] - c
-            assert not ((qq >= -(1 << (7 - r))).all() and (qq < (1 << (7 - r))).all() and (qq % (1 << (4 - r)) == 0).all())
+            top = 1 << (7 - r)
+            assert not ((qq >= -top).all() and (qq < top).all() and (qq % (1 << (4 - r)) == 0).all())
     with pytest.raises(ValueError, match=r"^group 1051 does not fit the format \(4 live columns, r <= 3\): w' - C = "
                                          r"\[-4, -4, -4, -4, -4, -4, -7, -4\] must fit in 5 bits with 1 zero LSB\(s\); "
                                          r"it has 4 redundant columns \(meta.redundant\), more than the 2-bit count "
@@ -496,9 +497,9 @@ def test_encode_sensitive_channels_must_hold_their_int8_weights():
         assert (bbs.decode(bbs.encode(mixed, meta, sensitive=sens)) == mixed).all()
         one = mixed.copy()
         one[8, 5, 0, 0] += 1                                                     # one weight of channel 8
-        with pytest.raises(ValueError, match=r"^sensitive channel 8 must hold its INT8 weights .*: w_pruned\[8, 5, 0, 0\] "
-                                             rf"is {q[8, 5, 0, 0] + 1}, the INT8 weight is {q[8, 5, 0, 0]} \(1 weight of "
-                                             r"the 32 sensitive channels differs;"):
+        with pytest.raises(ValueError, match=r"^sensitive channel 8 must hold its INT8 weights .*: "
+                                             rf"w_pruned\[8, 5, 0, 0\] is {q[8, 5, 0, 0] + 1}, the INT8 weight is "
+                                             rf"{q[8, 5, 0, 0]} \(1 weight of the 32 sensitive channels differs;"):
             bbs.encode(one, meta, sensitive=sens)
     # a BBSMeta built by hand (without the original weights) can only ask for INT-B values there
     wp, meta = bbs.round_average(q, pruned=2)
