@@ -129,7 +129,7 @@ import math
 import numbers
 import reprlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
@@ -323,7 +323,7 @@ class BBSMeta:
     redundant: np.ndarray
     constant: np.ndarray
     error: np.ndarray
-    original: np.ndarray | None = None
+    original: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def group(self) -> int:
