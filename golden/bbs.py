@@ -81,9 +81,14 @@ the group (up to ``B-1``); if ``z < N``: ``step = 2**(N-z)``, ``n = min(round_ha
 2**(B-N-1)-1)``, ``m' = n*step``, else ``m' = |v|``; ``w' = sign(v)*m' - o``. Offsets ``o`` run over
 ``[-2**(CB-1), 2**(CB-1)-1]`` ascending, ties keep the first (most negative) ``o``. ``CB = const_bits``; the
 authors' default is 5 but our keyword default stays 6 (pass ``const_bits=5`` to reproduce their default).
-In meta, ``redundant = min(z, N)`` (can exceed 3) and ``constant = -o``. Not every reference result is
-representable in the compressed format: a group with ``z >= 4`` may need more than ``B - N`` columns with a 2-bit
-count, and ``CB = 6`` can give ``C = +32``; :func:`encode` refuses such groups with a ``ValueError``.
+In meta, ``redundant = min(z, N)`` (can exceed 3) and ``constant = -o``. With ``N <= 3`` and ``CB <= 5`` every
+reference result is representable in the compressed format (``q = sign(v) m'`` fits ``B - r`` bits with ``N - r``
+zero LSBs for ``r = min(z, N)``; tested). Beyond that not every one is, and neither the projection (it is the
+authors' result) nor :func:`encode` (the format has no code for the group) is at fault: with ``N >= 4`` a group with
+``z >= 4`` is left with ``min(z, N) >= 4`` redundant columns, which the 2-bit count cannot hold, and with ``r <= 3``
+it would need ``N - 3`` zero LSBs, which it need not have (EfficientNet-Lite0's ``_blocks.4._expand_conv`` at ``G = 8``,
+``N = 4`` has one: ``{0 x6, -3, 0}``, ``o = -4``); ``CB = 6`` can give ``C = +32``. :func:`encode` refuses such
+groups with a ``ValueError`` that says which.
 
 Compressed format -- :func:`encode`, :func:`decode`, :meth:`BBSEncoded.to_bytes`
 ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
@@ -101,8 +106,11 @@ Compressed format -- :func:`encode`, :func:`decode`, :meth:`BBSEncoded.to_bytes`
   **little-endian**: byte ``b`` holds weights ``8b..8b+7``, weight ``8b+j`` at bit ``j``; unused top bits 0.
   Which output channels are sensitive is side information (the channel-index buffer), passed to
   :func:`from_bytes`.
-* :func:`bits_per_weight`: ``(B - N) + 8/G`` per pruned group, ``B`` per sensitive group, averaged over the
-  weights (6.25 for N = 2 and 4.25 for N = 4 at G = 32).
+* :func:`bits_per_weight`: the bits of that byte stream per weight, ``8 * len(to_bytes()) / weights``
+  exactly: ``8 + 8*ceil(G/8) * (B - N)`` bits per pruned group (also with ``N = 0``: its metadata byte
+  stays, ZPS may have shifted it), ``8*ceil(G/8) * B`` per sensitive group, over the ``G`` weights of a
+  group. When 8 divides ``G`` that is ``(B - N) + 8/G`` and ``B`` (6.25 for N = 2 and 4.25 for N = 4 at
+  G = 32); otherwise the unused top bits of every word count too (G = 1, N = 2: 56, not 14).
 
 Bi-directional identity -- :func:`column_sums`, :func:`dot`
 ~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~~
@@ -119,14 +127,15 @@ from __future__ import annotations
 
 import math
 import numbers
+import reprlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 import numpy as np
 
 from .bits import product_range, signed_width, twos_range
-from .check import check_choice, check_float_array, check_int, check_int_array
+from .check import check_choice, check_float_array, check_int, check_int_array, first_index
 from .layout import Grouping, group_weights, ungroup_weights
 
 __all__ = [
@@ -217,8 +226,12 @@ class BBSConfig:
 
     @property
     def bits_per_weight(self) -> float:
-        """Stored bits per weight: ``(B - N) + 8/G`` (``B`` when ``N = 0``)."""
-        return self.live_columns + self.metadata_bits / self.group
+        """Stored bits per weight of a group, as the byte stream stores it (:func:`bits_per_weight`).
+
+        ``(8 + 8*ceil(G/8) * (B - N)) / G``, which is ``(B - N) + 8/G`` when 8 divides ``G``; with ``N = 0``
+        (sensitive INT-B groups, no metadata) ``8*ceil(G/8) * B / G``, i.e. ``B``.
+        """
+        return (self.metadata_bits + 8 * -(-self.group // 8) * self.live_columns) / self.group
 
     @property
     def weight_range(self) -> tuple[int, int]:
@@ -295,6 +308,10 @@ class BBSMeta:
         ``C`` with ``w' = q + C`` (RA: the average; ZPS: ``-shift``).
     error : ndarray of int64, ``[n_groups]``
         ``sum((w' - w)**2)`` over the group.
+    original : ndarray of int64, ``[n_groups, G]``, or None
+        The INT-B weights ``w`` that were pruned, grouped (read-only): what :func:`encode` requires in the
+        sensitive channels. ``None`` in a BBSMeta built by hand, which :func:`encode` can then only check for
+        INT-B values there.
     """
 
     kind: str
@@ -306,6 +323,7 @@ class BBSMeta:
     redundant: np.ndarray
     constant: np.ndarray
     error: np.ndarray
+    original: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def group(self) -> int:
@@ -399,8 +417,8 @@ def round_average(w, *, bits: int = 8, group: int = 32, pruned: int = 2):
     out += c[:, None]
     d = c[:, None] - low
     err = np.einsum("ij,ij->i", d, d)
-    _readonly(r, c, err)
-    meta = BBSMeta("ra", "round_average", bits, pruned, _FIELD_BITS, grouping, r, c, err)
+    _readonly(r, c, err, g)
+    meta = BBSMeta("ra", "round_average", bits, pruned, _FIELD_BITS, grouping, r, c, err, g)
     return ungroup_weights(out, grouping), meta
 
 
@@ -526,8 +544,8 @@ def _zps_common(w, bits, group, pruned, const_bits, mode):
 def _zps_result(g, grouping, k, bits, pruned, const_bits, mode):
     out, r, err = _zps_apply_groups(g, k, bits, pruned, mode)
     c = -k
-    _readonly(r, c, err)
-    meta = BBSMeta("zps", mode, bits, pruned, const_bits, grouping, r, c, err)
+    _readonly(r, c, err, g)
+    meta = BBSMeta("zps", mode, bits, pruned, const_bits, grouping, r, c, err, g)
     return ungroup_weights(out, grouping), meta
 
 
@@ -758,13 +776,17 @@ def encode(w_pruned, meta: BBSMeta, *, sensitive=None) -> BBSEncoded:
     ----------
     w_pruned : int array, the shape of ``meta.grouping.shape``
         Output of :func:`round_average` / :func:`zero_point_shift`; in sensitive channels the unpruned INT-B
-        weights instead.
+        weights instead, the ones the pruning was given (``np.where(sensitive, w, w_pruned)``).
     meta : BBSMeta
     sensitive : bool array ``[K]``, optional
         Output channels kept at INT-B (``B`` columns, no metadata). ``None``: none.
 
     Raises
     ------
+    ValueError
+        When a sensitive channel does not hold the INT-B weights ``meta`` was pruned from
+        (:attr:`BBSMeta.original`; naming the first differing weight and how many differ). A hand-built
+        ``BBSMeta`` without them (``original=None``) only gets its sensitive channels checked for INT-B values.
     ValueError
         When a group does not have the datapath form (module docstring) with ``r <= 3`` (``q = w' - C`` must fit in
         ``B - r`` bits with ``N - r`` zero LSBs) or its constant does not fit the 6-bit field, naming the
@@ -778,6 +800,8 @@ def encode(w_pruned, meta: BBSMeta, *, sensitive=None) -> BBSEncoded:
     g, _ = group_weights(a, meta.grouping.group)
     bits, N, G = meta.bits, meta.pruned, meta.grouping.group
     sens = _sensitive_groups(sensitive, meta.grouping)
+    if meta.original is not None and sens.any():
+        _check_sensitive_original(g, meta, sens)
     r = np.where(sens, 0, np.minimum(meta.redundant, _RMAX))
     c = np.where(sens, 0, meta.constant)
     s = np.where(sens, 0, N - r)
@@ -796,9 +820,17 @@ def encode(w_pruned, meta: BBSMeta, *, sensitive=None) -> BBSEncoded:
     bad = ((q < -top[:, None]) | (q >= top[:, None]) | ((q & ((np.int64(1) << s) - 1)[:, None]) != 0)).any(axis=1)
     if bad.any():
         i = int(np.argmax(bad))
+        why = ""
+        if sens[i]:
+            why = " (sensitive group: INT-B values required)"
+        elif meta.redundant[i] > _RMAX:
+            why = (f"; it has {int(meta.redundant[i])} redundant columns (meta.redundant), more than the 2-bit count "
+                   f"holds" + (f": reference-mode ZPS leaves a group with z >= pruned = {N} leading zero magnitude "
+                               f"columns unpruned, which the format holds for every group only when pruned <= 3"
+                               if meta.mode == "reference" else ""))
         raise ValueError(f"group {i} does not fit the format ({int(live_cols[i])} live columns, r <= 3): "
                          f"w' - C = {q[i].tolist()} must fit in {bits - int(r[i])} bits with {int(s[i])} zero "
-                         f"LSB(s)" + (" (sensitive group: INT-B values required)" if sens[i] else ""))
+                         f"LSB(s)" + why)
     live = live_cols
     lane = np.arange(G, dtype=np.uint64)
     words = np.zeros((g.shape[0], bits), dtype=np.uint64)
@@ -810,6 +842,24 @@ def encode(w_pruned, meta: BBSMeta, *, sensitive=None) -> BBSEncoded:
     metab = np.where(sens, 0, (r << 6) | (c & 0x3F)).astype(np.uint8)
     _readonly(words, metab, sens)
     return BBSEncoded(words, metab, sens, meta.kind, bits, N, meta.grouping)
+
+
+def _check_sensitive_original(g, meta, sens):
+    """``ValueError`` unless the sensitive groups of ``g`` hold ``meta.original`` (the INT-B weights pruned)."""
+    if meta.original.shape != g.shape:
+        raise ValueError(f"meta.original has shape {meta.original.shape}, the groups of w_pruned {g.shape}")
+    diff = (g != meta.original) & sens[:, None]
+    if not diff.any():
+        return
+    idx = first_index(ungroup_weights(diff, meta.grouping))
+    got = ungroup_weights(g, meta.grouping)[idx]
+    want = ungroup_weights(meta.original, meta.grouping)[idx]
+    n = int(diff.sum())
+    k = int(sens.sum()) // meta.grouping.groups_per_channel
+    raise ValueError(f"sensitive channel {idx[0]} must hold its INT{meta.bits} weights (the ones meta was pruned "
+                     f"from): w_pruned[{', '.join(map(str, idx))}] is {int(got)}, the INT{meta.bits} weight is "
+                     f"{int(want)} ({n} weight{'s' * (n != 1)} of the {k} sensitive channel{'s' * (k != 1)} "
+                     f"differ{'s' * (n == 1)}; pass np.where(sensitive, w, w_pruned))")
 
 
 def _check_encoded(encoded):
@@ -842,7 +892,16 @@ def decode(encoded: BBSEncoded) -> np.ndarray:
 
 
 def from_bytes(data: bytes, *, bits: int, pruned: int, kind: str, grouping: Grouping, sensitive=None) -> BBSEncoded:
-    """Parse :meth:`BBSEncoded.to_bytes` output (the side information is passed explicitly)."""
+    """Parse :meth:`BBSEncoded.to_bytes` output (the side information is passed explicitly).
+
+    ``data`` must be ``bytes``, ``bytearray`` or ``memoryview`` (anything else, e.g. an int, which ``bytes()``
+    would turn into that many zero bytes, is a ``TypeError``) of exactly the length the side information
+    gives (``ValueError`` when it is truncated or too long). Also refused: a column word with bits set above
+    weight ``G - 1`` and a redundant count above ``pruned``.
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"data must be bytes, bytearray or memoryview (the output of BBSEncoded.to_bytes), "
+                        f"got {reprlib.repr(data)} of type {type(data).__name__}")
     bits = check_int("bits", bits, lo=2, hi=_MAX_BITS)
     pruned = check_int("pruned", pruned, lo=0, hi=min(_MAX_PRUNED, bits - 2))
     kind = check_choice("kind", kind, ("ra", "zps"))
@@ -854,8 +913,12 @@ def from_bytes(data: bytes, *, bits: int, pruned: int, kind: str, grouping: Grou
     n = sens.shape[0]
     lens, offs = _stream_layout(sens, bits, pruned, nb)
     buf = np.frombuffer(bytes(data), dtype=np.uint8)
-    if buf.size != int(lens.sum()):
-        raise ValueError(f"data has {buf.size} bytes, the format expects {int(lens.sum())}")
+    want = int(lens.sum())
+    if buf.size != want:
+        d = abs(want - buf.size)
+        what = f"{d} byte{'s' * (d != 1)} " + ("missing (truncated)" if buf.size < want else "too many")
+        raise ValueError(f"data has {buf.size} bytes, the format expects {want} ({int((~sens).sum())} pruned and "
+                         f"{int(sens.sum())} sensitive groups of G = {G}): {what}")
     words = np.zeros((n, bits), dtype=np.uint64)
     metab = np.zeros(n, dtype=np.uint8)
     for flag in (False, True):
@@ -883,10 +946,13 @@ def from_bytes(data: bytes, *, bits: int, pruned: int, kind: str, grouping: Grou
 
 
 def bits_per_weight(x, *, sensitive=None) -> float:
-    """Stored bits per weight: ``(B - N) + 8/G`` per pruned group, ``B`` per sensitive group, averaged.
+    """Stored bits per weight: the length of :meth:`BBSEncoded.to_bytes` in bits over the number of weights.
 
-    ``x`` is a :class:`BBSEncoded` (its own sensitive mask) or a :class:`BBSMeta` (with the optional
-    per-output-channel ``sensitive`` mask). With ``N = 0`` pruned groups count ``B`` bits (no metadata).
+    A pruned group stores its metadata byte and ``B - N`` words, a sensitive group ``B`` words, a word being
+    ``ceil(G/8)`` bytes: ``(8 + 8*ceil(G/8) * (B - N)) / G`` and ``8*ceil(G/8) * B / G`` per weight, which
+    are the paper's ``(B - N) + 8/G`` and ``B`` when 8 divides ``G`` (a group that is not sensitive keeps
+    its metadata byte also with ``N = 0``). ``x`` is a :class:`BBSEncoded` (its own sensitive mask) or a
+    :class:`BBSMeta` (with the optional per-output-channel ``sensitive`` mask).
     """
     if isinstance(x, BBSEncoded):
         if sensitive is not None:
@@ -896,9 +962,8 @@ def bits_per_weight(x, *, sensitive=None) -> float:
         sens, bits, N, G = _sensitive_groups(sensitive, x.grouping), x.bits, x.pruned, x.group
     else:
         raise TypeError(f"bits_per_weight takes a BBSEncoded or a BBSMeta, got {type(x).__name__}")
-    pruned_bits = (bits - N) + (8 / G if N > 0 else 0)
-    frac = float(np.mean(sens)) if sens.size else 0.0
-    return frac * bits + (1 - frac) * pruned_bits
+    lens, _ = _stream_layout(sens, bits, N, -(-G // 8))
+    return 8 * int(lens.sum()) / (sens.size * G)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -842,26 +842,42 @@ def pe_stream_timing(cycles, *, load_cycles: int, mode: str = "fixed") -> PeTimi
         overhead over the lane model is zero (otherwise fp32 passes enter at most ``max(steps_{p-1}, L
         + 1)`` cycles apart); the latency of a pass from its first beat is ``L + steps + 2`` (fixed) or
         ``L + steps + 6`` (fp32).
+
+        Time and memory are linear in ``P``. Every cycle number must fit int64: a stream whose last result
+        would be valid after cycle ``2**63 - 1`` is refused with a ``ValueError``, never wrapped.
     """
     load_cycles = check_int("load_cycles", load_cycles, lo=1, hi=MAX_TOTAL)
     c = check_int_array("cycles", cycles, lo=0, ndim=1)
     fp = check_choice("mode", mode, ("fixed", "fp32")) == "fp32"
     steps = np.maximum(c, 1)
-    if fp:
-        start = np.zeros(steps.size, dtype=np.int64)
-        last_beat = np.zeros(steps.size, dtype=np.int64)
+    L = load_cycles
+    if fp:                           # Python ints: exact whatever the cycles
+        start, last_beat = [], []
         move, done = 0, 0            # pass 0's first beat in cycle 0; no earlier pass computing
-        for p in range(steps.size):
-            last_beat[p] = move + load_cycles - 1
-            move = max(last_beat[p] + 2, start[p - 1] + 1 if p else 0)
-            start[p] = max(move + 1, done)
-            done = start[p] + steps[p]
+        for s in steps.tolist():
+            last_beat.append(move + L - 1)
+            move = max(last_beat[-1] + 2, start[-1] + 1 if start else 0)
+            start.append(max(move + 1, done))
+            done = start[-1] + s
+        last = start[-1] + int(steps[-1]) + 4 if start else 0
     else:
-        interval = np.maximum(steps, load_cycles)
-        start = load_cycles - 1 + np.concatenate([[0], np.cumsum(interval)[:-1]]).astype(np.int64)
+        interval = np.maximum(steps, L)
+        last = L - 1 + sum(interval[:-1].tolist()) + int(steps[-1]) + 3 if steps.size else 0
+    # times increase with p, the last result's cycle is the largest number computed (counters included)
+    if last > np.iinfo(np.int64).max:
+        raise ValueError(f"cycles are too large for int64: the stream's last result would be valid in cycle {last} "
+                         f"(> 2**63 - 1)")
+    if fp:
+        start, last_beat = np.array(start, dtype=np.int64), np.array(last_beat, dtype=np.int64)
+    else:
+        start = L - 1 + np.concatenate([[0], np.cumsum(interval)[:-1]]).astype(np.int64)
         last_beat = start
     out_valid = start + steps + (4 if fp else 3)
-    # steps of pass q run in cycles start_q + 1 .. start_q + steps_q; the counter seen in cycle t counts
-    # the steps of the cycles before t
-    ran = np.clip(out_valid[:, None] - 1 - start[None, :], 0, steps[None, :])
-    return PeTiming(steps, last_beat, out_valid, ran.sum(axis=1).astype(np.int64))
+    # steps of pass q run in cycles start_q + 1 .. start_q + steps_q, all before start_{q+1} (a pass enters
+    # once the previous one has its last step), so the counter seen in cycle t = out_valid_p - 1 (the steps of
+    # the cycles before out_valid_p) is every step of the passes before the last pass j with start_j < t plus
+    # min(steps_j, t - start_j) of pass j; later passes have none yet
+    t = out_valid - 1
+    j = np.searchsorted(start, t, side="left") - 1
+    before = np.concatenate([[0], np.cumsum(steps)]).astype(np.int64)[j]
+    return PeTiming(steps, last_beat, out_valid, before + np.minimum(steps[j], t - start[j]))

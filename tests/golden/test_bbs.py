@@ -1,11 +1,15 @@
 """Golden model of BBS / BitVert (golden/bbs.py): RA, ZPS, sensitive channels, encoding, BBS dot product."""
 
+import dataclasses
+import functools
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from golden import bbs
+from golden import bbs, pretrained
 from golden.layout import group_weights
+from golden.quant import quantize
 
 SETTINGS = settings(max_examples=120, deadline=None, derandomize=True)
 
@@ -52,6 +56,25 @@ def _prune(method, w, bits, g, n, const_bits=6):
     if method == "ra":
         return bbs.round_average(w, bits=bits, group=g, pruned=n)
     return bbs.zero_point_shift(w, bits=bits, group=g, pruned=n, const_bits=const_bits, mode=method)
+
+
+@functools.lru_cache(maxsize=None)
+def _lite0(name, bn):
+    """INT8 weights (per output channel) of one real EfficientNet-Lite0 layer, its batch norm ``bn`` folded in,
+    as golden.pretrained.pretrained_layers makes its five (read-only)."""
+    sd = pretrained.efficientnet_lite0()
+    wf, _ = pretrained.fold_batch_norm(sd[name + ".weight"],
+                                       *(sd[f"{bn}.{p}"] for p in ("weight", "bias", "running_mean", "running_var")))
+    q, _ = quantize(wf, bits=8, per_channel=True)
+    q.flags.writeable = False
+    return q
+
+
+DEPTHWISE = ("_blocks.4._depthwise_conv", "_blocks.4._bn1")      # [240, 1, 5, 5]: G = C = 1
+STEM = ("_conv_stem", "_bn0")                                    # [32, 3, 3, 3]: G = C = 3
+EXPAND4 = ("_blocks.4._expand_conv", "_blocks.4._bn0")           # [240, 40, 1, 1]
+EXPAND8 = ("_blocks.8._expand_conv", "_blocks.8._bn0")           # [480, 80, 1, 1]
+PROJECT8 = ("_blocks.8._project_conv", "_blocks.8._bn2")         # [112, 480, 1, 1]: G = 32
 
 
 # ---------------------------------------------------------------------------------------------- config
@@ -335,6 +358,65 @@ def test_reference_result_not_representable_is_refused():
         bbs.encode(wp, meta)
 
 
+@pytest.mark.parametrize("layer,group", [(STEM, 32), (DEPTHWISE, 32), (EXPAND4, 8), (EXPAND8, 16), (PROJECT8, 32)])
+def test_every_projection_round_trips_on_real_weights(layer, group):
+    """decode(encode(x)) == x for RA and paper ZPS at every N and reference ZPS (const_bits=5) at N <= 3, with and
+    without sensitive channels, also through to_bytes / from_bytes."""
+    q = _lite0(*layer)
+    sens = np.arange(q.shape[0]) % 4 == 1
+    runs = [("ra", n, 6) for n in range(7)] + [("paper", n, 6) for n in range(7)] + \
+        [("reference", n, 5) for n in range(4)]
+    for method, n, cb in runs:
+        wp, meta = _prune(method, q, 8, group, n, const_bits=cb)
+        for s in (None, sens):
+            x = wp if s is None else np.where(s[:, None, None, None], q, wp)
+            enc = bbs.encode(x, meta, sensitive=s)
+            assert (bbs.decode(enc) == x).all(), (method, n)
+            back = bbs.from_bytes(enc.to_bytes(), bits=8, pruned=n, kind=meta.kind, grouping=meta.grouping, sensitive=s)
+            assert (bbs.decode(back) == x).all(), (method, n)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(data=case(), const_bits=st.integers(1, 5))
+def test_reference_results_fit_the_format_up_to_n3(data, const_bits):
+    """With N <= 3 (r = min(z, N) fits the 2-bit count) and const_bits <= 5 (C = -o <= 16) every reference result
+    is encodable."""
+    bits, g, n, w = data
+    n = min(n, 3)
+    wp, meta = bbs.zero_point_shift(w, bits=bits, group=g, pruned=n, const_bits=const_bits, mode="reference")
+    assert (bbs.decode(bbs.encode(wp, meta)) == wp).all()
+
+
+def test_reference_result_beyond_the_format_on_real_weights():
+    """Issue 16: block 4's expand conv, G = 8, N = 4, const_bits = 5. Group 1051 is {0 x6, -3, 0}; the authors'
+    ZPS finds o = -4 first with zero error: v = {-4 x6, -7, -4} has z = 4 >= N leading zero magnitude columns and
+    is left unpruned. The format cannot hold it: 4 redundant columns need r = 4 (the count has 2 bits), and with
+    r <= 3 every w' - C needs N - r >= 1 zero LSBs, so all w' would share C's parity; 0 and -3 do not. The
+    encoder refuses it for that reason, the projection is the authors' (test_reference_mode_matches_literal_port)."""
+    q = _lite0(*EXPAND4)
+    wp, meta = bbs.zero_point_shift(q, group=8, pruned=4, const_bits=5, mode="reference")
+    gw, _ = group_weights(q, 8)
+    gp, _ = group_weights(wp, 8)
+    assert gw[1051].tolist() == gp[1051].tolist() == [0, 0, 0, 0, 0, 0, -3, 0]
+    assert _reference_zps_group(gw[1051].tolist(), 8, 4, 5) == (0, -4, [0, 0, 0, 0, 0, 0, -3, 0], 4)
+    assert (meta.redundant[1051], meta.constant[1051], meta.error[1051]) == (4, 4, 0)
+    assert np.flatnonzero(meta.redundant > 3).tolist() == [1051]
+    # no r the 2-bit count holds and no constant the 6-bit field holds store these weights
+    for r in range(4):
+        for c in range(-32, 32):
+            qq = gp[1051] - c
+            top = 1 << (7 - r)
+            assert not ((qq >= -top).all() and (qq < top).all() and (qq % (1 << (4 - r)) == 0).all())
+    with pytest.raises(ValueError, match=r"^group 1051 does not fit the format \(4 live columns, r <= 3\): w' - C = "
+                                         r"\[-4, -4, -4, -4, -4, -4, -7, -4\] must fit in 5 bits with 1 zero LSB\(s\); "
+                                         r"it has 4 redundant columns \(meta.redundant\), more than the 2-bit count "
+                                         r"holds: reference-mode ZPS leaves a group with z >= pruned = 4 leading zero "
+                                         r"magnitude columns unpruned, which the format holds for every group only "
+                                         r"when pruned <= 3$"):
+        bbs.encode(wp, meta)
+    # the same layer at N = 3 encodes (test_every_projection_round_trips_on_real_weights)
+
+
 # ---------------------------------------------------------------------------------------------- sensitive channels
 
 def test_select_sensitive_hand_example():
@@ -393,9 +475,37 @@ def test_encode_decode_round_trip(method, data, seed):
     back = bbs.from_bytes(data_bytes, bits=bits, pruned=n, kind=enc.kind, grouping=enc.grouping, sensitive=sens)
     assert (back.words == enc.words).all() and (back.meta == enc.meta).all()
     assert (bbs.decode(back) == mixed).all()
-    G = meta.group
-    frac = enc.sensitive.mean()
-    assert bbs.bits_per_weight(enc) == pytest.approx(frac * bits + (1 - frac) * ((bits - n) + (8 / G if n else 0)))
+    assert bbs.bits_per_weight(enc) == 8 * len(data_bytes) / w.size == bbs.bits_per_weight(meta, sensitive=sens)
+
+
+def test_encode_sensitive_channels_must_hold_their_int8_weights():
+    """Sensitive channels are checked against the INT8 weights meta was pruned from, the same for RA and ZPS."""
+    lay = pretrained.pretrained_layers()["_blocks.8._project_conv"]             # [112, 480, 1, 1], G = 32
+    q = lay.q
+    sens = bbs.select_sensitive([lay.scales], beta=0.1)[0]                       # 32 channels: 0, 1, 4, 6, 8, ...
+    sens4 = sens[:, None, None, None]
+    for (wp, meta), count, got in ((bbs.round_average(q, pruned=2), "9607", -79),
+                                   (bbs.zero_point_shift(q, pruned=4), "13479", -75)):
+        # the pruned values in the sensitive channels (RA's stay inside INT8, which used to pass silently)
+        with pytest.raises(ValueError, match=r"^sensitive channel 0 must hold its INT8 weights \(the ones meta was "
+                                             rf"pruned from\): w_pruned\[0, 0, 0, 0\] is {got}, the INT8 weight is -77 "
+                                             rf"\({count} weights of the 32 sensitive channels differ; pass "
+                                             r"np.where\(sensitive, w, w_pruned\)\)$"):
+            bbs.encode(wp, meta, sensitive=sens)
+        assert (meta.original == group_weights(q, 32)[0]).all() and not meta.original.flags.writeable
+        mixed = np.where(sens4, q, wp)
+        assert (bbs.decode(bbs.encode(mixed, meta, sensitive=sens)) == mixed).all()
+        one = mixed.copy()
+        one[8, 5, 0, 0] += 1                                                     # one weight of channel 8
+        with pytest.raises(ValueError, match=r"^sensitive channel 8 must hold its INT8 weights .*: "
+                                             rf"w_pruned\[8, 5, 0, 0\] is {q[8, 5, 0, 0] + 1}, the INT8 weight is "
+                                             rf"{q[8, 5, 0, 0]} \(1 weight of the 32 sensitive channels differs;"):
+            bbs.encode(one, meta, sensitive=sens)
+    # a BBSMeta built by hand (without the original weights) can only ask for INT-B values there
+    wp, meta = bbs.round_average(q, pruned=2)
+    hand = bbs.BBSMeta("ra", "round_average", 8, 2, 6, meta.grouping, meta.redundant, meta.constant, meta.error)
+    assert hand.original is None
+    assert (bbs.decode(bbs.encode(wp, hand, sensitive=sens)) == wp).all()
 
 
 def test_to_bytes_layout_hand_worked():
@@ -413,7 +523,8 @@ def test_to_bytes_layout_hand_worked():
     assert enc.meta.tolist() == [0x40, 0]
     assert enc.to_bytes().hex() == "40" + "0002" "0102" "0000" "0002" "0102" "0000" + \
         "0100" + "0000" * 6 + "0200"
-    assert bbs.bits_per_weight(enc) == (6 + 8 / 10 + 8) / 2
+    # what the stream stores: (8 + 6 * 16) bits for the pruned group, 8 * 16 for the sensitive one, over 20 weights
+    assert bbs.bits_per_weight(enc) == (8 + 6 * 16 + 8 * 16) / 20 == 8 * 29 / 20 == 11.6
 
 
 def test_bits_per_weight_paper_values():
@@ -427,6 +538,37 @@ def test_bits_per_weight_paper_values():
     assert bbs.bits_per_weight(meta, sensitive=sens) == 0.25 * 8 + 0.75 * 4.25
     mixed = np.where(sens[:, None], w, wp)
     assert bbs.bits_per_weight(bbs.encode(mixed, meta, sensitive=sens)) == 5.1875
+
+
+@pytest.mark.parametrize("layer,G,ra,zps,mixed", [
+    (DEPTHWISE, 1, 56, 40, 58),                      # per weight: 1 metadata byte + 6 (N = 2) or 4 (N = 4) 1-byte words
+    (STEM, 3, 56 / 3, 40 / 3, 58 / 3),               # the same per group of 3
+    (PROJECT8, 32, 6.25, 4.25, 6.6875)])             # (B - N) + 8/G; sensitive: 8
+def test_bits_per_weight_is_what_to_bytes_stores(layer, G, ra, zps, mixed):
+    """bits_per_weight * weights == 8 * len(to_bytes()): a column word takes ceil(G/8) whole bytes."""
+    q = _lite0(*layer)
+    sens = np.arange(q.shape[0]) % 4 == 0                           # a quarter of the channels sensitive
+    for (wp, meta), expected in ((bbs.round_average(q, pruned=2), ra), (bbs.zero_point_shift(q, pruned=4), zps)):
+        assert meta.group == G
+        enc = bbs.encode(wp, meta)
+        assert bbs.bits_per_weight(enc) == 8 * len(enc.to_bytes()) / q.size == bbs.bits_per_weight(meta) == expected
+    wp, meta = bbs.round_average(q, pruned=2)
+    enc = bbs.encode(np.where(sens[:, None, None, None], q, wp), meta, sensitive=sens)
+    assert bbs.bits_per_weight(enc) == 8 * len(enc.to_bytes()) / q.size == bbs.bits_per_weight(meta, sensitive=sens)
+    assert bbs.bits_per_weight(enc) == mixed                     # 1/4 * 8 * ceil(G/8) * 8 / G + 3/4 * RA
+    assert bbs.BBSConfig(group=G).bits_per_weight == ra and bbs.BBSConfig(group=G, pruned=4).bits_per_weight == zps
+
+
+def test_bits_per_weight_n0_counts_the_metadata_byte():
+    # N = 0: nothing is pruned, but ZPS still shifts (C = 31 here), so a group that is not sensitive keeps its
+    # metadata byte in the stream: 8 + 8 * 8 bits per 8 weights
+    w = np.array([[1, -2, 3, -4, 5, -6, 7, -8]])
+    wp, meta = bbs.zero_point_shift(w, group=8, pruned=0)
+    enc = bbs.encode(wp, meta)
+    assert meta.constant.tolist() == [31] and enc.meta.tolist() == [31] and len(enc.to_bytes()) == 9
+    assert bbs.bits_per_weight(enc) == bbs.bits_per_weight(meta) == 9.0
+    assert bbs.bits_per_weight(meta, sensitive=np.array([True])) == 8.0
+    assert (bbs.decode(bbs.from_bytes(enc.to_bytes(), bits=8, pruned=0, kind="zps", grouping=enc.grouping)) == w).all()
 
 
 # ---------------------------------------------------------------------------------------------- dot product
@@ -599,8 +741,15 @@ def test_bad_encode_decode_dot():
     with pytest.raises(ValueError, match=r"sensitive must have shape \(1,\) \(one entry per output channel\), "
                                          r"got \(2,\)"):
         bbs.encode(wp, meta, sensitive=np.array([True, False]))
-    with pytest.raises(ValueError, match=r"group 0 does not fit the format \(8 live columns.*sensitive group"):
+    with pytest.raises(ValueError, match=r"^sensitive channel 0 must hold its INT8 weights \(the ones meta was pruned "
+                                         r"from\): w_pruned\[0, 0\] is 200, the INT8 weight is 1 \(4 weights of the 1 "
+                                         r"sensitive channel differ; pass np.where\(sensitive, w, w_pruned\)\)$"):
         bbs.encode(np.array([[200, 0, 0, 0]]), meta, sensitive=np.array([True]))
+    hand = dataclasses.replace(meta, original=None)           # built without the original weights: INT-B only
+    with pytest.raises(ValueError, match=r"group 0 does not fit the format \(8 live columns.*sensitive group"):
+        bbs.encode(np.array([[200, 0, 0, 0]]), hand, sensitive=np.array([True]))
+    with pytest.raises(ValueError, match=r"meta.original has shape \(1, 8\), the groups of w_pruned \(1, 4\)"):
+        bbs.encode(wp, dataclasses.replace(meta, original=np.zeros((1, 8), dtype=np.int64)), sensitive=np.array([True]))
     with pytest.raises(TypeError, match=r"encoded must be a BBSEncoded \(from encode\), got ndarray"):
         bbs.decode(wp)
     enc = bbs.encode(wp, meta)
@@ -626,6 +775,31 @@ def test_bad_encode_decode_dot():
         bbs.from_bytes(bytes(raw), bits=8, pruned=2, kind="ra", grouping=enc.grouping)
     with pytest.raises(TypeError, match=r"bits_per_weight takes a BBSEncoded or a BBSMeta, got ndarray"):
         bbs.bits_per_weight(wp)
+
+
+def test_from_bytes_refuses_non_bytes_and_wrong_length():
+    wp, meta = bbs.round_average(W, group=4, pruned=4)      # one pruned group: 1 metadata byte + 4 one-byte words
+    enc = bbs.encode(wp, meta)
+    data = enc.to_bytes()
+    kw = dict(bits=8, pruned=4, kind="ra", grouping=enc.grouping)
+    assert len(data) == 5
+    for ok in (data, bytearray(data), memoryview(data)):
+        assert (bbs.decode(bbs.from_bytes(ok, **kw)) == wp).all()
+    # bytes(5) would be five zero bytes, bytes([0] * 5) too: an int or a list is not a byte stream
+    for bad, shown in ((5, "5 of type int"), ([0] * 5, r"\[0, 0, 0, 0, 0\] of type list"),
+                       ("abcde", "'abcde' of type str"), (np.zeros(5, dtype=np.uint8), r".* of type ndarray")):
+        with pytest.raises(TypeError, match=r"data must be bytes, bytearray or memoryview \(the output of "
+                                            r"BBSEncoded.to_bytes\), got " + shown):
+            bbs.from_bytes(bad, **kw)
+    with pytest.raises(ValueError, match=r"^data has 4 bytes, the format expects 5 \(1 pruned and 0 sensitive groups "
+                                         r"of G = 4\): 1 byte missing \(truncated\)$"):
+        bbs.from_bytes(data[:4], **kw)
+    with pytest.raises(ValueError, match=r"^data has 7 bytes, the format expects 5 \(1 pruned and 0 sensitive groups "
+                                         r"of G = 4\): 2 bytes too many$"):
+        bbs.from_bytes(data + b"\0\0", **kw)
+    with pytest.raises(ValueError, match=r"^data has 0 bytes, the format expects 8 \(0 pruned and 1 sensitive groups "
+                                         r"of G = 4\): 8 bytes missing \(truncated\)$"):
+        bbs.from_bytes(b"", **kw, sensitive=np.array([True]))
 
 
 def test_bad_select_sensitive():

@@ -646,3 +646,76 @@ def test_pe_stream_timing():
         pe_stream_timing([1, -1], load_cycles=1)
     with pytest.raises(ValueError, match=r"cycles must have 1 dimensions"):
         pe_stream_timing([[1]], load_cycles=1)
+
+
+def _pe_stream_timing_quadratic(cycles, load_cycles, mode):
+    """Oracle: pe_stream_timing as first written, with its P x P matrix for the counter (small inputs only)."""
+    c = np.asarray(cycles, dtype=np.int64)
+    fp = mode == "fp32"
+    steps = np.maximum(c, 1)
+    if fp:
+        start = np.zeros(steps.size, dtype=np.int64)
+        last_beat = np.zeros(steps.size, dtype=np.int64)
+        move, done = 0, 0
+        for p in range(steps.size):
+            last_beat[p] = move + load_cycles - 1
+            move = max(last_beat[p] + 2, start[p - 1] + 1 if p else 0)
+            start[p] = max(move + 1, done)
+            done = start[p] + steps[p]
+    else:
+        interval = np.maximum(steps, load_cycles)
+        start = load_cycles - 1 + np.concatenate([[0], np.cumsum(interval)[:-1]]).astype(np.int64)
+        last_beat = start
+    out_valid = start + steps + (4 if fp else 3)
+    ran = np.clip(out_valid[:, None] - 1 - start[None, :], 0, steps[None, :])
+    return steps, last_beat, out_valid, ran.sum(axis=1).astype(np.int64)
+
+
+@pytest.mark.parametrize("mode", ["fixed", "fp32"])
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(cycles=st.lists(st.integers(0, 20) | st.sampled_from([0, 1, 64, 1000]), max_size=40),
+       load_cycles=st.integers(1, 8))
+def test_pe_stream_timing_matches_quadratic_oracle(mode, cycles, load_cycles):
+    cycles = np.array(cycles, dtype=np.int64)
+    tm = pe_stream_timing(cycles, load_cycles=load_cycles, mode=mode)
+    want = _pe_stream_timing_quadratic(cycles, load_cycles, mode)
+    for got, exp in zip(tm, want):
+        assert got.dtype == np.int64 and got.tolist() == exp.tolist()
+
+
+@pytest.mark.parametrize("mode", ["fixed", "fp32"])
+def test_pe_stream_timing_memory_is_linear(mode):
+    """200,000 passes: the P x P counter matrix asked for 298 GiB; a few arrays of P int64 remain."""
+    import tracemalloc
+    p = 200_000
+    cycles = np.tile(np.array([3, 0, 9, 1, 17, 2, 5, 8]), p // 8)
+    tracemalloc.start()
+    try:
+        tm = pe_stream_timing(cycles, load_cycles=4, mode=mode)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 40 * 8 * p                                      # under 40 int64 values per pass (64 MB)
+    # the oracle on the first 800 passes; a counter also sees the steps of the few passes that start before
+    # its result, so the last ones of the 800 are left out
+    small = _pe_stream_timing_quadratic(cycles[:800], 4, mode)
+    assert [a[:700].tolist() for a in tm] == [a[:700].tolist() for a in small]
+
+
+def test_pe_stream_timing_refuses_int64_overflow():
+    top = (1 << 63) - 1
+    # the last result's cycle is the largest number: one pass, fixed (L - 1) + steps + 3, fp32 (L + 2) + steps + 4
+    tm = pe_stream_timing([top - 3], load_cycles=1)
+    assert tm.out_valid.tolist() == [top] and tm.counter.tolist() == [top - 3]
+    tm = pe_stream_timing([top - 10], load_cycles=4, mode="fp32")
+    assert tm.last_beat.tolist() == [3] and tm.out_valid.tolist() == [top] and tm.counter.tolist() == [top - 10]
+    with pytest.raises(ValueError, match=r"^cycles are too large for int64: the stream's last result would be valid in "
+                                         rf"cycle {top + 1} \(> 2\*\*63 - 1\)$"):
+        pe_stream_timing([top - 2], load_cycles=1)
+    with pytest.raises(ValueError, match=rf"cycle {top + 1} \(> 2\*\*63 - 1\)$"):
+        pe_stream_timing([top - 9], load_cycles=4, mode="fp32")
+    # near 2**62 per pass the sums wrapped to negative cycles
+    with pytest.raises(ValueError, match=rf"valid in cycle {2**63 + 3} \("):
+        pe_stream_timing([2**62, 2**62], load_cycles=1)
+    with pytest.raises(ValueError, match=rf"valid in cycle {2**63 + 7} \("):         # start_1 = 3 + 2**62
+        pe_stream_timing([2**62, 2**62], load_cycles=1, mode="fp32")
