@@ -139,13 +139,21 @@ def step(name: str, tool: str, workdir, component: str, log=None):
         lo, hi = min(t for _, t in past), max(t for _, t in past)
         span = _seconds(lo) if hi - lo < 1 else f"{_seconds(lo)} to {_seconds(hi)}"
         estimate = f"; estimate {span} (kept runs of {component}: {len(past)})"
-    log(f"{name}: {tool} running in {workdir}{estimate}")
+    log(f"{name}: {tool} running in {_shown(workdir)}{estimate}")
     t0 = time.monotonic()
     yield
     seconds = time.monotonic() - t0
     (Path(workdir) / RUN_TIME).write_text(json.dumps({"name": name, "component": component, "tool": tool,
                                                       "seconds": round(seconds, 1)}) + "\n")
     log(f"{name}: {tool} done in {_seconds(seconds)}")
+
+
+def _shown(path) -> str:
+    """``path`` relative to the working directory when it lies below it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _seconds(s: float) -> str:
