@@ -1,4 +1,4 @@
-# bitsparse: the commands users type. Every target sets up .venv first (created, and the project
+# bitsparse: the commands users type (each runs the bitsparse command, python -m bitsparse <command>). Every target sets up .venv first (created, and the project
 # installed into it, when missing or when pyproject.toml changed), so a fresh clone needs nothing else.
 
 PYTHON ?= python3
@@ -70,7 +70,7 @@ verilator: $(STAMP)
 	@$(PY) -m sim.runner --check-verilator
 
 verilog: $(STAMP)
-	$(PY) -m fpga.verilog --all --out-dir build/verilog
+	$(PY) -m bitsparse verilog --all --out-dir build/verilog
 
 test: $(STAMP) iverilog verilator
 	PYTHONWARNINGS=error $(PY) -m pytest -n $(JOBS) --durations=10 $(PYTEST_ARGS)
@@ -80,10 +80,10 @@ BOARD ?= icebreaker
 BOARD_ARGS = --board $(BOARD) $(if $(ARCH),--arch $(ARCH)) $(if $(ROWS),--rows $(ROWS)) $(if $(COLS),--cols $(COLS)) \
              $(if $(BAUD),--baud $(BAUD))
 bitstream: $(STAMP)
-	$(PY) -m fpga.board bitstream $(BOARD_ARGS)
+	$(PY) -m bitsparse bitstream $(BOARD_ARGS)
 
 flash: $(STAMP) programmer
-	$(PY) -m fpga.board flash $(BOARD_ARGS) $(if $(FLASH),--flash)
+	$(PY) -m bitsparse flash $(BOARD_ARGS) $(if $(FLASH),--flash)
 
 # the board's programmer: Debian's fpga-icestorm (iceprog) or openfpgaloader, installed as root when missing
 programmer:
@@ -101,22 +101,21 @@ programmer:
 # every board's default bitstream: nextpnr's utilization and Fmax into docs/boards.json (make test checks
 # the record is of the current design); FITS=1 also tries each architecture on each board
 boards: $(STAMP)
-	$(PY) -m fpga.board report
-	$(if $(FITS),$(PY) -m fpga.board fits --board icebreaker --shapes 1x1)
-	$(if $(FITS),$(PY) -m fpga.board fits --board ulx3s --shapes 2x2)
+	$(PY) -m bitsparse boards report
+	$(if $(FITS),$(PY) -m bitsparse boards fits --board icebreaker --shapes 1x1)
+	$(if $(FITS),$(PY) -m bitsparse boards fits --board ulx3s --shapes 2x2)
 	$(PY) -m fpga.readme
 
 # HEAVY=1 adds the configurations marked heavy (Bitlet fp32 and 64-pair, 16 LUT multipliers; nextpnr's
 # static placer and router2 on the ECP5); the 64-pair Bitlet PEs are placed, not routed: ROUTE=1 routes
-# them too (hours)
+# them too (hours); bitsparse synth runs fpga.synth, then fpga.pe_report --merge
 synth: $(STAMP)
-	$(PY) -m fpga.synth $(if $(HEAVY),--heavy)
-	$(PY) -m fpga.pe_report --merge $(if $(HEAVY),--heavy) $(if $(ROUTE),--route-heavy)
-	$(PY) -m fpga.array_report --jobs 2
-	$(PY) -m fpga.board report
+	$(PY) -m bitsparse synth $(if $(HEAVY),--heavy) $(if $(ROUTE),--route-heavy)
+	$(PY) -m bitsparse arrays --jobs 2
+	$(PY) -m bitsparse boards report
 
 bench: $(STAMP) iverilog verilator
-	$(PY) -m golden.bench
+	$(PY) -m bitsparse bench
 	$(PY) -m sim.speed
 
 clean:

@@ -29,6 +29,7 @@ MAC (the bar of the Bitlet issue).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -40,8 +41,8 @@ import numpy as np
 from golden import cycles as cyc
 from golden.layout import group_weights
 from fpga.pnr import ecp5_area, ecp5_fmax, ice40_area, ice40_fmax
-from fpga.registry import get_config
-from fpga.synth import merge_records, synthesize
+from fpga.registry import Config, get_config, split_params
+from fpga.synth import _shown, merge_records, synthesize
 
 ROOT = Path(__file__).resolve().parent.parent
 __all__ = ["PE_ROWS", "BLOCK_ROWS", "BITLET_BAR", "characterize", "characterize_block", "fpga_figures",
@@ -173,8 +174,11 @@ def fpga_figures(cfg, route_heavy: bool = False) -> tuple[dict, dict, list[str]]
              "fmax_placed_mhz": ecp_f.get("fmax_placed_mhz")}, notes)
 
 
-def characterize(name: str, arch: str, workloads: dict, route_heavy: bool = False) -> dict:
-    cfg = get_config(name)
+def characterize(name, arch: str, workloads: dict, route_heavy: bool = False) -> dict:
+    """The PE-table record of a configuration: ``name`` of a registered one, or a :class:`Config` (one
+    built on the fly, :func:`custom_config`); its work directory is ``build/pe/<name>``."""
+    cfg = name if isinstance(name, Config) else get_config(name)
+    name = cfg.name
     area = synthesize(cfg, ROOT / "build" / "pe" / name / "cmos")
     ice40, ecp5, notes = fpga_figures(cfg, route_heavy)
     rows = []
@@ -193,6 +197,37 @@ def characterize(name: str, arch: str, workloads: dict, route_heavy: bool = Fals
         "workloads": rows,
         "notes": notes,
     }
+
+
+def arch_of(generator: str) -> str:
+    """The architecture (of :func:`workload_cycles`) of a PE generator, from the registered rows of
+    :data:`PE_ROWS`; ``ValueError`` naming the PE generators for any other."""
+    archs = {get_config(n).generator: a for n, a in PE_ROWS}
+    if generator not in archs:
+        raise ValueError(f"the PE table has PE generators {', '.join(archs)}, got {generator!r}")
+    return archs[generator]
+
+
+def custom_config(generator: str, params: dict, name: str | None = None) -> Config:
+    """A :class:`Config` of ``generator`` built from flat ``params`` (a PE: its configuration's fields and
+    options, :func:`fpga.registry.split_params`; a block: its keywords), named ``name`` or
+    ``<generator>_<8 hex digits of the parameters>`` (the same parameters, the same name and work
+    directory, so a rerun reuses the kept synthesis)."""
+    from fpga.registry import GENERATORS
+    from fpga.verilog import check_module_name
+    from hw.pe import PE
+    import hashlib
+    cls = GENERATORS[generator]
+    if isinstance(cls, type) and issubclass(cls, PE):
+        config, options = split_params(generator, params)
+        cfg = Config(name or "", generator, options, "custom", config=config)
+    else:
+        cfg = Config(name or "", generator, dict(params), "custom")
+    cfg.build()                                   # refuse a bad value before any tool runs
+    if not name:
+        digest = hashlib.sha256(json.dumps(cfg.all_params, sort_keys=True, default=str).encode()).hexdigest()
+        name = f"{generator}_{digest[:8]}"
+    return dataclasses.replace(cfg, name=check_module_name(name))
 
 
 def characterize_block(name: str, note: str) -> dict:
@@ -236,9 +271,22 @@ def _fmt(v, spec=".2f", suffix=""):
     return "n/a" if v is None else f"{v:{spec}}{suffix}"
 
 
-def markdown(records: list[dict]) -> str:
-    base = {r["name"]: r for r in records if r["arch"] == "stripes"}
-    ref = base.get("stripes_pe_l16") or next(iter(base.values()), None)
+#: the configuration of the "vs Stripes-16" columns
+REFERENCE = "stripes_pe_l16"
+
+
+def markdown(records: list[dict], reference: dict | None = None, reference_source: str = "") -> str:
+    """The PE table of ``records``. Its "vs Stripes-16" columns compare with the :data:`REFERENCE` row of
+    ``records``, else with ``reference`` (its record, from ``reference_source``, which the notes name);
+    with neither they are n/a, and a note says why."""
+    ref = next((r for r in records if r["name"] == REFERENCE), None)
+    if ref is not None:
+        ref_note = f"vs Stripes-16: {REFERENCE}, the row above"
+    elif reference is not None:
+        ref, ref_note = reference, f"vs Stripes-16: {REFERENCE}" + (f", {reference_source}" if reference_source else "")
+    else:
+        ref_note = f"vs Stripes-16: n/a, {REFERENCE} is not in this table" + (
+            f" ({reference_source})" if reference_source else "")
 
     def wl(r, n):
         return next(w for w in r["workloads"] if w["name"] == n)
@@ -269,7 +317,42 @@ def markdown(records: list[dict]) -> str:
             f"{_fmt(cons['macs_per_cycle_per_klut'])}, {_fmt(mod['macs_per_cycle_per_klut'])} | {lut_ratio} | "
             f"{ratio(cons, 'cons')}, {ratio(mod, 'mod')} |")
     notes = [f"- {r['name']}: {n}" for r in records for n in r.get("notes", [])]
+    if ref is None or ref["name"] not in {r["name"] for r in records}:
+        notes.append(f"- {ref_note}")
     return "\n".join(lines + ([""] + notes if notes else [])) + "\n"
+
+
+def reference_record(reports, workloads: dict, compute: bool = True, log=None) -> tuple[dict | None, str]:
+    """``(record, where it is from)`` of :data:`REFERENCE`: its row of ``reports/pe.json`` when that was made
+    from the configuration as registered now, else characterized now (``compute``), else ``(None, why)``."""
+    path = Path(reports) / "pe.json"
+    current = get_config(REFERENCE).all_params
+    if path.exists():
+        kept = next((r for r in json.loads(path.read_text()) if r["name"] == REFERENCE), None)
+        if kept is not None and kept["params"] == current:
+            return kept, f"its row of {_shown(path)}"
+    if not compute:
+        return None, f"not in {_shown(path)} and not computed (--no-reference)"
+    (log or (lambda line: print(line, file=sys.stderr, flush=True)))(
+        f"{REFERENCE}: not in {_shown(path)}: characterizing it for the vs Stripes-16 columns")
+    return characterize(REFERENCE, dict(PE_ROWS)[REFERENCE], workloads), "characterized now"
+
+
+def check_names(names) -> None:
+    """``ValueError`` unless every name is a row of :data:`PE_ROWS` or :data:`BLOCK_ROWS`, naming them (and
+    the closest, and ``bitsparse synth`` for a generator or another registered configuration)."""
+    from fpga.params import suggest
+    from fpga.registry import CONFIGS, GENERATORS
+    valid = [n for n, _ in PE_ROWS] + [n for n, _ in BLOCK_ROWS]
+    for n in names:
+        if n in valid:
+            continue
+        hint = suggest(n, valid)
+        if n in GENERATORS:
+            hint = f" ({n} is a generator: bitsparse synth {n} --param NAME=VALUE characterizes a configuration of it)"
+        elif n in {c.name for c in CONFIGS}:
+            hint = f" ({n} is a registered configuration outside the PE table: its area is python -m fpga.synth {n})"
+        raise ValueError(f"configuration must be one of the PE table's {', '.join(valid)}, got {n!r}{hint}")
 
 
 def main(argv=None) -> int:
@@ -284,7 +367,15 @@ def main(argv=None) -> int:
                     help="update these rows in an existing pe.json instead of writing a new one")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--reports", default=str(ROOT / "build" / "reports"))
+    ap.add_argument("--no-reference", action="store_true",
+                    help=f"when the rows leave out {REFERENCE}, do not characterize it: the vs Stripes-16 "
+                         f"columns are then n/a unless pe.json holds it")
     args = ap.parse_args(argv)
+    try:
+        check_names(args.names)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     from golden.workloads import bbs_workloads
     workloads = bbs_workloads()
     if args.names:
@@ -308,9 +399,13 @@ def main(argv=None) -> int:
         return 0
     if args.merge:
         records = merge_records(out / "pe.json", records, [n for n, _ in PE_ROWS])
+    reference, source = None, ""
+    if REFERENCE not in {r["name"] for r in records}:
+        reference, source = reference_record(out, workloads, compute=not args.no_reference)
     (out / "pe.json").write_text(json.dumps(records, indent=2) + "\n")
-    (out / "pe.md").write_text(markdown(records))
-    sys.stdout.write(markdown(records))
+    table = markdown(records, reference, source)
+    (out / "pe.md").write_text(table)
+    sys.stdout.write(table)
     print(f"wrote {out / 'pe.json'} and {out / 'pe.md'}")
     return 0
 

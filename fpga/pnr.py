@@ -29,7 +29,7 @@ from pathlib import Path
 
 from golden.check import check_choice
 from fpga.pin_wrapper import BlockPinWrapper, PinWrapper
-from fpga.synth import mark_done, reuse_or_fresh, run_key, run_yosys
+from fpga.synth import mark_done, reuse_or_fresh, run_key, run_yosys, step
 from fpga.verilog import to_verilog
 
 __all__ = ["ice40_area", "ecp5_area", "ice40_fmax", "ecp5_fmax", "pnr_key", "SEED"]
@@ -88,7 +88,9 @@ def _synth(script: str, name: str, component, workdir, top: str, json_out: str, 
     workdir, done = reuse_or_fresh(workdir, key, expect)
     if not done:
         (workdir / f"{top}.v").write_text(verilog)
-        run_yosys(script, workdir, name, expect)
+        tool = "Yosys " + script.split("\n")[1].split()[0] + " (area)"
+        with step(name, tool, workdir, type(component).__name__):
+            run_yosys(script, workdir, name, expect)
         mark_done(workdir, key)
     return workdir
 
@@ -158,8 +160,9 @@ def _place_and_route(script: str, name: str, component, workdir, tool: str, args
     (workdir / "top.v").write_text(verilog)
     for file_name, text in files.items():
         (workdir / file_name).write_text(text)
-    run_yosys(script.format(src="top.v", top="top", json="-json top.json"), workdir, name, "top.json")
-    result = _nextpnr([tool, *args], workdir, what)
+    with step(name, f"Yosys and {Path(tool).name}", workdir, type(component).__name__):
+        run_yosys(script.format(src="top.v", top="top", json="-json top.json"), workdir, name, "top.json")
+        result = _nextpnr([tool, *args], workdir, what)
     mark_done(workdir, key, key_file="pnr_key.txt")
     return result
 

@@ -14,6 +14,7 @@ characterizes them.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from dataclasses import dataclass, field
 
 from golden.baselines import DenseConfig, PragmaticConfig
@@ -64,6 +65,12 @@ def layer_engine(**params):
     p = {**allowed, **params}
     arch = p.pop("arch")
     return engine(arch, ArrayConfig(**p))
+
+
+# its parameters for inspect.signature (fpga.params lists them): the keywords ``layer_engine`` accepts
+layer_engine.__signature__ = inspect.Signature(
+    [inspect.Parameter(k, inspect.Parameter.KEYWORD_ONLY, default=v)
+     for k, v in {"arch": "stripes", "rows": 4, "cols": 4, **ENGINE_BUFFERS}.items()])
 
 
 GENERATORS = {

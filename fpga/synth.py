@@ -19,6 +19,7 @@ first ABC call. Writes ``build/reports/area.json`` (list of objects: ``name``, `
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import json
 import os
@@ -26,6 +27,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -33,7 +35,7 @@ from fpga.registry import CONFIGS, Config, get_config
 from fpga.verilog import to_verilog
 
 ROOT = Path(__file__).resolve().parent.parent
-__all__ = ["yosys_command", "synthesize", "merge_records", "main"]
+__all__ = ["yosys_command", "synthesize", "merge_records", "step", "past_run_times", "main"]
 
 
 def yosys_command() -> list[str]:
@@ -102,6 +104,62 @@ def mark_done(workdir: Path, key: str, key_file: str = "run_key.txt") -> None:
     (Path(workdir) / key_file).write_text(key)
 
 
+RUN_TIME = "run_time.json"
+
+
+def past_run_times(workdir, name: str, component: str) -> list[tuple[str, float]]:
+    """``(configuration, seconds)`` of the kept runs of the same step (the same path below the configuration's
+    directory, e.g. ``build/pe/*/ecp5_pnr``) for the same component class, from their ``run_time.json``."""
+    parts = Path(workdir).parts
+    if name not in parts:
+        return []
+    i = len(parts) - 1 - parts[::-1].index(name)
+    root, rest = Path(*parts[:i]), Path(*parts[i + 1:]) if i + 1 < len(parts) else Path()
+    out = []
+    for f in sorted(root.glob(f"*/{rest}/{RUN_TIME}")):
+        try:
+            rec = json.loads(f.read_text())
+        except (OSError, ValueError):
+            continue
+        if rec.get("component") == component:
+            out.append((rec.get("name", "?"), float(rec["seconds"])))
+    return out
+
+
+@contextlib.contextmanager
+def step(name: str, tool: str, workdir, component: str, log=None):
+    """Report a long tool run: one line before it (the configuration, the tool, the work directory and,
+    when kept runs of the same step for the same component class record their times, an estimate) and one
+    when it is done (how long it took), on stderr (or ``log``); the time is kept in ``run_time.json`` of
+    ``workdir`` for later estimates."""
+    log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+    past = past_run_times(workdir, name, component)
+    estimate = ""
+    if past:
+        lo, hi = min(t for _, t in past), max(t for _, t in past)
+        span = _seconds(lo) if hi - lo < 1 else f"{_seconds(lo)} to {_seconds(hi)}"
+        estimate = f"; estimate {span} (kept runs of {component}: {len(past)})"
+    log(f"{name}: {tool} running in {_shown(workdir)}{estimate}")
+    t0 = time.monotonic()
+    yield
+    seconds = time.monotonic() - t0
+    (Path(workdir) / RUN_TIME).write_text(json.dumps({"name": name, "component": component, "tool": tool,
+                                                      "seconds": round(seconds, 1)}) + "\n")
+    log(f"{name}: {tool} done in {_seconds(seconds)}")
+
+
+def _shown(path) -> str:
+    """``path`` relative to the working directory when it lies below it."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _seconds(s: float) -> str:
+    return f"{s:.1f} s" if s < 120 else f"{s / 60:.1f} min"
+
+
 def merge_records(path: Path, records: list[dict], order: list[str]) -> list[dict]:
     """``records`` with the earlier records of ``path`` (a report's JSON list) that were not rebuilt now,
     in the order of the names ``order`` (names no longer in it are dropped)."""
@@ -123,7 +181,8 @@ def synthesize(cfg: Config, workdir: Path) -> dict:
     cmos_dir, done = reuse_or_fresh(Path(workdir) / "cmos", key, "cmos.json")
     if not done:
         (cmos_dir / f"{cfg.name}.v").write_text(verilog)
-        run_yosys(script, cmos_dir, cfg.name, "cmos.json")
+        with step(cfg.name, "Yosys synth + abc -g cmos2 (CMOS estimate)", cmos_dir, type(comp).__name__):
+            run_yosys(script, cmos_dir, cfg.name, "cmos.json")
         mark_done(cmos_dir, key)
     cmos = json.loads((cmos_dir / "cmos.json").read_text())
     ice = ice40_area(cfg.name, comp, Path(workdir) / "ice40")
@@ -161,6 +220,19 @@ def markdown(records: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _registered(name: str) -> Config:
+    """The configuration ``name`` of :data:`CONFIGS`; ``ValueError`` naming them and the closest."""
+    from fpga.params import suggest
+    from fpga.registry import GENERATORS
+    for c in CONFIGS:
+        if c.name == name:
+            return c
+    hint = suggest(name, [c.name for c in CONFIGS])
+    if name in GENERATORS:
+        hint = f" ({name} is a generator: bitsparse synth {name} --param NAME=VALUE synthesizes a configuration of it)"
+    raise ValueError(f"configuration must be one of {', '.join(c.name for c in CONFIGS)}, got {name!r}{hint}")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m fpga.synth", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -170,7 +242,12 @@ def main(argv=None) -> int:
                     help="also the configurations marked heavy (tens of minutes of synthesis)")
     ap.add_argument("--reports", default=str(ROOT / "build" / "reports"))
     args = ap.parse_args(argv)
-    configs = [get_config(n) for n in args.names] if args.names else [c for c in CONFIGS if args.heavy or not c.heavy]
+    try:
+        configs = [_registered(n) for n in args.names]
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    configs = configs if args.names else [c for c in CONFIGS if args.heavy or not c.heavy]
     skipped = [c.name for c in CONFIGS if c.heavy and c not in configs]
     if skipped:
         print(f"skipping heavy configurations (use --heavy / make synth HEAVY=1): {', '.join(skipped)}")
