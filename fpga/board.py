@@ -47,7 +47,7 @@ from amaranth.lib import io
 
 from golden.array import ArrayConfig
 from fpga.pnr import _tool
-from fpga.synth import run_key
+from fpga.synth import run_key, shown
 from golden.check import check_choice, check_int
 
 __all__ = ["BOARDS", "BoardSpec", "BoardTop", "PowerOnReset", "board_config", "build_dir_of", "bitstream", "design_key", "flash",
@@ -183,14 +183,6 @@ NO_RW_CHECK_SCRIPT = "\n".join([
 ])
 
 
-def _shown(path: Path) -> str:
-    """``path`` relative to the working directory when it is under it (messages)."""
-    try:
-        return str(Path(path).resolve().relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
-
-
 def _engine_of(spec: BoardSpec, arch, rows, cols) -> tuple:
     """``(arch, rows, cols)`` with the board's default for each one not given."""
     d_arch, d_rows, d_cols = spec.default
@@ -239,9 +231,9 @@ def bitstream(board: str, arch: str | None = None, rows: int | None = None, cols
     if done.exists() and (out / spec.bitstream).exists():
         record = json.loads(done.read_text())
         if record.get("key") == key:
-            log(f"{what}: {_shown(out / spec.bitstream)} is up to date (Fmax {record['fmax_mhz']:.1f} MHz)")
+            log(f"{what}: {shown(out / spec.bitstream)} is up to date (Fmax {record['fmax_mhz']:.1f} MHz)")
             return record
-    log(f"{what}; building in {_shown(out)} (Yosys, nextpnr-{spec.family}; minutes)")
+    log(f"{what}; building in {shown(out)} (Yosys, nextpnr-{spec.family}; minutes)")
     done.unlink(missing_ok=True)
     plan.extract(str(out))
     script = "build_top.sh"
@@ -260,18 +252,18 @@ def bitstream(board: str, arch: str | None = None, rows: int | None = None, cols
         else:
             tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
             why = f"the build script failed (exit code {proc.returncode}):\n{tail}"
-        raise RuntimeError(f"{board} bitstream of {arch} {rows} x {cols}: {why} (log: {_shown(out / 'build.log')})")
+        raise RuntimeError(f"{board} bitstream of {arch} {rows} x {cols}: {why} (log: {shown(out / 'build.log')})")
     final = fmax[-1] if fmax else None
     if final is None or final[1] < spec.clk_hz / 1e6:
         raise RuntimeError(f"{board} bitstream of {arch} {rows} x {cols}: nextpnr reports "
                            f"{'no Fmax' if final is None else f'Fmax {final[1]:.1f} MHz'}, the board's clock is "
-                           f"{spec.clk_hz / 1e6:g} MHz (log: {_shown(out / 'top.tim')})")
+                           f"{spec.clk_hz / 1e6:g} MHz (log: {shown(out / 'top.tim')})")
     record = {"board": board, "arch": arch, "rows": rows, "cols": cols, "baud": baud, "divisor": top.core.divisor,
               "clk_hz": spec.clk_hz, "fmax_mhz": final[1], "utilization": util,
               "config": dataclasses.asdict(board_config(arch, rows, cols)),
               "bitstream": str(out / spec.bitstream), "tools": _tool_versions(env, spec.family), "key": key}
     done.write_text(json.dumps(record, indent=1) + "\n")
-    log(f"{_shown(out / spec.bitstream)}: Fmax {final[1]:.1f} MHz (clock {spec.clk_hz / 1e6:g} MHz); "
+    log(f"{shown(out / spec.bitstream)}: Fmax {final[1]:.1f} MHz (clock {spec.clk_hz / 1e6:g} MHz); "
         + ", ".join(f"{c} {u}/{a}" for c, (u, a) in util.items() if u))
     return record
 
@@ -317,7 +309,7 @@ def report(boards=REPORT_BOARDS, path: Path = RECORDS, log=print) -> list[dict]:
             else r["bitstream"]
         records.append(r)
     Path(path).write_text(json.dumps(records, indent=1) + "\n")
-    log(f"{_shown(path)}: {len(records)} boards")
+    log(f"{shown(path)}: {len(records)} boards")
     return records
 
 
@@ -401,7 +393,7 @@ def flash(board: str, arch: str | None = None, rows: int | None = None, cols: in
     programmer_command(board, Path(spec.bitstream), to_flash)          # a missing tool fails before the build
     record = bitstream(board, arch, rows, cols, baud=baud, log=log)
     cmd = programmer_command(board, Path(record["bitstream"]), to_flash)
-    log(" ".join(cmd[:-1] + [_shown(cmd[-1])]))
+    log(" ".join(cmd[:-1] + [shown(cmd[-1])]))
     proc = subprocess.run(cmd)
     if proc.returncode != 0:
         raise RuntimeError(f"{Path(cmd[0]).name} failed (exit code {proc.returncode}): is the {board} plugged in "

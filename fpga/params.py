@@ -61,12 +61,10 @@ def suggest(name: str, valid) -> str:
 
 
 def check_generator(generator: str):
-    """The class (or function) of ``generator``; ``ValueError`` listing the generators if there is none."""
-    from fpga.registry import GENERATORS
-    if generator not in GENERATORS:
-        raise ValueError(f"generator must be one of {', '.join(sorted(GENERATORS))}, got {generator!r}"
-                         + suggest(generator, GENERATORS))
-    return GENERATORS[generator]
+    """The class (or function) of ``generator``; ``ValueError`` listing the generators if there is none
+    (:func:`fpga.registry._generator`)."""
+    from fpga.registry import _generator
+    return _generator(generator)
 
 
 def _is_pe(cls) -> bool:

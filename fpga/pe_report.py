@@ -42,7 +42,7 @@ from golden import cycles as cyc
 from golden.layout import group_weights
 from fpga.pnr import ecp5_area, ecp5_fmax, ice40_area, ice40_fmax
 from fpga.registry import Config, get_config, split_params
-from fpga.synth import _shown, merge_records, synthesize
+from fpga.synth import merge_records, shown, synthesize
 
 ROOT = Path(__file__).resolve().parent.parent
 __all__ = ["PE_ROWS", "BLOCK_ROWS", "BITLET_BAR", "characterize", "characterize_block", "fpga_figures",
@@ -330,11 +330,11 @@ def reference_record(reports, workloads: dict, compute: bool = True, log=None) -
     if path.exists():
         kept = next((r for r in json.loads(path.read_text()) if r["name"] == REFERENCE), None)
         if kept is not None and kept["params"] == current:
-            return kept, f"its row of {_shown(path)}"
+            return kept, f"its row of {shown(path)}"
     if not compute:
-        return None, f"not in {_shown(path)} and not computed (--no-reference)"
+        return None, f"not in {shown(path)} and not computed (--no-reference)"
     (log or (lambda line: print(line, file=sys.stderr, flush=True)))(
-        f"{REFERENCE}: not in {_shown(path)}: characterizing it for the vs Stripes-16 columns")
+        f"{REFERENCE}: not in {shown(path)}: characterizing it for the vs Stripes-16 columns")
     return characterize(REFERENCE, dict(PE_ROWS)[REFERENCE], workloads), "characterized now"
 
 

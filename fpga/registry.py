@@ -122,8 +122,11 @@ class Config:
 
 
 def _generator(generator: str):
+    """The class (or function) of ``generator``; ``ValueError`` listing the generators and the closest."""
     if generator not in GENERATORS:
-        raise ValueError(f"generator must be one of {', '.join(sorted(GENERATORS))}, got {generator!r}")
+        from fpga.params import suggest
+        raise ValueError(f"generator must be one of {', '.join(sorted(GENERATORS))}, got {generator!r}"
+                         + suggest(generator, GENERATORS))
     return GENERATORS[generator]
 
 

@@ -35,7 +35,7 @@ from fpga.registry import CONFIGS, Config, get_config
 from fpga.verilog import to_verilog
 
 ROOT = Path(__file__).resolve().parent.parent
-__all__ = ["yosys_command", "synthesize", "merge_records", "step", "past_run_times", "main"]
+__all__ = ["yosys_command", "synthesize", "merge_records", "step", "past_run_times", "shown", "main"]
 
 
 def yosys_command() -> list[str]:
@@ -139,7 +139,7 @@ def step(name: str, tool: str, workdir, component: str, log=None):
         lo, hi = min(t for _, t in past), max(t for _, t in past)
         span = _seconds(lo) if hi - lo < 1 else f"{_seconds(lo)} to {_seconds(hi)}"
         estimate = f"; estimate {span} (kept runs of {component}: {len(past)})"
-    log(f"{name}: {tool} running in {_shown(workdir)}{estimate}")
+    log(f"{name}: {tool} running in {shown(workdir)}{estimate}")
     t0 = time.monotonic()
     yield
     seconds = time.monotonic() - t0
@@ -148,7 +148,7 @@ def step(name: str, tool: str, workdir, component: str, log=None):
     log(f"{name}: {tool} done in {_seconds(seconds)}")
 
 
-def _shown(path) -> str:
+def shown(path) -> str:
     """``path`` relative to the working directory when it lies below it."""
     try:
         return str(Path(path).resolve().relative_to(Path.cwd().resolve()))

@@ -60,6 +60,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from .bbs import _FIELD_BITS, _RMAX as _BBS_RMAX      # the BBS metadata byte's fields
+from .bitlet import MAX_TOTAL as _BITLET_MAX_TOTAL       # pairs of a Bitlet pass
 from .bits import popcount, twos_range
 from .check import check_bool, check_choice, check_int, check_int_array, first_index
 from .layout import group_weights
@@ -115,8 +117,8 @@ def _bool_mask(name: str, mask, shape: tuple[int, ...]) -> np.ndarray:
         raise ValueError(f"{name} shape {m.shape} does not broadcast to the group shape {shape}") from None
 
 
-_BBS_RMAX = 3                 # the 2-bit redundant-column count of the BBS metadata byte
-_BBS_CONSTANTS = (-32, 63)    # its 6-bit constant field: ZPS two's complement [-32, 31], RA unsigned [0, 63]
+# the constant field: ZPS two's complement [-2**(F-1), 2**(F-1) - 1], RA unsigned [0, 2**F - 1]
+_BBS_CONSTANTS = (-(1 << (_FIELD_BITS - 1)), (1 << _FIELD_BITS) - 1)
 
 
 def _bbs_fits(w: np.ndarray, bits: int, pruned: int) -> np.ndarray:
@@ -249,9 +251,6 @@ def group_cycles_parallel(w_groups, *, bits: int = 8) -> np.ndarray:
     """Bit-parallel MAC: 1 cycle per group."""
     w = _groups(w_groups, bits, signed_magnitude=False)
     return np.ones(w.shape[:-1], dtype=np.int64)
-
-
-_BITLET_MAX_TOTAL = 64       # pairs of a Bitlet pass (golden.bitlet.MAX_TOTAL)
 
 
 def group_cycles_bitlet(w_groups, *, bits: int = 8, n_total: int = 64, n_check: int = 8,
