@@ -38,18 +38,18 @@ def _verilog(argv):
 
 def _bench(argv):
     from golden.bench import main
-    return main(argv)
+    return main(argv, prog="bitsparse bench")
 
 
 def _arrays(argv):
     from fpga.array_report import main
-    return main(argv)
+    return main(argv, prog="bitsparse arrays")
 
 
 def _board(action):
     def run(argv):
         from fpga.board import main
-        return main([action, *argv])
+        return main(argv, prog=f"bitsparse {action}", action=action)
     return run
 
 
@@ -61,13 +61,13 @@ def _boards(argv):
             from fpga.params import suggest
             return _error(f"bitsparse boards takes one of {', '.join(actions)}, got {argv[0]!r}"
                           + suggest(argv[0], actions))
-        return main(argv)
-    return main(["report", *argv])
+        return main(argv[1:], prog=f"bitsparse boards {argv[0]}", action=argv[0])
+    return main(argv, prog="bitsparse boards", action="report")
 
 
 def _run(argv):
     from host.run import main
-    return main(argv)
+    return main(argv, prog="bitsparse run")
 
 
 def _params(argv):

@@ -788,8 +788,8 @@ def _shape(text: str) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m fpga.array_report", description=__doc__,
+def main(argv=None, prog: str = "python -m fpga.array_report") -> int:
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--arch", action="append", choices=list(ARCHS), help="architectures (default: all, in ARCHS order)")
     ap.add_argument("--shape", action="append", type=_shape, help="characterize RxC on both FPGAs instead of the "

@@ -400,21 +400,49 @@ def flash(board: str, arch: str | None = None, rows: int | None = None, cols: in
                            f"by USB, and may this user open it? (udev rules, or run as root)")
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m fpga.board", description=__doc__,
+# the actions of main(): build one board's bitstream, program it, list the boards, record the defaults, try fits
+ACTIONS = ("bitstream", "flash", "list", "report", "fits")
+
+
+def main(argv=None, prog: str = "python -m fpga.board", action: str | None = None) -> int:
+    """The command line of the board flow: ``action`` (one of ``ACTIONS``) is the first argument of
+    ``argv``, or fixed by the caller (``bitsparse bitstream`` and ``bitsparse flash``), in which case
+    ``--help`` shows only that action's options. Returns 0, 1 (a tool failed) or 2 (bad arguments)."""
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("action", choices=["bitstream", "flash", "list", "report", "fits"],
-                    help="report: build every board's default engine, write docs/boards.json; fits: try "
-                         "--archs at --shapes on --board, merge into docs/board_fits.json")
-    ap.add_argument("--archs", default="", help="fits: comma-separated architectures (default all)")
-    ap.add_argument("--shapes", default="1x1", help="fits: comma-separated RxC shapes (default 1x1)")
-    ap.add_argument("--board", default="icebreaker", help=f"one of {', '.join(BOARDS)} (default icebreaker)")
-    ap.add_argument("--arch", help="the architecture (default: the board's, see 'list')")
-    ap.add_argument("--rows", type=int)
-    ap.add_argument("--cols", type=int)
-    ap.add_argument("--baud", type=int, default=1_000_000)
-    ap.add_argument("--flash", action="store_true", help="flash: write the SPI flash (kept across power cycles)")
+    if action is None:
+        ap.add_argument("action", choices=ACTIONS,
+                        help="report: build every board's default engine, write docs/boards.json; fits: try "
+                             "--archs at --shapes on --board, merge into docs/board_fits.json")
+    elif action not in ACTIONS:
+        raise ValueError(f"action must be one of {', '.join(ACTIONS)}, got {action!r}")
+
+    # each option and the actions it applies to: with the action fixed only those are offered; given to
+    # another action, an option is refused rather than ignored
+    options = [
+        (("--archs",), {"default": "", "help": "comma-separated architectures (default all)"}, ("fits",)),
+        (("--shapes",), {"default": "1x1", "help": "comma-separated RxC shapes (default 1x1)"}, ("fits",)),
+        (("--board",), {"default": "icebreaker", "help": f"one of {', '.join(BOARDS)} (default icebreaker)"},
+         ("bitstream", "flash", "fits")),
+        (("--arch",), {"help": "the architecture (default: the board's, see 'list')"}, ("bitstream", "flash")),
+        (("--rows",), {"type": int, "help": "array rows (default: the board's)"}, ("bitstream", "flash")),
+        (("--cols",), {"type": int, "help": "array columns (default: the board's)"}, ("bitstream", "flash")),
+        (("--baud",), {"type": int, "default": 1_000_000, "help": "UART baud rate (default 1000000)"},
+         ("bitstream", "flash")),
+        (("--flash",), {"action": "store_true", "help": "write the SPI flash (kept across power cycles)"},
+         ("flash",)),
+    ]
+    for names, kwargs, actions in options:
+        if action is None or action in actions:
+            help_ = kwargs["help"] if action else f"{'/'.join(actions)}: {kwargs['help']}"
+            ap.add_argument(*names, **(kwargs | {"help": help_}))
     args = ap.parse_args(argv)
+    if action is not None:
+        args.action = action
+    for names, kwargs, actions in options:
+        dest = names[0].lstrip("-")
+        if args.action not in actions and hasattr(args, dest) and getattr(args, dest) != ap.get_default(dest):
+            ap.error(f"{names[0]} applies to {' and '.join(actions)}, not to {args.action}")
     if args.action == "list":
         for b in BOARDS.values():
             arch, r, c = b.default

@@ -212,9 +212,9 @@ def _table(results: list[dict], skipped: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main(argv=None) -> int:
+def main(argv=None, prog: str = "python -m golden.bench") -> int:
     default_out = Path(__file__).resolve().parents[1] / "build" / "reports" / "bench.json"
-    ap = argparse.ArgumentParser(prog="python -m golden.bench", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=default_out, help=f"JSON output (default {default_out})")
     ap.add_argument("--scale", type=float, default=1.0,
                     help="fraction of each layer's output channels to keep, in (0, 1] (default 1)")

@@ -81,8 +81,8 @@ def run_report(board, layers=tuple(LAYERS), seed: int = 1, out=print) -> dict:
     return report
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m host.run", description=__doc__,
+def main(argv=None, prog: str = "python -m host.run") -> int:
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     where = ap.add_mutually_exclusive_group(required=True)
     where.add_argument("--url", help="the board's serial port (/dev/ttyUSB1, COM3) or any pyserial URL "

@@ -133,15 +133,19 @@ def test_verilog_of_a_block_and_its_help(capsys, tmp_path):
 def test_delegation(monkeypatch, capsys):
     calls = []
     for module in ("fpga.board", "golden.bench", "fpga.array_report", "host.run"):
-        monkeypatch.setattr(f"{module}.main", lambda argv, m=module: calls.append((m, argv)) or 0)
+        monkeypatch.setattr(f"{module}.main", lambda argv, m=module, **kw: calls.append((m, argv, kw)) or 0)
     assert main(["bitstream", "--board", "ulx3s"]) == 0
     assert main(["flash", "--flash"]) == 0
     assert main(["boards"]) == main(["boards", "fits", "--board", "ulx3s"]) == 0
     assert main(["bench", "--scale", "0.1"]) == main(["arrays", "--jobs", "2"]) == main(["run", "--sim", "bitvert"]) == 0
-    assert calls == [("fpga.board", ["bitstream", "--board", "ulx3s"]), ("fpga.board", ["flash", "--flash"]),
-                     ("fpga.board", ["report"]), ("fpga.board", ["fits", "--board", "ulx3s"]),
-                     ("golden.bench", ["--scale", "0.1"]), ("fpga.array_report", ["--jobs", "2"]),
-                     ("host.run", ["--sim", "bitvert"])]
+    assert calls == [
+        ("fpga.board", ["--board", "ulx3s"], {"prog": "bitsparse bitstream", "action": "bitstream"}),
+        ("fpga.board", ["--flash"], {"prog": "bitsparse flash", "action": "flash"}),
+        ("fpga.board", [], {"prog": "bitsparse boards", "action": "report"}),
+        ("fpga.board", ["--board", "ulx3s"], {"prog": "bitsparse boards fits", "action": "fits"}),
+        ("golden.bench", ["--scale", "0.1"], {"prog": "bitsparse bench"}),
+        ("fpga.array_report", ["--jobs", "2"], {"prog": "bitsparse arrays"}),
+        ("host.run", ["--sim", "bitvert"], {"prog": "bitsparse run"})]
     assert run(capsys, "boards", "fit") == (2, "", "error: bitsparse boards takes one of report, fits, list, got "
                                                    "'fit' (did you mean 'fits'?)\n")
 
@@ -265,3 +269,34 @@ def test_synth_of_a_custom_block_runs_yosys(capsys):
     assert lines[0] == "cli_popcount_w4: popcount(width=4)"
     assert lines[3].startswith("| cli_popcount_w4 | popcount | width=4 | ")
     assert lines[-1].startswith("Yosys ") and lines[-1].endswith("`synth; dffunmap; abc -g cmos2; stat -tech cmos`.")
+
+
+def test_help_of_every_subcommand_names_it_and_shows_only_its_options(capsys):
+    usage = {"bench": "usage: bitsparse bench [-h] [--out OUT] [--scale SCALE] [--only ONLY]\n",
+             "bitstream": "usage: bitsparse bitstream [-h] [--board BOARD] [--arch ARCH] [--rows ROWS]\n",
+             "flash": "usage: bitsparse flash [-h] [--board BOARD] [--arch ARCH] [--rows ROWS]\n",
+             "boards": "usage: bitsparse boards [-h]\n",
+             "arrays": "usage: bitsparse arrays [-h]\n",
+             "run": "usage: bitsparse run [-h] (--url URL | --sim ARCH) [--rows ROWS] [--cols COLS]\n"}
+    for command, first in usage.items():
+        with pytest.raises(SystemExit) as e:
+            main([command, "--help"])
+        assert e.value.code == 0
+        out = capsys.readouterr().out
+        assert out.startswith(first), (command, out[:200])
+    with pytest.raises(SystemExit):
+        main(["boards", "fits", "--help"])
+    out = capsys.readouterr().out
+    assert out.startswith("usage: bitsparse boards fits [-h] [--archs ARCHS] [--shapes SHAPES]\n")
+    assert "[--flash]" not in out and "[--baud BAUD]" not in out
+
+
+def test_an_option_of_another_board_action_is_refused_not_ignored(capsys):
+    from fpga.board import main as board_main
+    with pytest.raises(SystemExit) as e:
+        board_main(["report", "--arch", "bitvert"])
+    assert e.value.code == 2
+    assert capsys.readouterr().err.endswith("error: --arch applies to bitstream and flash, not to report\n")
+    with pytest.raises(SystemExit):
+        main(["bitstream", "--archs", "bitvert"])
+    assert capsys.readouterr().err.endswith("error: unrecognized arguments: --archs bitvert\n")
