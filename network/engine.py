@@ -113,7 +113,10 @@ def _ints(name: str, v, d: int, lo: int) -> tuple[int, ...]:
 
 
 def _padding(v, d: int) -> tuple[tuple[int, int], ...]:
-    """``p``, ``(p_axis, ...)`` or ``((before, after), ...)`` as ``d`` pairs ``(before, after)``."""
+    """``p``, ``(p_axis, ...)`` or ``((before, after), ...)`` as ``d`` pairs ``(before, after)``; for one
+    axis also ``(before, after)``."""
+    if d == 1 and isinstance(v, (tuple, list)) and len(v) == 2 and not any(isinstance(p, (tuple, list)) for p in v):
+        v = (tuple(v),)
     if isinstance(v, (tuple, list)):
         if len(v) != d:
             raise ValueError(f"padding must be an int, {d} ints or {d} (before, after) pairs, got {v!r}")
@@ -789,9 +792,12 @@ def _fit_layer(f: _FLayer, s_in: float, s_out: float, act) -> QConv:
             raise ValueError(f"{_label(f)}: {n} INT8 products per output could leave the 32-bit accumulator")
         sw = sw.copy()
         q = q.copy()
+        top = float(sw.max())
         for k in widened:
-            # the smallest scale that leaves the bias room beside any n weights: |b / (s_in s')| <= room
-            sw[k] = max(sw[k], abs(f.b[k]) / (s_in * room) * (1 + 1e-12))
+            # the layer's largest weight scale (so the channel's multiplier keeps the precision of the
+            # layer's others under their common shift), or more if the bias needs it to leave room beside
+            # any n weights: |b / (s_in s')| <= room
+            sw[k] = max(sw[k], top, abs(f.b[k]) / (s_in * room) * (1 + 1e-12))
             q[k] = np.clip(np.rint(f.w[k] / sw[k]), -WEIGHT_RANGE[1], WEIGHT_RANGE[1])
         b_real = f.b / (s_in * sw)
     bias = np.rint(b_real).astype(np.int64)
