@@ -37,7 +37,7 @@ Number formats and rounding (the choices; docs/networks.md):
 * **Sums** are exact in int64. An op refuses inputs whose worst-case sum could leave int64
   (``R * 128 * 128 + max|bias| > 2**63 - 1``, ``R`` the products per output); a quantized layer is built
   so that every channel's worst case ``128 * sum|w[k]| + |bias[k]|`` fits the signed 32-bit accumulator
-  of the arrays and of :func:`golden.array.requantize` (below).
+  of the arrays and of :func:`golden.array.requantize` (dead channels, below).
 * **Requantization** of a conv or linear layer: ``q = clamp(((acc + bias) * mult[k] + 2**(shift-1)) >>
   shift, lo, 127)`` (:func:`golden.array.requantize`: round half up, ``lo`` 0 after a fused ReLU, else
   -128), with ``bias[k] = rint(b[k] / (s_in * s_w[k]))`` and ``mult[k] / 2**shift`` the real multiplier
@@ -56,6 +56,11 @@ Number formats and rounding (the choices; docs/networks.md):
   percentile of ``|t|``; 1.0 when ``a`` is 0. A conv or linear layer followed by ReLU or ReLU6 (and a
   residual add followed by one) is calibrated after the activation, which runs fused in its output stage.
   The input is quantized as ``clamp(rint(x / s), -128, 127)``.
+* **Dead channels**: a channel whose weights are all but zero (``quantize`` gives it a tiny scale) and
+  whose bias is real would need an integer bias beyond 32 bits; its weight scale is widened to the
+  layer's largest (or more, until ``|bias| <= 2**31 - 1 - 128 * 127 * n``, ``n`` its weights) and its
+  weights re-rounded, so it outputs its bias with the precision of the layer's other multipliers
+  (:attr:`QConv.widened`; EfficientNet-Lite0 has such channels, docs/networks.md).
 * **Memory**: a convolution is an im2col (a strided window view of the padded input, copied chunk by
   chunk) and one integer ``np.matmul`` per chunk. A chunk is a run of samples, or of output rows of one
   sample, whose im2col columns and outputs hold at most :data:`CHUNK_ELEMENTS` elements (or one output
