@@ -1,0 +1,2 @@
+"""Whole networks on the project's arithmetic: network descriptions, an integer inference engine with the
+layer engine's requantization, and its float reference (docs/networks.md)."""
