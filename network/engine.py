@@ -35,7 +35,7 @@ Number formats and rounding (the choices; docs/networks.md):
 * **Weights** are INT8 per output channel from :func:`golden.quant.quantize` (symmetric, ``[-127, 127]``,
   round half to even); the integer ops accept any INT8 ``[-128, 127]``.
 * **Sums** are exact in int64. An op refuses inputs whose worst-case sum could leave int64
-  (``R * 128 * 128 + max|bias| > 2**63 - 1``, ``R`` the products per output); a quantized layer is built
+  (``R * 128 * 160 + max|bias| > 2**63 - 1``, ``R`` the products per output); a quantized layer is built
   so that every channel's worst case ``128 * sum|w[k]| + |bias[k]|`` fits the signed 32-bit accumulator
   of the arrays and of :func:`golden.array.requantize` (dead channels, below).
 * **Requantization** of a conv or linear layer: ``q = clamp(((acc + bias) * mult[k] + 2**(shift-1)) >>
@@ -90,13 +90,16 @@ __all__ = [
     # network description
     "Conv", "Linear", "ReLU", "ReLU6", "MaxPool", "AvgPool", "GlobalAvgPool", "Flatten", "Residual",
     "Network", "QuantizedNetwork", "QConv", "QLinear", "QResidual", "QOp",
-    "ACT_RANGE", "WEIGHT_RANGE", "ACC_RANGE", "CHUNK_ELEMENTS",
+    "ACT_RANGE", "INT8_RANGE", "WEIGHT_RANGE", "ACC_RANGE", "CHUNK_ELEMENTS",
 ]
 
 #: INT8 activations, the range of the layer engine's requantized outputs
 ACT_RANGE = twos_range(OUT_BITS)
-#: INT8 weights the integer ops accept (golden.quant.quantize gives [-127, 127])
-WEIGHT_RANGE = twos_range(8)
+#: INT8, the weights golden.quant.quantize gives ([-127, 127]) and the engine quantizes to
+INT8_RANGE = twos_range(8)
+#: the weights the integer ops accept: INT8 widened by 32 either way, so the values a method's format stores
+#: fit too (BBS adds its 6-bit constant back, w' = q + C: every golden.bbs.BBSConfig.weight_range lies inside)
+WEIGHT_RANGE = (INT8_RANGE[0] - 32, INT8_RANGE[1] + 32)
 #: the signed 32-bit accumulator (and the input range of golden.array.requantize)
 ACC_RANGE = twos_range(32)
 #: the elements (im2col columns plus outputs) of one convolution chunk: 4 Mi, 32 MiB of int64
@@ -238,7 +241,7 @@ def _bias(bias, K: int, *, integer: bool):
 
 def _check_int64_sums(R: int, b) -> None:
     """Refuse when ``R`` INT8 x INT8 products plus the bias could leave int64."""
-    top = R * 128 * 128 + (int(np.abs(b).max()) if b is not None and b.size else 0)
+    top = R * 128 * max(-WEIGHT_RANGE[0], WEIGHT_RANGE[1]) + (int(np.abs(b).max()) if b is not None and b.size else 0)
     if top > _INT64_MAX:
         raise ValueError(f"the sums could reach {top}, beyond int64 ({R} products per output plus the bias)")
 
@@ -783,12 +786,29 @@ def _int_seq(layers, x):
     return x
 
 
-def _fit_layer(f: _FLayer, s_in: float, s_out: float, act) -> QConv:
-    """Quantize one conv/linear layer for input scale ``s_in`` and output scale ``s_out``."""
-    q, sw = quantize(f.w, bits=8, per_channel=True)
+def _given_weights(f: _FLayer, given) -> tuple[np.ndarray, np.ndarray]:
+    """A method's integer weights and scales for layer ``f`` (``Network.quantize(weights=...)``), checked."""
+    key = f.spec.weight
+    if not (isinstance(given, tuple) and len(given) == 2):
+        raise TypeError(f"weights[{key!r}] must be a pair (integer weights, per-channel scales), "
+                        f"got {type(given).__name__}")
+    q = check_int_array(f"weights[{key!r}][0]", given[0], lo=WEIGHT_RANGE[0], hi=WEIGHT_RANGE[1])
+    if q.shape != f.w.shape:
+        raise ValueError(f"weights[{key!r}][0] must have the layer's weight shape {f.w.shape}, got {q.shape}")
+    sw = check_float_array(f"weights[{key!r}][1]", given[1], ndim=1)
+    if sw.shape != (q.shape[0],) or not (sw > 0).all():
+        raise ValueError(f"weights[{key!r}][1] must hold {q.shape[0]} scales > 0 (one per output channel), "
+                         f"got shape {sw.shape}")
+    return q, sw
+
+
+def _fit_layer(f: _FLayer, s_in: float, s_out: float, act, given=None) -> QConv:
+    """Quantize one conv/linear layer for input scale ``s_in`` and output scale ``s_out``; ``given``: the
+    integer weights and scales to use instead of :func:`golden.quant.quantize` of its float weights."""
+    q, sw = quantize(f.w, bits=8, per_channel=True) if given is None else _given_weights(f, given)
     K = q.shape[0]
     n = q[0].size
-    room = ACC_RANGE[1] - n * WEIGHT_RANGE[1] * 128      # the bias a channel of n full-scale weights leaves
+    room = ACC_RANGE[1] - n * INT8_RANGE[1] * 128       # the bias a channel of n full-scale weights leaves
     b_real = f.b / (s_in * sw)
     over = np.abs(q.reshape(K, -1)).sum(axis=1) * 128 + np.abs(np.rint(b_real)) > ACC_RANGE[1]
     widened = tuple(int(k) for k in np.flatnonzero(over))
@@ -803,7 +823,7 @@ def _fit_layer(f: _FLayer, s_in: float, s_out: float, act) -> QConv:
             # layer's others under their common shift), or more if the bias needs it to leave room beside
             # any n weights: |b / (s_in s')| <= room
             sw[k] = max(sw[k], top, abs(f.b[k]) / (s_in * room) * (1 + 1e-12))
-            q[k] = np.clip(np.rint(f.w[k] / sw[k]), -WEIGHT_RANGE[1], WEIGHT_RANGE[1])
+            q[k] = np.clip(np.rint(f.w[k] / sw[k]), -INT8_RANGE[1], INT8_RANGE[1])
         b_real = f.b / (s_in * sw)
     bias = np.rint(b_real).astype(np.int64)
     reach = np.abs(q.reshape(K, -1)).sum(axis=1) * 128 + np.abs(bias)
@@ -823,9 +843,11 @@ def _label(f: _FLayer) -> str:
     return f"{type(f.spec).__name__}({f.spec.weight!r})"
 
 
-def _compile(layers, xf: np.ndarray, s_in: float, pct: float):
+def _compile(layers, xf: np.ndarray, s_in: float, pct: float, weights=None):
     """The quantized layers of resolved ``layers`` for input scale ``s_in``, calibrated on the float
-    activations ``xf``; returns ``(qlayers, float output, output scale)``."""
+    activations ``xf`` (``weights``: a method's integer weights by weight key, or None); returns
+    ``(qlayers, float output, output scale)``."""
+    weights = {} if weights is None else weights
     out, i = [], 0
     while i < len(layers):
         s = layers[i]
@@ -834,8 +856,8 @@ def _compile(layers, xf: np.ndarray, s_in: float, pct: float):
             if isinstance(s, _FLayer):
                 yf = s.forward(xf)
             else:
-                qb, yb, sb = _compile(s.body, xf, s_in, pct)
-                qs, ys, ss = _compile(s.shortcut, xf, s_in, pct)
+                qb, yb, sb = _compile(s.body, xf, s_in, pct, weights)
+                qs, ys, ss = _compile(s.shortcut, xf, s_in, pct, weights)
                 if yb.shape != ys.shape:
                     raise ValueError(f"a residual's body gives shape {yb.shape}, its shortcut {ys.shape}")
                 yf = yb + ys
@@ -843,7 +865,7 @@ def _compile(layers, xf: np.ndarray, s_in: float, pct: float):
                 yf = _float_op(act, yf)
             s_out = calibration_scale(yf, pct)
             if isinstance(s, _FLayer):
-                out.append(_fit_layer(s, s_in, s_out, act))
+                out.append(_fit_layer(s, s_in, s_out, act, weights.get(s.spec.weight)))
             else:
                 (mb, ms), shift = multiplier_shift(np.array([sb / s_out, ss / s_out]))
                 out.append(QResidual(tuple(qb), tuple(qs), int(mb), int(ms), shift, act is not None,
@@ -878,13 +900,48 @@ class Network:
         """The float64 reference pass of float ``x`` (NaN and infinity refused)."""
         return _float_seq(self._resolved, check_float_array("x", x))
 
-    def quantize(self, calibration, *, percentile: float = 100.0) -> "QuantizedNetwork":
+    def weight_keys(self) -> list[str]:
+        """The weight keys of the network's conv and linear layers, in order (Residual bodies, then shortcuts)."""
+        def walk(layers):
+            for s in layers:
+                if isinstance(s, _FLayer):
+                    yield s.spec.weight
+                elif isinstance(s, _FResidual):
+                    yield from walk(s.body)
+                    yield from walk(s.shortcut)
+        return list(walk(self._resolved))
+
+    def float_weights(self) -> dict[str, np.ndarray]:
+        """The float64 weights (batch norm folded) by weight key, in :meth:`weight_keys` order."""
+        def walk(layers):
+            for s in layers:
+                if isinstance(s, _FLayer):
+                    yield s.spec.weight, s.w
+                elif isinstance(s, _FResidual):
+                    yield from walk(s.body)
+                    yield from walk(s.shortcut)
+        return dict(walk(self._resolved))
+
+    def quantize(self, calibration, *, percentile: float = 100.0, weights=None) -> "QuantizedNetwork":
         """The integer network, its scales calibrated on the float pass of the batch ``calibration``
-        (:func:`calibration_scale` of the input and of every requantized tensor)."""
+        (:func:`calibration_scale` of the input and of every requantized tensor).
+
+        ``weights``: optional ``{weight key: (q, scales)}``, a method's integer weights (any of
+        :data:`WEIGHT_RANGE`, the layer's shape) and per-channel scales (``weight ~ q * scales``) used
+        instead of the INT8 quantization of the float weights (e.g. from :func:`network.compress.compress`
+        of :meth:`float_weights`); layers not named keep INT8. A channel widened for the accumulator
+        (docs/networks.md) is requantized from its float weights at the widened scale also then."""
         xf = check_float_array("calibration", calibration)
         pct = _percentile(percentile)
         s_in = calibration_scale(xf, pct)
-        qlayers, _, s_out = _compile(self._resolved, xf, s_in, pct)
+        if weights is not None:
+            if not isinstance(weights, Mapping):
+                raise TypeError(f"weights must be a mapping of weight keys to (q, scales), "
+                                f"got {type(weights).__name__}")
+            unknown = sorted(set(weights) - set(self.weight_keys()))
+            if unknown:
+                raise ValueError(f"weights names {unknown[0]!r}, not a conv or linear weight of the network")
+        qlayers, _, s_out = _compile(self._resolved, xf, s_in, pct, weights)
         return QuantizedNetwork(tuple(qlayers), s_in, s_out)
 
 

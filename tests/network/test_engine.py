@@ -8,6 +8,7 @@ import pytest
 import golden.array
 from golden.array import conv_reference, fc_reference
 from golden.pretrained import same_padding
+from golden.quant import quantize
 from network import engine
 from network.engine import (AvgPool, Conv, Flatten, GlobalAvgPool, Linear, MaxPool, Network, QConv, QLinear,
                             QOp, QResidual, ReLU, ReLU6, Residual, add, avg_pool, calibration_scale, conv,
@@ -485,8 +486,8 @@ def test_refusals_of_the_ops():
         conv2d(x.astype(np.float64), w)                      # float activations
     with pytest.raises(TypeError, match="quantize it first"):
         conv2d(x, w * 0.01)                                  # float weights
-    with pytest.raises(ValueError, match=r"w must hold integers in \[-128, 127\]"):
-        conv2d(x, w * 2)                                     # weights not INT8
+    with pytest.raises(ValueError, match=r"w must hold integers in \[-160, 159\]"):
+        conv2d(x, w * 2)                                     # weights beyond INT8 and any method's format
     with pytest.raises(ValueError, match=r"x must hold integers in \[-128, 127\]"):
         conv2d(x + 200, w)                                   # activations not INT8
     with pytest.raises(ValueError, match="x has 3 channels"):
@@ -599,3 +600,30 @@ def test_float_pass_equals_torch():
     y = F.avg_pool2d(F.relu(y + z), 2).mean(dim=(2, 3))
     y = F.linear(y, t["fc"], t["fcb"])
     assert np.allclose(net.forward(x), y.numpy(), rtol=1e-9, atol=1e-9)
+
+
+def test_a_methods_weights_replace_the_int8_ones():
+    rng = np.random.default_rng(21)
+    net = _small_cnn(rng)
+    x = rng.normal(0, 1, (50, 3, 8, 8))
+    assert net.weight_keys() == ["c1.w", "c2.w", "fc.w"] == list(net.float_weights())
+    own = {k: quantize(w) for k, w in net.float_weights().items()}
+    # the engine's own INT8 weights given back: the same integer network, bit for bit
+    assert np.array_equal(net.quantize(x, weights=own).forward(net.quantize(x).quantize_input(x)),
+                          net.quantize(x).forward(net.quantize(x).quantize_input(x)))
+    # wider weights (a BBS format's w' = q + C) are used as given, with the given scales
+    q2, s2 = own["c2.w"]
+    wide = np.clip(q2 * 5 // 4 - 3, -160, 159)
+    qn = net.quantize(x, weights={"c2.w": (wide, s2 * 0.8)})
+    assert np.array_equal(qn.layers[2].weight, wide) and np.array_equal(qn.layers[2].weight_scales, s2 * 0.8)
+    assert np.array_equal(qn.layers[0].weight, own["c1.w"][0])
+    with pytest.raises(ValueError, match="weights names 'c3.w', not a conv or linear weight"):
+        net.quantize(x, weights={"c3.w": own["c2.w"]})
+    with pytest.raises(ValueError, match=r"weights\['c2.w'\]\[0\] must have the layer's weight shape"):
+        net.quantize(x, weights={"c2.w": (q2[:, :4], s2)})
+    with pytest.raises(ValueError, match=r"weights\['c2.w'\]\[0\] must hold integers in \[-160, 159\]"):
+        net.quantize(x, weights={"c2.w": (q2 * 2, s2)})
+    with pytest.raises(ValueError, match=r"weights\['c2.w'\]\[1\] must hold 16 scales > 0"):
+        net.quantize(x, weights={"c2.w": (q2, -s2)})
+    with pytest.raises(TypeError, match=r"weights\['c2.w'\] must be a pair"):
+        net.quantize(x, weights={"c2.w": q2})
