@@ -69,6 +69,7 @@ Number formats and rounding (the choices; docs/networks.md):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Mapping, Sequence
@@ -685,9 +686,18 @@ def _float_op(s, x: np.ndarray) -> np.ndarray:
     raise TypeError(f"not a layer: {s!r}")
 
 
-def _float_seq(layers, x):
+def _float_seq(layers, x, shapes=None):
+    """``layers`` on float64 ``x``; ``shapes``: a dict that gets each conv/linear layer's output shape."""
     for s in layers:
+        if isinstance(s, _FResidual) and shapes is not None:
+            a, b = _float_seq(s.body, x, shapes), _float_seq(s.shortcut, x, shapes)
+            if a.shape != b.shape:
+                raise ValueError(f"a residual's body gives shape {a.shape}, its shortcut {b.shape}")
+            x = a + b
+            continue
         x = _float_op(s, x)
+        if isinstance(s, _FLayer) and shapes is not None:
+            shapes[s.spec.weight] = x.shape
     return x
 
 
@@ -717,6 +727,7 @@ class QConv:
     padding: object = 0
     dilation: object = 1
     groups: int = 1
+    weight_key: str = ""
 
     def accumulate(self, x) -> np.ndarray:
         return conv(x, self.weight, self.bias, stride=self.stride, padding=self.padding,
@@ -831,7 +842,7 @@ def _fit_layer(f: _FLayer, s_in: float, s_out: float, act, given=None) -> QConv:
         raise RuntimeError(f"{_label(f)}: a channel's sums reach {int(reach.max())}, beyond the 32-bit accumulator")
     mult, shift = multiplier_shift(s_in * sw / s_out)
     six = quantized_six(s_out) if isinstance(act, ReLU6) else None
-    common = dict(name=_label(f), weight=q, weight_scales=sw, bias=bias, mult=mult, shift=shift,
+    common = dict(name=_label(f), weight_key=f.spec.weight, weight=q, weight_scales=sw, bias=bias, mult=mult, shift=shift,
                   relu=act is not None, six=six, in_scale=s_in, out_scale=s_out, widened=widened)
     if f.is_conv:
         s = f.spec
@@ -911,6 +922,13 @@ class Network:
                     yield from walk(s.shortcut)
         return list(walk(self._resolved))
 
+    def output_shapes(self, x) -> dict[str, tuple]:
+        """Each conv and linear layer's output shape for the float input ``x``, by weight key (one float
+        pass; a single sample is enough)."""
+        shapes = {}
+        _float_seq(self._resolved, check_float_array("x", x), shapes)
+        return shapes
+
     def float_weights(self) -> dict[str, np.ndarray]:
         """The float64 weights (batch norm folded) by weight key, in :meth:`weight_keys` order."""
         def walk(layers):
@@ -960,6 +978,47 @@ class QuantizedNetwork:
     def forward(self, xq) -> np.ndarray:
         """The integer pass of INT8 ``xq`` (float arrays refused): the INT8 output, int64."""
         return _int_seq(self.layers, _act("x", xq))
+
+    def with_weights(self, weights) -> "QuantizedNetwork":
+        """The same network with other integer weights and the same scales: ``weights`` maps weight keys
+        to arrays of the layers' shapes in :data:`WEIGHT_RANGE` (e.g. a method's weights from
+        :func:`network.compress.compress`, which keeps the INT8 scales this network was built with). The
+        biases, multipliers and shifts stay, so this is :meth:`Network.quantize` with ``weights`` without
+        the calibration pass; the channels widened for the accumulator keep their weights. Layers not
+        named keep theirs."""
+        if not isinstance(weights, Mapping):
+            raise TypeError(f"weights must be a mapping of weight keys to integer arrays, got {type(weights).__name__}")
+        seen = set()
+
+        def swap(layers):
+            out = []
+            for layer in layers:
+                if isinstance(layer, QConv) and layer.weight_key in weights:
+                    key = layer.weight_key
+                    q = check_int_array(f"weights[{key!r}]", weights[key], lo=WEIGHT_RANGE[0], hi=WEIGHT_RANGE[1])
+                    if q.shape != layer.weight.shape:
+                        raise ValueError(f"weights[{key!r}] must have the layer's weight shape {layer.weight.shape}, "
+                                         f"got {q.shape}")
+                    if layer.widened:
+                        q = q.copy()
+                        q[list(layer.widened)] = layer.weight[list(layer.widened)]
+                    reach = np.abs(q.reshape(q.shape[0], -1)).sum(axis=1) * 128 + np.abs(layer.bias)
+                    if (reach > ACC_RANGE[1]).any():
+                        k = int(np.argmax(reach))
+                        raise ValueError(f"weights[{key!r}]: channel {k}'s sums could reach {int(reach[k])}, beyond "
+                                         f"the 32-bit accumulator")
+                    seen.add(key)
+                    layer = dataclasses.replace(layer, weight=q)
+                elif isinstance(layer, QResidual):
+                    layer = dataclasses.replace(layer, body=swap(layer.body), shortcut=swap(layer.shortcut))
+                out.append(layer)
+            return tuple(out)
+
+        layers = swap(self.layers)
+        unknown = sorted(set(weights) - seen)
+        if unknown:
+            raise ValueError(f"weights names {unknown[0]!r}, not a conv or linear weight of the network")
+        return dataclasses.replace(self, layers=layers)
 
     def run(self, x) -> np.ndarray:
         """Float ``x`` through :meth:`quantize_input`, :meth:`forward`, then dequantized: float64."""

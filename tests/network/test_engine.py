@@ -627,3 +627,21 @@ def test_a_methods_weights_replace_the_int8_ones():
         net.quantize(x, weights={"c2.w": (q2, -s2)})
     with pytest.raises(TypeError, match=r"weights\['c2.w'\] must be a pair"):
         net.quantize(x, weights={"c2.w": q2})
+
+
+def test_with_weights_equals_quantize_with_the_same_weights():
+    rng = np.random.default_rng(22)
+    net = _small_cnn(rng)
+    x = rng.normal(0, 1, (40, 3, 8, 8))
+    own = {k: quantize(w) for k, w in net.float_weights().items()}
+    q2, s2 = own["c2.w"]
+    wide = np.clip(q2 * 5 // 4 - 3, -160, 159)
+    full = net.quantize(x, weights={"c2.w": (wide, s2)})
+    swapped = net.quantize(x).with_weights({"c2.w": wide})
+    xq = full.quantize_input(x)
+    assert np.array_equal(full.forward(xq), swapped.forward(xq))
+    assert np.array_equal(swapped.layers[2].weight, wide) and swapped.layers[2].weight_key == "c2.w"
+    with pytest.raises(ValueError, match="weights names 'nope'"):
+        net.quantize(x).with_weights({"nope": wide})
+    with pytest.raises(ValueError, match=r"weights\['c2.w'\] must have the layer's weight shape"):
+        net.quantize(x).with_weights({"c2.w": wide[:1]})
