@@ -302,8 +302,10 @@ def _safetensors_bytes(entries, data):
 def test_safetensors_refusals(tmp_path):
     import safetensors.numpy
     p = tmp_path / "bf.safetensors"
-    p.write_bytes(_safetensors_bytes({"w": {"dtype": "BF16", "shape": [2], "data_offsets": [0, 4]}}, b"\x80\x3f\x00\x40"))
-    with pytest.raises(ValueError, match=r"bf\.safetensors: tensor 'w' has element type bfloat16, which has no exact NumPy dtype"):
+    p.write_bytes(_safetensors_bytes({"w": {"dtype": "BF16", "shape": [2], "data_offsets": [0, 4]}},
+                                     b"\x80\x3f\x00\x40"))
+    with pytest.raises(ValueError, match=r"bf\.safetensors: tensor 'w' has element type bfloat16, "
+                                         r"which has no exact NumPy dtype"):
         NW.load_weights(p)
     good = tmp_path / "good.safetensors"
     safetensors.numpy.save_file({"a.weight": np.arange(12, dtype=np.float32).reshape(3, 4)}, str(good))
@@ -322,8 +324,7 @@ def test_safetensors_refusals(tmp_path):
     t.write_bytes(struct.pack("<Q", 5) + b"{nope" + bytes(4))
     with pytest.raises(ValueError, match=r"t\.safetensors: not a valid safetensors file"):
         NW.load_weights(t)
-    t.write_bytes(data[:len(data) - 1])  # no suffix and not whole: an unknown format
-    u = tmp_path / "weights"
+    u = tmp_path / "weights"  # no suffix and not whole: an unknown format
     u.write_bytes(data[:40])
     with pytest.raises(ValueError, match=r"weights: unknown weights format"):
         NW.load_weights(u)
@@ -417,7 +418,8 @@ def test_onnx_refusals(tmp_path):
     with pytest.raises(ValueError, match=r"m\.onnx: not a valid ONNX model: the ONNX checker says: .*missing\.weight"):
         NW.load_weights(p)
     onnx.save(_onnx_model(bf16=True), str(p))
-    with pytest.raises(ValueError, match=r"m\.onnx: initializer 'bf' \(shape \(2,\)\) has element type bfloat16, which has no exact NumPy dtype"):
+    with pytest.raises(ValueError, match=r"m\.onnx: initializer 'bf' \(shape \(2,\)\) has element type bfloat16, "
+                                         r"which has no exact NumPy dtype"):
         NW.load_weights(p)
     m = _onnx_model()
     del m.graph.node[0].attribute[:]
