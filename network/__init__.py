@@ -1,2 +1,4 @@
-"""Whole networks on the project's arithmetic: network descriptions, an integer inference engine with the
-layer engine's requantization, and its float reference (docs/networks.md)."""
+"""Whole networks on the project's arithmetic (docs/networks.md): weights files read into layer records
+(network.load, network.layers), the networks' descriptions (network.models, network.efficientnet), every
+method applied to a whole network (network.compress), and an integer inference engine with the layer
+engine's requantization and its float reference (network.engine)."""
