@@ -47,7 +47,7 @@ from .layers import LoadedLayers, layers_from_state_dict
 from .load import load_weights
 
 __all__ = ["CcexamNetwork", "CCEXAM_NETWORKS", "CCEXAM_SHA256", "CCEXAM_VERSION", "SPEC_OPS",
-           "ccexam_checkpoint", "ccexam_layers", "spec_shapes"]
+           "ccexam_checkpoint", "ccexam_layers", "ccexam_network", "spec_shapes"]
 
 CCEXAM_VERSION = "1.0.0"
 
@@ -205,3 +205,32 @@ def spec_shapes(spec, layers: LoadedLayers, input_shape) -> list:
             shape = (math.prod(shape),)
         out.append(shape)
     return out
+
+
+def ccexam_network(name: str):
+    """The ccexam network ``name`` as a :class:`network.engine.Network`: its sequential spec's steps as the
+    engine's layer specs, its layers' weights (batch norm folded) as the parameters
+    (``<layer>.weight``, ``<layer>.bias``)."""
+    from .engine import Conv, Flatten, Linear, MaxPool, Network, ReLU
+
+    net = CCEXAM_NETWORKS[_check_name(name)]
+    layers = ccexam_layers(name)
+    params, specs = {}, []
+    for step in net.spec:
+        op = step[0]
+        if op in ("conv2d", "linear"):
+            layer = layers[step[1]]
+            params[f"{layer.name}.weight"] = layer.weight
+            bias = None
+            if layer.bias is not None:
+                bias = f"{layer.name}.bias"
+                params[bias] = layer.bias
+            specs.append(Conv(f"{layer.name}.weight", bias, stride=step[2], padding=step[3]) if op == "conv2d"
+                         else Linear(f"{layer.name}.weight", bias))
+        elif op == "relu":
+            specs.append(ReLU())
+        elif op == "maxpool":
+            specs.append(MaxPool(step[1], step[2]))
+        else:
+            specs.append(Flatten())
+    return Network(specs, params)
