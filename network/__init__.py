@@ -1,0 +1,1 @@
+"""Whole networks: real pretrained models, their compression by every method, and their accuracy."""
