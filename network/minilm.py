@@ -404,8 +404,9 @@ def int8_linear(weights_q: Mapping[str, tuple]) -> Linear:
     * dequantizes with ``sx[t] * scales[o]`` and adds the float bias.
 
     Refused with ``ValueError``/``TypeError`` naming the layer: a non-integer or non-2-D ``q``, scales not
-    ``[out]``, finite and positive; and at call time a layer missing from ``weights_q`` or a ``q`` whose
-    shape is not the layer's weight's.
+    ``[out]``, finite and positive, a ``q`` whose accumulator could overflow int64 (``127 * sum|q| >=
+    2**63``); and at call time a layer missing from ``weights_q`` or a ``q`` whose shape is not the
+    layer's weight's.
     """
     if not isinstance(weights_q, Mapping):
         raise TypeError(f"weights_q: expected a mapping name -> (q, scales), got {type(weights_q).__name__}")
@@ -432,7 +433,11 @@ def int8_linear(weights_q: Mapping[str, tuple]) -> Linear:
                              f"(one per output row of q {q.shape})")
         if not (np.all(np.isfinite(scales)) and np.all(scales > 0)):
             raise ValueError(f"weights_q[{name!r}]: scales must be finite and positive")
-        exact = float(np.abs(q).sum(axis=1, dtype=np.float64).max()) * 127 < _EXACT
+        bound = float(np.abs(q).sum(axis=1, dtype=np.float64).max()) * 127  # largest |accumulator|
+        if bound >= 2.0 ** 63:
+            raise ValueError(f"weights_q[{name!r}]: 127 * sum|q| of a row is {bound:.3g}, past int64's "
+                             f"2**63: the integer accumulator would overflow")
+        exact = bound < _EXACT
         layers[name] = (q.astype(np.float64) if exact else q, scales, exact)
 
     def linear(name, x, weight, bias):
