@@ -7,7 +7,8 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 JOBS   ?= auto
 
-.PHONY: all verilog test synth bench readme clean distclean iverilog verilator help bitstream flash programmer boards
+.PHONY: all verilog test synth bench readme clean distclean iverilog verilator help bitstream flash programmer boards \
+        fashion-mnist
 
 all: verilog
 
@@ -69,10 +70,24 @@ verilator: $(STAMP)
 	fi
 	@$(PY) -m sim.runner --check-verilator
 
+# Fashion-MNIST (network/datasets.py) is Debian's package dataset-fashion-mnist: install it when we can.
+FASHION_MNIST := /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
+fashion-mnist:
+	@if [ ! -f $(FASHION_MNIST) ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Fashion-MNIST not found: installing Debian package 'dataset-fashion-mnist' with apt-get"; \
+	    $(call APT_INSTALL,dataset-fashion-mnist); \
+	  else \
+	    echo "error: the Fashion-MNIST tests read Debian's dataset-fashion-mnist (/usr/share/datasets/fashion-mnist/)." >&2; \
+	    echo "       Debian/Ubuntu: sudo apt-get install dataset-fashion-mnist" >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+
 verilog: $(STAMP)
 	$(PY) -m bitsparse verilog --all --out-dir build/verilog
 
-test: $(STAMP) iverilog verilator
+test: $(STAMP) iverilog verilator fashion-mnist
 	PYTHONWARNINGS=error $(PY) -m pytest -n $(JOBS) --durations=10 $(PYTEST_ARGS)
 
 # a board's bitstream (fpga/board.py): the layer engine ARCH (ROWS x COLS; default the board's) behind its UART

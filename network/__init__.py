@@ -1,0 +1,1 @@
+"""Whole networks: their weights, data sets and the methods applied to them (docs/networks.md)."""
