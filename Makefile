@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 JOBS   ?= auto
 
 .PHONY: all verilog test synth bench readme clean distclean iverilog verilator help bitstream flash programmer boards \
-        fashion-mnist
+        fashion-mnist train-fashion
 
 all: verilog
 
@@ -24,6 +24,8 @@ help:
 	@echo "make flash     the same, then program it into the board (iceprog, openFPGALoader; FLASH=1: SPI flash)"
 	@echo "make boards    both boards' default bitstreams, nextpnr's figures into docs/boards.json (FITS=1: also"
 	@echo "               try every architecture on each board, docs/board_fits.json; an hour)"
+	@echo "make train-fashion  retrain the Fashion-MNIST CNN into network/weights/fashion_cnn.npz (optional: installs"
+	@echo "               the 'train' extra, PyTorch; 7 to 9 minutes on the loaded 2-core machine)"
 	@echo "make readme    refresh docs/results.md from build/reports/, docs/payloads.md, docs/img/"
 	@echo "make clean     remove build/ (make distclean also removes .venv)"
 	@echo ""
@@ -83,6 +85,12 @@ fashion-mnist:
 	    exit 1; \
 	  fi; \
 	fi
+
+# retrain the Fashion-MNIST CNN (optional; the weights are shipped): PyTorch is the 'train' extra, which
+# make test does not need. Pin the SHA-256 and test accuracy it prints in network/models.py.
+train-fashion: $(STAMP) fashion-mnist
+	$(PY) -m pip install --quiet -e '.[train]'
+	$(PY) -m network.train_fashion
 
 verilog: $(STAMP)
 	$(PY) -m bitsparse verilog --all --out-dir build/verilog

@@ -1,11 +1,12 @@
-"""Fashion-MNIST (network/datasets.py)."""
+"""Fashion-MNIST (network/datasets.py) and the shipped Fashion-MNIST CNN (network/models.py)."""
 
 import gzip
+import hashlib
 
 import numpy as np
 import pytest
 
-from network import datasets
+from network import datasets, models
 from network.datasets import fashion_mnist, read_idx
 
 
@@ -131,3 +132,84 @@ def test_fashion_mnist_train_split():
     assert x.dtype == np.uint8 and x.shape == (60_000, 28, 28) and y.shape == (60_000,)
     assert np.bincount(y, minlength=10).tolist() == [6000] * 10
     assert y[:5].tolist() == [9, 0, 0, 3, 0]
+
+
+# ---------------------------------------------------------------------------------------------- the CNN
+
+def test_weights_file():
+    path = models.fashion_cnn_path()
+    data = path.read_bytes()
+    assert hashlib.sha256(data).hexdigest() == models.FASHION_CNN_SHA256
+    assert len(data) < 1_000_000
+    w = models.fashion_cnn_weights()
+    assert list(w) == list(models.FASHION_CNN_SHAPES)
+    for k, a in w.items():
+        assert a.dtype == np.float32 and a.shape == models.FASHION_CNN_SHAPES[k] and not a.flags.writeable
+        assert np.isfinite(a).all()
+    assert models.fashion_cnn_weights() is not w           # a new dict, the same read-only arrays
+
+
+def test_weights_checksum_refused(tmp_path, monkeypatch):
+    bad = tmp_path / "fashion_cnn.npz"
+    data = bytearray(models.fashion_cnn_path().read_bytes())
+    data[-100] ^= 1
+    bad.write_bytes(bytes(data))
+    monkeypatch.setattr(models, "fashion_cnn_path", lambda: bad)
+    models._weights_cached.cache_clear()
+    try:
+        with pytest.raises(ValueError, match=f"{bad}: SHA-256 [0-9a-f]{{64}}, expected {models.FASHION_CNN_SHA256}"):
+            models.fashion_cnn_weights()
+    finally:
+        models._weights_cached.cache_clear()
+
+
+def test_architecture_description():
+    layers = [op[1] for op in models.FASHION_CNN if op[0] in ("conv2d", "linear")]
+    assert [f"{n}.{p}" for n in layers for p in ("weight", "bias")] == list(models.FASHION_CNN_SHAPES)
+    assert {op[0] for op in models.FASHION_CNN} == {"conv2d", "relu", "maxpool", "flatten", "linear"}
+    for op in models.FASHION_CNN:
+        assert isinstance(op, tuple) and (not isinstance(op[-1], dict) or len(op) >= 2)
+
+
+def direct_forward(w, image):
+    """The CNN on one image with explicit loops over output positions (no im2col), float64."""
+    def conv(x, wk, b):
+        c, h, wd = x.shape
+        xp = np.pad(x, ((0, 0), (1, 1), (1, 1)))
+        y = np.empty((wk.shape[0], h, wd))
+        for i in range(h):
+            for j in range(wd):
+                y[:, i, j] = np.tensordot(wk, xp[:, i:i + 3, j:j + 3], axes=3) + b
+        return y
+
+    def pool(x):
+        c, h, wd = x.shape
+        return np.array([[[x[k, 2 * i:2 * i + 2, 2 * j:2 * j + 2].max() for j in range(wd // 2)]
+                          for i in range(h // 2)] for k in range(c)])
+
+    f = {k: v.astype(np.float64) for k, v in w.items()}
+    x = image[None].astype(np.float64) / 255
+    x = pool(np.maximum(conv(x, f["conv1.weight"], f["conv1.bias"]), 0))
+    x = pool(np.maximum(conv(x, f["conv2.weight"], f["conv2.bias"]), 0))
+    x = np.maximum(f["fc1.weight"] @ x.reshape(-1) + f["fc1.bias"], 0)
+    return f["fc2.weight"] @ x + f["fc2.bias"]
+
+
+def test_float_model_matches_direct_loops():
+    x, _ = fashion_mnist("test")
+    w = models.fashion_cnn_weights()
+    got = models.fashion_cnn_float(x[:3])
+    for i in range(3):
+        np.testing.assert_allclose(got[i], direct_forward(w, x[i]), rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(models.fashion_cnn_float(x[:3, None]), got)
+    np.testing.assert_allclose(models.fashion_cnn_float(x[:3], batch=2), got, rtol=1e-13, atol=1e-13)
+    with pytest.raises(ValueError, match="images must be uint8"):
+        models.fashion_cnn_float(x[:3].astype(np.float32))
+
+
+def test_float_model_test_accuracy():
+    x, y = fashion_mnist("test")
+    logits = models.fashion_cnn_float(x)
+    assert logits.shape == (10_000, 10) and logits.dtype == np.float64
+    correct = int((logits.argmax(1) == y).sum())
+    assert correct == models.FASHION_CNN_TEST_CORRECT
