@@ -7,7 +7,8 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 JOBS   ?= auto
 
-.PHONY: all verilog test synth bench readme clean distclean iverilog verilator help bitstream flash programmer boards
+.PHONY: all verilog test synth bench readme clean distclean iverilog verilator help bitstream flash programmer boards \
+        fashion-mnist train-fashion
 
 all: verilog
 
@@ -23,6 +24,8 @@ help:
 	@echo "make flash     the same, then program it into the board (iceprog, openFPGALoader; FLASH=1: SPI flash)"
 	@echo "make boards    both boards' default bitstreams, nextpnr's figures into docs/boards.json (FITS=1: also"
 	@echo "               try every architecture on each board, docs/board_fits.json; an hour)"
+	@echo "make train-fashion  retrain the Fashion-MNIST CNN into network/weights/fashion_cnn.npz (optional: installs"
+	@echo "               the 'train' extra, PyTorch; 7 to 9 minutes on the loaded 2-core machine)"
 	@echo "make readme    refresh docs/results.md from build/reports/, docs/payloads.md, docs/img/"
 	@echo "make clean     remove build/ (make distclean also removes .venv)"
 	@echo ""
@@ -73,10 +76,30 @@ verilator: $(STAMP)
 	fi
 	@$(PY) -m sim.runner --check-verilator
 
+# Fashion-MNIST (network/datasets.py) is Debian's package dataset-fashion-mnist: install it when we can.
+FASHION_MNIST := /usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz
+fashion-mnist:
+	@if [ ! -f $(FASHION_MNIST) ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Fashion-MNIST not found: installing Debian package 'dataset-fashion-mnist' with apt-get"; \
+	    $(call APT_INSTALL,dataset-fashion-mnist); \
+	  else \
+	    echo "error: the Fashion-MNIST tests read Debian's dataset-fashion-mnist (/usr/share/datasets/fashion-mnist/)." >&2; \
+	    echo "       Debian/Ubuntu: sudo apt-get install dataset-fashion-mnist" >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+
+# retrain the Fashion-MNIST CNN (optional; the weights are shipped): PyTorch is the 'train' extra, which
+# make test does not need. Pin the SHA-256 and test accuracy it prints in network/models.py.
+train-fashion: $(STAMP) fashion-mnist
+	$(PY) -m pip install --quiet -e '.[train]'
+	$(PY) -m network.train_fashion
+
 verilog: $(STAMP)
 	$(PY) -m bitsparse verilog --all --out-dir build/verilog
 
-test: $(STAMP) iverilog verilator
+test: $(STAMP) iverilog verilator fashion-mnist
 	PYTHONWARNINGS=error $(PY) -m pytest -n $(JOBS) --durations=10 $(PYTEST_ARGS)
 
 # a board's bitstream (fpga/board.py): the layer engine ARCH (ROWS x COLS; default the board's) behind its UART
