@@ -157,6 +157,19 @@ def mnist(limit: int | None = None) -> Subject:
     return s
 
 
+def fashion(limit: int | None = None) -> Subject:
+    """The project's Fashion-MNIST CNN on Fashion-MNIST's 10,000 test images (``limit``: the first so
+    many), calibrated on 1,000 training images."""
+    from .datasets import fashion_mnist
+    from .fashion import fashion_cnn_network, fashion_images
+    x, y = fashion_mnist("test")
+    xt, _ = fashion_mnist("train")
+    if limit is not None:
+        x, y = x[:limit], y[:limit]
+    return _cnn_subject("fashion", "Fashion-MNIST CNN (this project's)", f"{len(x)} Fashion-MNIST test images",
+                        fashion_cnn_network(), fashion_images(x), y.astype(np.int64), fashion_images(xt[:1000]))
+
+
 def efficientnet(limit: int | None = None) -> Subject:
     """EfficientNet-Lite0 on scikit-image's photographs (no labels: agreement with the float model),
     calibrated on the same photographs."""
@@ -189,13 +202,13 @@ def minilm(limit: int | None = None) -> Subject:
 
     tokens = sum(len(ids) for ids in m.tokenize(sentences))
     shapes = {k: (tokens, v.shape[0]) for k, v in weights.items()}
-    return Subject("minilm", "all-MiniLM-L6-v2 (sentence embeddings)",
+    return Subject("minilm", "all-MiniLM-L6-v2 (sentence embeddings)", "embedding",
                    f"{len(sentences)} sentences ({tokens} word pieces)", weights, run, reference, None, shapes,
                    times)
 
 
 #: name -> builder(limit) of :class:`Subject`, in report order
-NETWORKS = {"mnist": mnist, "efficientnet_lite0": efficientnet, "minilm": minilm}
+NETWORKS = {"mnist": mnist, "fashion": fashion, "efficientnet_lite0": efficientnet, "minilm": minilm}
 
 
 # ---- cycles ----------------------------------------------------------------------------------------------
