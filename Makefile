@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 JOBS   ?= auto
 
 .PHONY: all verilog test synth bench readme clean distclean iverilog verilator help bitstream flash programmer boards \
-        fashion-mnist train-fashion
+        fashion-mnist train-fashion report fuzz
 
 all: verilog
 
@@ -24,6 +24,8 @@ help:
 	@echo "make flash     the same, then program it into the board (iceprog, openFPGALoader; FLASH=1: SPI flash)"
 	@echo "make boards    both boards' default bitstreams, nextpnr's figures into docs/boards.json (FITS=1: also"
 	@echo "               try every architecture on each board, docs/board_fits.json; an hour)"
+	@echo "make report    every method on the real networks (MNIST, Fashion-MNIST, EfficientNet-Lite0, MiniLM):"
+	@echo "               size, accuracy, cycles into build/reports/networks.json/md and plots; docs/report.md"
 	@echo "make train-fashion  retrain the Fashion-MNIST CNN into network/weights/fashion_cnn.npz (optional: installs"
 	@echo "               the 'train' extra, PyTorch; 7 to 9 minutes on the loaded 2-core machine)"
 	@echo "make readme    refresh docs/results.md from build/reports/, docs/payloads.md, docs/img/"
@@ -150,6 +152,14 @@ clean:
 
 distclean: clean
 	rm -rf $(VENV) *.egg-info
+
+# every method on the real networks: build/reports/networks.json, networks.md, img/*.png; then the tables of
+# docs/report.md and README.md and the plots in docs/img/ (matplotlib: the 'docs' extra)
+report: $(STAMP) fashion-mnist
+	$(PY) -m pip install --quiet -e '.[test,docs]'
+	$(PY) -m bitsparse report
+	cp build/reports/img/networks_*.png docs/img/
+	$(PY) -m fpga.readme
 
 # redraw docs/img/ from simulations, regenerate docs/payloads.md from the PEs and refresh the measured tables
 # of docs/results.md from build/reports/ (after make synth / make bench); the figures need matplotlib, the

@@ -10,9 +10,10 @@ arguments to the module that does the work (``python -m fpga.verilog`` and the o
 ``bitsparse synth <generator> --param name=value ...``
     one configuration of your own: a PE gets Yosys and nextpnr on iCE40 and ECP5 and its PE-table row
     (area, Fmax, cycles, throughput, vs Stripes-16); a block its area-table row (Yosys).
-``bitsparse bench``, ``arrays``, ``bitstream``, ``flash``, ``boards``, ``run``
+``bitsparse bench``, ``arrays``, ``bitstream``, ``flash``, ``boards``, ``run``, ``report``, ``compress``
     :mod:`golden.bench`, :mod:`fpga.array_report`, :mod:`fpga.board` (``bitstream``, ``flash``;
-    ``boards [report|fits|list]``, default ``report``), :mod:`host.run`.
+    ``boards [report|fits|list]``, default ``report``), :mod:`host.run`, :mod:`network.report`,
+    :mod:`network.compress`.
 
 Bad input is one ``error:`` line naming what was wrong and what is allowed, exit status 2.
 """
@@ -68,6 +69,16 @@ def _boards(argv):
 def _run(argv):
     from host.run import main
     return main(argv, prog="bitsparse run")
+
+
+def _report(argv):
+    from network.report import main
+    return main(argv, prog="bitsparse report")
+
+
+def _compress(argv):
+    from network.compress import main
+    return main(argv, prog="bitsparse compress")
 
 
 def _params(argv):
@@ -175,6 +186,8 @@ SUBCOMMANDS = {
     "flash": (_board("flash"), "build if needed and program the board (--flash: its SPI flash)"),
     "boards": (_boards, "[report|fits|list]: every board's default bitstream into docs/boards.json"),
     "run": (_run, "run real layers on a board (--url) or the simulated board (--sim ARCH)"),
+    "report": (_report, "every method on real networks: size, accuracy, speed (build/reports/networks.*)"),
+    "compress": (_compress, "compress a model file (.pth, .safetensors, .onnx) with one method"),
 }
 
 

@@ -37,6 +37,7 @@ weights of every layer, int64: eight times the INT8 model).
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
@@ -47,7 +48,8 @@ from golden import bbs, bitbalance, bitwave, ebsp
 from golden.check import check_choice, check_float_array
 from golden.quant import quantize
 
-__all__ = ["Method", "METHODS", "LayerResult", "NetworkResult", "compress", "layer_group"]
+__all__ = ["Method", "METHODS", "LayerResult", "NetworkResult", "compress", "layer_group", "save", "summary",
+           "main"]
 
 
 @dataclass(frozen=True)
@@ -165,13 +167,15 @@ def _check_weights(weights) -> dict:
     return out
 
 
-def compress(weights, method: str) -> NetworkResult:
+def compress(weights, method: str, *, progress=None) -> NetworkResult:
     """Apply ``method`` (a key of :data:`METHODS`) to every layer of ``weights`` (module docstring).
 
-    ``weights``: mapping ``name -> float array`` (``[K, C]`` or ``[K, C, kh, kw]``, finite), in network
-    order. Returns a :class:`NetworkResult`."""
+    ``weights``: mapping ``name -> float array`` (``[K, C]``, ``[K, C, k]`` or ``[K, C, kh, kw]``, finite),
+    in network order; ``progress``: optional callable, called with each layer's name once it is done.
+    Returns a :class:`NetworkResult`."""
     method = METHODS[check_choice("method", method, METHODS)]
     layers = _check_weights(weights)
+    progress = progress or (lambda name: None)
     quantized = {name: quantize(w[:, :, None] if w.ndim == 3 else w, bits=8, per_channel=True)
                  for name, w in layers.items()}
     fam, p = method.family, method.params
@@ -181,6 +185,8 @@ def compress(weights, method: str) -> NetworkResult:
         sensitive = bbs.select_sensitive(applied, beta=p["beta"], channels_per_tile=_TILE) if applied else {}
     results = []
     for name, (q, scales) in quantized.items():
+        if results:
+            progress(results[-1].name)
         if fam in ("int8", "bitlet"):
             results.append(LayerResult(name, q.shape, q, scales, 8.0, "method"))
         elif fam == "bitbalance":
@@ -211,6 +217,7 @@ def compress(weights, method: str) -> NetworkResult:
                                            policy, g, sens, error=_sq(out, q)))
                 continue
             results.append(_bbs_layer(name, q, scales, g, policy, sens, p))
+    progress(results[-1].name)
     shapes = {name: w.shape for name, w in layers.items()}
     return NetworkResult(method, tuple(r if r.shape == shapes[r.name] else
                                        LayerResult(**{**r.__dict__, "shape": shapes[r.name],
@@ -244,3 +251,83 @@ def _bbs_layer(name, q, scales, g, policy, sens, p) -> LayerResult:
     stored = bbs.decode(encoded)
     return LayerResult(name, q.shape, stored, scales, bbs.bits_per_weight(encoded), policy, g, sens,
                        error=_sq(stored, q))
+
+
+def save(result: NetworkResult, path) -> None:
+    """Write ``result`` to ``path`` (``.npz``): per layer ``<name>.q`` (int16: every method's integers fit)
+    and ``<name>.scales`` (float64; ``weight ~ q * scales``), and ``<name>.sensitive`` where the method has
+    INT8 channels; ``method`` names the method."""
+    arrays = {"method": np.array(result.method.name)}
+    for r in result.layers:
+        arrays[f"{r.name}.q"] = r.q.astype(np.int16)
+        arrays[f"{r.name}.scales"] = r.scales
+        if r.sensitive is not None:
+            arrays[f"{r.name}.sensitive"] = r.sensitive
+    np.savez_compressed(path, **arrays)
+
+
+def summary(result: NetworkResult, source: str = "") -> dict:
+    """A JSON-ready summary of ``result``: totals and, per layer, shape, policy, group, bits per weight,
+    sensitive channels and the squared error to the INT8 weights."""
+    return {"source": source, "method": result.method.name, "label": result.method.label,
+            "weights": result.n_weights, "bits_per_weight": result.bits_per_weight,
+            "compression": result.compression,
+            "layers": [{"name": r.name, "shape": list(r.shape), "policy": r.policy, "group": r.group,
+                        "bits_per_weight": r.bits_per_weight,
+                        "sensitive": None if r.sensitive is None else int(r.sensitive.sum()),
+                        "encodable": r.encodable, "squared_error_to_int8": r.error} for r in result.layers]}
+
+
+def main(argv=None, prog: str = "python -m network.compress") -> int:
+    """Compress a weights file (PyTorch, safetensors or ONNX; :func:`network.layers.load_layers`) with one
+    method: ``MODEL --method M [-o OUT.npz] [--json OUT.json]``; prints the totals and a table per layer."""
+    import argparse
+    import json
+    import os
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from .layers import load_layers
+
+    ap = argparse.ArgumentParser(prog=prog, description="Compress a model's conv and linear weights with one "
+                                 "method (network/compress.py): the integer weights and scales to an .npz, "
+                                 "the sizes and policies to JSON.")
+    ap.add_argument("model", help="a .pt/.pth state dict, a .safetensors file or an .onnx model")
+    ap.add_argument("--method", required=True, help=f"one of {', '.join(METHODS)}")
+    ap.add_argument("-o", "--output", help="the compressed weights (.npz; default <model>.<method>.npz)")
+    ap.add_argument("--json", help="the summary (default <output without .npz>.json)")
+    args = ap.parse_args(argv)
+    try:
+        check_choice("--method", args.method, METHODS)
+        loaded = load_layers(args.model)
+        if not loaded.layers:
+            raise ValueError(f"{args.model}: no conv or linear layer found")
+        out = Path(args.output or f"{os.path.splitext(args.model)[0]}.{args.method}.npz")
+        if out.suffix != ".npz":
+            raise ValueError(f"-o must name an .npz file, got {os.fspath(out)!r}")
+        if out.is_dir() or not out.parent.is_dir():
+            raise ValueError(f"-o {os.fspath(out)!r}: not a file in an existing folder")
+        js = Path(args.json or out.with_suffix(".json"))
+        weights = {layer.name: layer.weight for layer in loaded.layers}
+        with tqdm(total=len(weights), unit="layer", desc=args.method, disable=None) as bar:
+            result = compress(weights, args.method, progress=lambda name: bar.update(1))
+        save(result, out)
+        js.write_text(json.dumps(summary(result, os.fspath(args.model)), indent=1) + "\n")
+    except (ValueError, TypeError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"{args.model}: {len(result.layers)} layers, {result.n_weights:,} weights; {result.method.label}: "
+          f"{result.bits_per_weight:.3f} bits per weight, {result.compression:.3f}x smaller than INT8")
+    for r in result.layers:
+        sens = "" if r.sensitive is None else f", {int(r.sensitive.sum())} INT8 channels"
+        print(f"  {r.name:40s} {str(list(r.shape)):22s} {r.policy:14s} {r.bits_per_weight:6.3f} bits{sens}")
+    if loaded.skipped:
+        print(f"  not layers: {len(loaded.skipped)} tensors ({', '.join(loaded.skipped_names[:4])}"
+              f"{', ...' if len(loaded.skipped) > 4 else ''})")
+    print(f"wrote {out} and {js}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
