@@ -1,4 +1,5 @@
-"""Regenerate the measured-results tables of docs/results.md from build/reports/*.json (``make readme``).
+"""Regenerate the measured-results tables of docs/results.md and docs/report.md from build/reports/*.json
+(``make readme``, ``make report``).
 
 Each table sits between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->`` markers; a table whose report
 does not exist yet is left as it is. Nothing in a table is typed by hand.
@@ -55,20 +56,41 @@ def board_table(records) -> str:
     return markdown(records)
 
 
+def networks_table(entries) -> str:
+    from network.report import markdown
+    return markdown(entries)
+
+
+def networks_headline_table(entries) -> str:
+    from network.report import headline
+    return headline(entries)
+
+
 def board_fits_table(entries) -> str:
     from fpga.board import fits_markdown
     return fits_markdown(entries)
 
 
 #: tables README.md repeats as its headline (written there too, from the same record)
-README_TABLES = ("array_headline", "boards")
+README_TABLES = ("array_headline", "boards", "networks_headline")
 
 #: name -> (report in build/reports/, or a committed record under docs/, renderer)
 TABLES = {"area": ("area.json", area_table), "bench": ("bench.json", bench_table),
           "pe": ("pe.json", pe_table), "bitlet": ("pe.json", bitlet_table), "array": ("array.json", array_table),
           "array_headline": ("array.json", array_headline_table),
           "boards": (ROOT / "docs" / "boards.json", board_table),
-          "board_fits": (ROOT / "docs" / "board_fits.json", board_fits_table)}
+          "board_fits": (ROOT / "docs" / "board_fits.json", board_fits_table),
+          "networks": ("networks.json", networks_table),
+          "networks_headline": ("networks.json", networks_headline_table)}
+
+#: tables written to a page other than docs/results.md
+REPORT = ROOT / "docs" / "report.md"
+TABLE_DOCS = {"networks": REPORT, "networks_headline": REPORT}
+
+
+def _make_target(name: str) -> str:
+    return ("bench" if name == "bench" else "boards" if name.startswith("board") else
+            "report" if name.startswith("networks") else "synth")
 
 
 def replace_section(text: str, name: str, body: str, doc: str = "docs/results.md") -> str:
@@ -79,17 +101,19 @@ def replace_section(text: str, name: str, body: str, doc: str = "docs/results.md
 
 
 def main() -> int:
-    text = RESULTS.read_text()
-    doc = RESULTS.relative_to(ROOT)
-    for name, (fname, render) in TABLES.items():
-        path = REPORTS / fname
-        if path.exists():
-            text = replace_section(text, name, render(json.loads(path.read_text())))
-            print(f"{doc}: {name} table from {path.relative_to(ROOT)}")
-        else:
-            print(f"{doc}: {name} table kept ({path.relative_to(ROOT)} not found; run make "
-                  f"{'bench' if name == 'bench' else 'boards' if name.startswith('board') else 'synth'})")
-    RESULTS.write_text(text)
+    for page in (RESULTS, REPORT):
+        text = page.read_text()
+        doc = page.relative_to(ROOT)
+        for name, (fname, render) in TABLES.items():
+            if TABLE_DOCS.get(name, RESULTS) != page:
+                continue
+            path = REPORTS / fname
+            if path.exists():
+                text = replace_section(text, name, render(json.loads(path.read_text())), str(doc))
+                print(f"{doc}: {name} table from {path.relative_to(ROOT)}")
+            else:
+                print(f"{doc}: {name} table kept ({path.relative_to(ROOT)} not found; run make {_make_target(name)})")
+        page.write_text(text)
     readme = ROOT / "README.md"
     for name in README_TABLES:
         fname, render = TABLES[name]

@@ -63,9 +63,10 @@ def test_what_is_where_matches_the_tree():
 
 
 def test_measured_tables_live_in_docs_results():
-    from fpga.readme import README_TABLES, RESULTS, TABLES, replace_section
-    results, readme = RESULTS.read_text(), README.read_text()
+    from fpga.readme import README_TABLES, RESULTS, TABLE_DOCS, TABLES, replace_section
+    readme = README.read_text()
     for name in TABLES:
+        results = TABLE_DOCS.get(name, RESULTS).read_text()
         assert f"<!-- {name}:begin -->" in results and f"<!-- {name}:end -->" in results, name
         if name in README_TABLES:                # the headline copy, written by the same script
             assert replace_section(readme, name, "x\n").count("<!-- ") == readme.count("<!-- ")
