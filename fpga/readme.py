@@ -29,6 +29,11 @@ def bench_table(records) -> str:
     return "\n".join(lines) + "\n"
 
 
+def memory_table(records) -> str:
+    from golden.membench import table
+    return table(records)
+
+
 def pe_table(records) -> str:
     from fpga.pe_report import markdown
     return markdown(records)
@@ -65,6 +70,7 @@ README_TABLES = ("array_headline", "boards")
 
 #: name -> (report in build/reports/, or a committed record under docs/, renderer)
 TABLES = {"area": ("area.json", area_table), "bench": ("bench.json", bench_table),
+          "memory": ("memory.json", memory_table),
           "pe": ("pe.json", pe_table), "bitlet": ("pe.json", bitlet_table), "array": ("array.json", array_table),
           "array_headline": ("array.json", array_headline_table),
           "boards": (ROOT / "docs" / "boards.json", board_table),
@@ -88,7 +94,7 @@ def main() -> int:
             print(f"{doc}: {name} table from {path.relative_to(ROOT)}")
         else:
             print(f"{doc}: {name} table kept ({path.relative_to(ROOT)} not found; run make "
-                  f"{'bench' if name == 'bench' else 'boards' if name.startswith('board') else 'synth'})")
+                  f"{'bench' if name in ('bench', 'memory') else 'boards' if name.startswith('board') else 'synth'})")
     RESULTS.write_text(text)
     readme = ROOT / "README.md"
     for name in README_TABLES:
