@@ -15,8 +15,10 @@ larger when a single unit is: one BBS group, the bit planes of one dot product (
 ``layer_cycles``, one output channel). :func:`bound` states it in bytes; ``make bench``
 (:mod:`golden.membench`) measures it.
 
-**The up-front check.** Before allocating, each of those functions adds up the bytes it will allocate (outputs
-plus :data:`WORK_BYTES`) and calls :func:`require_memory`, which raises :class:`InsufficientMemoryError` (a
+**The up-front check.** Before allocating, each of those functions but ``layer_cycles`` (whose only output is an
+integer) adds up the bytes it will allocate (outputs
+plus :data:`WORK_BYTES`) and calls :func:`require_memory`, which (for outputs of :data:`CHECK_BYTES` = 64 MiB or
+more) raises :class:`InsufficientMemoryError` (a
 ``MemoryError``) saying how much is needed and how much is available (:func:`available_memory`:
 ``MemAvailable`` of ``/proc/meminfo``, or the free physical pages, and the cgroup limit when there is one),
 instead of failing half-way with a bare ``MemoryError``.
@@ -28,13 +30,17 @@ import math
 import os
 from collections.abc import Iterator
 
-__all__ = ["CHUNK_ELEMENTS", "WORK_BYTES", "blocks", "available_memory", "require_memory", "bound",
+__all__ = ["CHUNK_ELEMENTS", "CHECK_BYTES", "WORK_BYTES", "blocks", "available_memory", "require_memory", "bound",
            "InsufficientMemoryError", "format_bytes"]
 
 #: Elements per block: large enough that the per-block Python overhead is negligible, small enough that the
 #: block temporaries stay within :data:`WORK_BYTES`. Tests set it tiny (monkeypatch) to compare chunked and
 #: unchunked results.
 CHUNK_ELEMENTS = 1 << 20
+
+#: Outputs below this size are not checked against the available memory (reading it costs a few hundred
+#: microseconds, more than a small call itself); tests set it to 0.
+CHECK_BYTES = 64 << 20
 
 #: Working memory a call may take beyond its outputs: ``CHUNK_ELEMENTS`` elements of at most 64 bytes of live
 #: temporaries each (e.g. eight int64 arrays of the block's size), 64 MiB.
@@ -134,9 +140,11 @@ def require_memory(what: str, output_bytes: int, detail: str = "") -> int:
     """Raise :class:`InsufficientMemoryError` unless ``output_bytes + WORK_BYTES`` fit the available memory.
 
     ``what`` names the call and its input (``"quantize of w with shape (1000, 2048)"``), ``detail`` what the
-    outputs are. Returns the bytes needed.
+    outputs are. Returns the bytes needed. Outputs smaller than :data:`CHECK_BYTES` (64 MiB) are not checked.
     """
     need = int(output_bytes) + WORK_BYTES
+    if output_bytes < CHECK_BYTES:
+        return need
     have = available_memory()
     if need > have:
         raise InsufficientMemoryError(

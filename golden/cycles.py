@@ -64,7 +64,7 @@ from .bbs import _FIELD_BITS, _RMAX as _BBS_RMAX      # the BBS metadata byte's 
 from .bitlet import MAX_TOTAL as _BITLET_MAX_TOTAL       # pairs of a Bitlet pass
 from .bits import popcount, twos_range
 from .check import check_bool, check_choice, check_int, check_int_values, first_index
-from .chunks import blocks, require_memory
+from .chunks import blocks
 from .layout import _layout, grouped_view
 
 __all__ = [
@@ -382,8 +382,8 @@ def layer_cycles(arch: str, w, *, out_size=None, tokens=None, batch: int = 1, bi
     :data:`golden.chunks.CHUNK_ELEMENTS` weights (:func:`golden.chunks.blocks`); it is never converted,
     grouped or expanded whole, and no per-pass cycle array of the whole layer is kept. So the peak above the
     input is at most :data:`golden.chunks.WORK_BYTES` (64 MiB) as long as one output channel is at most
-    :data:`golden.chunks.CHUNK_ELEMENTS` weights (else one channel's temporaries). Less available memory than
-    that raises :class:`golden.chunks.InsufficientMemoryError` at once.
+    :data:`golden.chunks.CHUNK_ELEMENTS` weights (else one channel's temporaries). Its only output is an
+    integer, so there is nothing of the input's size to refuse up front.
     """
     arch = check_choice("arch", arch, ARCHS)
     given = dict(pe_length=pe_length, pruned=pruned, sensitive=sensitive, reorder=reorder, sync_group=sync_group,
@@ -450,7 +450,6 @@ def layer_cycles(arch: str, w, *, out_size=None, tokens=None, batch: int = 1, bi
         if window is None:
             raise ValueError("window is required for arch='ebsp'")
         window = check_int("window", window, lo=1, hi=bits - 1)
-    require_memory(f"layer_cycles of w with shape {a.shape}", 0, "the result is one integer")
 
     view = grouped_view(a, G)                         # [k, pos, C/G, lane]: passes are (pos, C/G)
 

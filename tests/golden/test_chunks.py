@@ -302,10 +302,10 @@ def test_available_memory_is_plausible():
     lambda: bbs.zps_apply(np.ones((1000, 1024), dtype=np.int8), 0),
     lambda: bbs.encode(*bbs.round_average(np.ones((10, 32), dtype=np.int8))),
     lambda: bitlet.dot_fixed(np.ones((1000, 64), dtype=np.int8), np.ones(64, dtype=np.int8), bits=8),
-    lambda: cycles.layer_cycles("pragmatic", np.ones((10, 32), dtype=np.int8), tokens=1),
 ])
 def test_refused_up_front_when_memory_is_short(monkeypatch, call):
     monkeypatch.setattr(chunks, "available_memory", lambda: 10**6)
+    monkeypatch.setattr(chunks, "CHECK_BYTES", 0)
     with pytest.raises(chunks.InsufficientMemoryError,
                        match=r"needs \d+\.\d [MGk]B of memory \(.*\), but only 1\.0 MB is available") as e:
         call()
@@ -320,3 +320,12 @@ def test_memory_message_states_the_need(monkeypatch):
         quantize(np.broadcast_to(np.int8(1), (50000, 10000)))           # 4 GB of output, no input memory
     monkeypatch.setattr(chunks, "available_memory", lambda: 5 * 10**9)
     assert chunks.require_memory("x", 4 * 10**9) == 4 * 10**9 + chunks.WORK_BYTES
+
+
+def test_small_outputs_are_not_checked(monkeypatch):
+    def never():
+        raise AssertionError("available_memory read for a small call")
+    monkeypatch.setattr(chunks, "available_memory", never)
+    quantize(np.ones((100, 100)))
+    cycles.layer_cycles("pragmatic", np.ones((10, 32), dtype=np.int8), tokens=1)
+    assert chunks.require_memory("x", chunks.CHECK_BYTES - 1) == chunks.CHECK_BYTES - 1 + chunks.WORK_BYTES
