@@ -48,7 +48,8 @@ def grouped_view(a: np.ndarray, group: int) -> np.ndarray:
     """The ``[K, P, C/G, G]`` view of ``a`` (``[K, C]``: ``P = 1``; ``[K, C, H, W]``: ``P = H*W``) whose row-major
     ``[K*P*(C/G), G]`` flattening is the group matrix of :func:`group_weights`; ``group`` is the effective ``G``.
 
-    No copy for a contiguous ``a`` (writing into the view writes ``a``): the blocks of :func:`golden.chunks.blocks`
+    No copy for a contiguous ``a`` (writing into the view writes ``a``; a non-contiguous ``a`` that the
+    reshape cannot view is copied once): the blocks of :func:`golden.chunks.blocks`
     over its first three axes (``cost=G``) are contiguous row ranges of the group matrix.
     """
     k, c = a.shape[0], a.shape[1]
