@@ -19,6 +19,7 @@ help:
 	@echo "               (array.json/md: 4 x 4 on the ECP5, the largest on the UP5K, real layers; two hours)"
 	@echo "               in build/reports/, and make boards' docs/boards.json"
 	@echo "make bench     golden-model speed on a ResNet-50-sized network: build/reports/bench.json;"
+	@echo "               its peak memory on one 20M- and one 50M-weight tensor: build/reports/memory.json;"
 	@echo "               layer-engine simulation speed, Icarus and Verilator: build/reports/sim_speed.json"
 	@echo "make bitstream BOARD=icebreaker|ulx3s [ARCH=bitvert ROWS=2 COLS=2]  a board's bitstream in build/boards/"
 	@echo "make flash     the same, then program it into the board (iceprog, openFPGALoader; FLASH=1: SPI flash)"
@@ -145,6 +146,7 @@ synth: $(STAMP)
 
 bench: $(STAMP) iverilog verilator
 	$(PY) -m bitsparse bench
+	$(PY) -m golden.membench
 	$(PY) -m sim.speed
 
 clean:

@@ -30,6 +30,11 @@ def bench_table(records) -> str:
     return "\n".join(lines) + "\n"
 
 
+def memory_table(records) -> str:
+    from golden.membench import table
+    return table(records)
+
+
 def pe_table(records) -> str:
     from fpga.pe_report import markdown
     return markdown(records)
@@ -76,6 +81,7 @@ README_TABLES = ("array_headline", "boards", "networks_headline")
 
 #: name -> (report in build/reports/, or a committed record under docs/, renderer)
 TABLES = {"area": ("area.json", area_table), "bench": ("bench.json", bench_table),
+          "memory": ("memory.json", memory_table),
           "pe": ("pe.json", pe_table), "bitlet": ("pe.json", bitlet_table), "array": ("array.json", array_table),
           "array_headline": ("array.json", array_headline_table),
           "boards": (ROOT / "docs" / "boards.json", board_table),
@@ -89,7 +95,7 @@ TABLE_DOCS = {"networks": REPORT, "networks_headline": REPORT}
 
 
 def _make_target(name: str) -> str:
-    return ("bench" if name == "bench" else "boards" if name.startswith("board") else
+    return ("bench" if name in ("bench", "memory") else "boards" if name.startswith("board") else
             "report" if name.startswith("networks") else "synth")
 
 

@@ -135,8 +135,9 @@ from fractions import Fraction
 import numpy as np
 
 from .bits import product_range, signed_width, twos_range
-from .check import check_choice, check_float_array, check_int, check_int_array, first_index
-from .layout import Grouping, group_weights, ungroup_weights
+from .check import check_choice, check_float_array, check_int, check_int_array, check_int_values, first_index
+from .chunks import blocks, require_memory
+from .layout import Grouping, effective_group, grouped_view, ungroup_weights
 
 __all__ = [
     "BBSConfig", "BBSMeta", "BBSEncoded", "BBSColumnSums",
@@ -364,10 +365,31 @@ def _check_weights(w, bits, *, symmetric=False, name="w"):
     return a
 
 
-def _grouped(w, bits, group, name="w"):
-    a = _check_weights(w, bits, name=name)
-    g, grouping = group_weights(a, group)
-    return g.astype(np.int64, copy=False), grouping
+def _prune_blocks(w, bits, group, what, prune):
+    """Run ``prune(rows, r0, r1) -> (w'_rows, r, c, err)`` over the groups of ``w`` block by block.
+
+    The validated weights are copied group by group into the ``[n_groups, G]`` int64 matrix that
+    becomes :attr:`BBSMeta.original`; each block's ``w'`` goes straight into the output in ``w``'s layout.
+    So the peak memory is those two int64 tensors, the per-group ``r``, ``C`` and error, and one block's
+    temporaries (:mod:`golden.chunks`). Returns ``(w_pruned, grouping, g, r, c, err)``.
+    """
+    a = _check_weights(w, bits)
+    G = effective_group(a.shape[1], group)
+    grouping = Grouping(tuple(a.shape), G, "fc" if a.ndim == 2 else "conv")
+    n = a.size // G
+    require_memory(f"{what} of w with shape {a.shape}", 16 * a.size + 24 * n,
+                   f"w_pruned and meta.original, {a.size:,} int64 each, and 3 x {n:,} per-group int64")
+    g = np.empty((n, G), dtype=np.int64)
+    out = np.empty(a.shape, dtype=np.int64)
+    r, c, err = (np.empty(n, dtype=np.int64) for _ in range(3))
+    src, dst = grouped_view(a, G), grouped_view(out, G)
+    for idx, r0, r1 in blocks(src.shape[:3], cost=G):
+        block = src[idx]
+        rows = g[r0:r1]
+        np.copyto(rows.reshape(block.shape), block, casting="unsafe")
+        q, r[r0:r1], c[r0:r1], err[r0:r1] = prune(rows, r0, r1)
+        dst[idx] = q.reshape(block.shape)
+    return out, grouping, g, r, c, err
 
 
 def _sign_ext_count(gmin, gmax, bits, cap):
@@ -402,10 +424,25 @@ def round_average(w, *, bits: int = 8, group: int = 32, pruned: int = 2):
     w_pruned : ndarray of int64, same shape as ``w``
     meta : BBSMeta
         ``kind="ra"``, ``constant = c`` (unsigned, ``< 2**(N-r)``).
+
+    Memory: the weights are processed in blocks of about :data:`golden.chunks.CHUNK_ELEMENTS` (whole groups),
+    never converted or copied whole, so the peak above the input is the outputs -- ``w_pruned`` and
+    :attr:`BBSMeta.original` (8 bytes per weight each) and ``r``, ``C`` and the error (8 bytes per group each) --
+    plus at most :data:`golden.chunks.WORK_BYTES` (64 MiB). When that exceeds the available memory,
+    :class:`golden.chunks.InsufficientMemoryError` (a ``MemoryError``) is raised before anything is allocated,
+    saying how much is needed.
     """
     bits, group, pruned = _check_bgn(bits, group, pruned)
-    g, grouping = _grouped(w, bits, group)
-    G = grouping.group
+    out, grouping, g, r, c, err = _prune_blocks(w, bits, group, "round_average",
+                                                lambda rows, r0, r1: _ra_groups(rows, bits, pruned))
+    _readonly(r, c, err, g)
+    meta = BBSMeta("ra", "round_average", bits, pruned, _FIELD_BITS, grouping, r, c, err, g)
+    return out, meta
+
+
+def _ra_groups(g, bits, pruned):
+    """Rounded averaging of the groups ``g`` ([n, G] int64): ``(w', r, c, err)``."""
+    G = g.shape[1]
     r = _sign_ext_count(g.min(axis=1), g.max(axis=1), bits, min(_RMAX, pruned))
     L = pruned - r
     low = g & ((np.int64(1) << L) - 1)[:, None]
@@ -417,9 +454,7 @@ def round_average(w, *, bits: int = 8, group: int = 32, pruned: int = 2):
     out += c[:, None]
     d = c[:, None] - low
     err = np.einsum("ij,ij->i", d, d)
-    _readonly(r, c, err, g)
-    meta = BBSMeta("ra", "round_average", bits, pruned, _FIELD_BITS, grouping, r, c, err, g)
-    return ungroup_weights(out, grouping), meta
+    return out, r, c, err
 
 
 # ------------------------------------------------------------------------------------------------
@@ -484,6 +519,10 @@ def _zps_round(t, s, hn, thr, qlo, qhi, out=None):
     return x
 
 
+#: weights per block of the ZPS search: its 64 candidate passes over a block stay in the CPU caches
+_SEARCH_BLOCK = 32768
+
+
 def _zps_search(g, bits, pruned, mode, shifts):
     """Best shift per group (first minimum over ``shifts``) and its error, chunked over groups."""
     n, G = g.shape
@@ -491,10 +530,9 @@ def _zps_search(g, bits, pruned, mode, shifts):
     lo, hi = _clip_bounds(bits, mode)
     best_err = np.empty(n, dtype=np.int64)
     best_k = np.empty(n, dtype=np.int64)
-    chunk = max(1, 32768 // G)
     ks = shifts.astype(np.int64)
-    for start in range(0, n, chunk):
-        gc = g[start:start + chunk].astype(dt)
+    for _, start, stop in blocks((n,), cost=G, limit=_SEARCH_BLOCK):
+        gc = g[start:stop].astype(dt)
         m = gc.shape[0]
         gmin = gc.min(axis=1).astype(np.int64)
         gmax = gc.max(axis=1).astype(np.int64)
@@ -533,20 +571,23 @@ def _zps_apply_groups(g, k, bits, pruned, mode):
     return q, r, np.einsum("ij,ij->i", d, d)
 
 
-def _zps_common(w, bits, group, pruned, const_bits, mode):
+def _zps_common(bits, group, pruned, const_bits, mode):
     bits, group, pruned = _check_bgn(bits, group, pruned)
     const_bits = _check_const_bits(const_bits)
     mode = _MODE_ALIAS[check_choice("mode", mode, _MODES)]
-    g, grouping = _grouped(w, bits, group)
-    return bits, group, pruned, const_bits, mode, g, grouping
+    return bits, group, pruned, const_bits, mode
 
 
-def _zps_result(g, grouping, k, bits, pruned, const_bits, mode):
-    out, r, err = _zps_apply_groups(g, k, bits, pruned, mode)
-    c = -k
+def _zps_result(w, what, shift_of, bits, group, pruned, const_bits, mode):
+    """ZPS of ``w`` block by block (:func:`_prune_blocks`); ``shift_of(rows, r0, r1)`` gives each block's shifts."""
+    def prune(rows, r0, r1):
+        k = shift_of(rows, r0, r1)
+        q, r, err = _zps_apply_groups(rows, k, bits, pruned, mode)
+        return q, r, -k, err
+    out, grouping, g, r, c, err = _prune_blocks(w, bits, group, what, prune)
     _readonly(r, c, err, g)
     meta = BBSMeta("zps", mode, bits, pruned, const_bits, grouping, r, c, err, g)
-    return ungroup_weights(out, grouping), meta
+    return out, meta
 
 
 def zero_point_shift(w, *, bits: int = 8, group: int = 32, pruned: int = 4, const_bits: int = 6,
@@ -556,7 +597,7 @@ def zero_point_shift(w, *, bits: int = 8, group: int = 32, pruned: int = 4, cons
     Searches every shift of :func:`zps_shifts` per group and keeps the one with the smallest squared error
     ``sum((w' - w)**2)``, **ties to the first (most negative) shift**. The per-shift rule, the shift range
     (paper: ``k in [-31, 32]``, constant ``C = -k``) and the reference mode are described in the module
-    docstring. Vectorized over groups (in chunks of about 32K weights, int16 arithmetic for ``B <= 14``);
+    docstring. Vectorized over groups (in blocks of 32K weights, int16 arithmetic for ``B <= 14``);
     the loop runs over the ``2**const_bits`` candidates only.
 
     Parameters
@@ -574,10 +615,18 @@ def zero_point_shift(w, *, bits: int = 8, group: int = 32, pruned: int = 4, cons
     w_pruned : ndarray of int64, same shape (may leave the INT-B range by up to ``2**(p-1)``)
     meta : BBSMeta
         ``kind="zps"``, ``constant = -shift``.
+
+    Memory: the weights are processed in blocks of about :data:`golden.chunks.CHUNK_ELEMENTS` (whole groups),
+    never converted or copied whole, so the peak above the input is the outputs -- ``w_pruned`` and
+    :attr:`BBSMeta.original` (8 bytes per weight each) and ``r``, ``C`` and the error (8 bytes per group each) --
+    plus at most :data:`golden.chunks.WORK_BYTES` (64 MiB). When that exceeds the available memory,
+    :class:`golden.chunks.InsufficientMemoryError` (a ``MemoryError``) is raised before anything is allocated,
+    saying how much is needed.
     """
-    bits, group, pruned, const_bits, mode, g, grouping = _zps_common(w, bits, group, pruned, const_bits, mode)
-    k, _ = _zps_search(g, bits, pruned, mode, zps_shifts(const_bits, mode))
-    return _zps_result(g, grouping, k, bits, pruned, const_bits, mode)
+    bits, group, pruned, const_bits, mode = _zps_common(bits, group, pruned, const_bits, mode)
+    shifts = zps_shifts(const_bits, mode)
+    return _zps_result(w, "zero_point_shift", lambda rows, r0, r1: _zps_search(rows, bits, pruned, mode, shifts)[0],
+                       bits, group, pruned, const_bits, mode)
 
 
 def zps_apply(w, shift, *, bits: int = 8, group: int = 32, pruned: int = 4, const_bits: int = 6,
@@ -586,19 +635,23 @@ def zps_apply(w, shift, *, bits: int = 8, group: int = 32, pruned: int = 4, cons
 
     The shift must be one of :func:`zps_shifts` ``(const_bits, mode)``. Paper Fig. 5: ``shift=-14`` on
     ``{81, -20, 1, -7}`` (``N = 4``) gives ``{78, -18, -2, -2}`` with constant 14.
+
+    Memory: as :func:`zero_point_shift`.
     """
-    bits, group, pruned, const_bits, mode, g, grouping = _zps_common(w, bits, group, pruned, const_bits, mode)
+    bits, group, pruned, const_bits, mode = _zps_common(bits, group, pruned, const_bits, mode)
+    a = _check_weights(w, bits)
+    n = a.size // effective_group(a.shape[1], group)
     allowed = zps_shifts(const_bits, mode)
     lo, hi = int(allowed[0]), int(allowed[-1])
     if isinstance(shift, (numbers.Integral, np.integer)) and not isinstance(shift, bool):
         shift = check_int("shift", shift, lo=lo, hi=hi)
-        k = np.full(g.shape[0], shift, dtype=np.int64)
+        k = np.full(n, shift, dtype=np.int64)
     else:
         k = check_int_array("shift", shift, lo=lo, hi=hi, ndim=1)
-        if k.shape[0] != g.shape[0]:
-            raise ValueError(f"shift must be an int or have one entry per group ({g.shape[0]}), "
+        if k.shape[0] != n:
+            raise ValueError(f"shift must be an int or have one entry per group ({n}), "
                              f"got shape {k.shape}")
-    return _zps_result(g, grouping, k, bits, pruned, const_bits, mode)
+    return _zps_result(a, "zps_apply", lambda rows, r0, r1: k[r0:r1], bits, group, pruned, const_bits, mode)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -791,75 +844,113 @@ def encode(w_pruned, meta: BBSMeta, *, sensitive=None) -> BBSEncoded:
         When a group does not have the datapath form (module docstring) with ``r <= 3`` (``q = w' - C`` must fit in
         ``B - r`` bits with ``N - r`` zero LSBs) or its constant does not fit the 6-bit field, naming the
         group. Only reference-mode ZPS results can hit this (see the module docstring).
+    InsufficientMemoryError
+        (:mod:`golden.chunks`, a ``MemoryError``) before allocating, when the outputs plus
+        :data:`golden.chunks.WORK_BYTES` exceed the available memory.
+
+    Memory: ``w_pruned`` is read group block by group block (:func:`golden.chunks.blocks`), never converted or
+    copied whole, so the peak above the inputs is the output -- the column words (``8 * B`` bytes per group)
+    and the metadata bytes -- plus at most :data:`golden.chunks.WORK_BYTES` (64 MiB).
     """
     if not isinstance(meta, BBSMeta):
         raise TypeError(f"meta must be a BBSMeta (from round_average or zero_point_shift), got {type(meta).__name__}")
-    a = check_int_array("w_pruned", w_pruned)
+    a = check_int_values("w_pruned", w_pruned)
     if a.shape != meta.grouping.shape:
         raise ValueError(f"w_pruned has shape {a.shape}, meta describes {meta.grouping.shape}")
-    g, _ = group_weights(a, meta.grouping.group)
     bits, N, G = meta.bits, meta.pruned, meta.grouping.group
+    n = a.size // G
     sens = _sensitive_groups(sensitive, meta.grouping)
+    require_memory(f"encode of w_pruned with shape {a.shape}", 8 * bits * n + n,
+                   f"{n:,} x {bits} uint64 column words and {n:,} metadata bytes")
+    src = grouped_view(a, G)
     if meta.original is not None and sens.any():
-        _check_sensitive_original(g, meta, sens)
-    r = np.where(sens, 0, np.minimum(meta.redundant, _RMAX))
-    c = np.where(sens, 0, meta.constant)
-    s = np.where(sens, 0, N - r)
-    if (s < 0).any():
-        raise ValueError(f"meta.redundant exceeds pruned={N} at group {int(np.argmax(s < 0))}")
+        _check_sensitive_original(a, src, meta, sens)
+
+    def fields(r0, r1):
+        se = sens[r0:r1]
+        r = np.where(se, 0, np.minimum(meta.redundant[r0:r1], _RMAX))
+        return se, r, np.where(se, 0, meta.constant[r0:r1]), np.where(se, 0, N - r)
+
+    group_blocks = list(blocks((n,)))
+    for _, r0, r1 in group_blocks:
+        s = fields(r0, r1)[3]
+        if (s < 0).any():
+            raise ValueError(f"meta.redundant exceeds pruned={N} at group {r0 + int(np.argmax(s < 0))}")
     clo, chi = (-32, 31) if meta.kind == "zps" else (0, 63)
-    bad = (c < clo) | (c > chi)
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise ValueError(f"group {i}: constant {int(c[i])} does not fit the 6-bit "
-                         f"{'two' + chr(39) + 's-complement' if meta.kind == 'zps' else 'unsigned'} field "
-                         f"[{clo}, {chi}]")
-    q = g - c[:, None]
-    live_cols = np.where(sens, bits, bits - N)
-    top = np.int64(1) << (bits - 1 - r)
-    bad = ((q < -top[:, None]) | (q >= top[:, None]) | ((q & ((np.int64(1) << s) - 1)[:, None]) != 0)).any(axis=1)
-    if bad.any():
-        i = int(np.argmax(bad))
-        why = ""
-        if sens[i]:
-            why = " (sensitive group: INT-B values required)"
-        elif meta.redundant[i] > _RMAX:
-            why = (f"; it has {int(meta.redundant[i])} redundant columns (meta.redundant), more than the 2-bit count "
-                   f"holds" + (f": reference-mode ZPS leaves a group with z >= pruned = {N} leading zero magnitude "
-                               f"columns unpruned, which the format holds for every group only when pruned <= 3"
-                               if meta.mode == "reference" else ""))
-        raise ValueError(f"group {i} does not fit the format ({int(live_cols[i])} live columns, r <= 3): "
-                         f"w' - C = {q[i].tolist()} must fit in {bits - int(r[i])} bits with {int(s[i])} zero "
-                         f"LSB(s)" + why)
-    live = live_cols
+    for _, r0, r1 in group_blocks:
+        c = fields(r0, r1)[2]
+        bad = (c < clo) | (c > chi)
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(f"group {r0 + i}: constant {int(c[i])} does not fit the 6-bit "
+                             f"{'two' + chr(39) + 's-complement' if meta.kind == 'zps' else 'unsigned'} field "
+                             f"[{clo}, {chi}]")
     lane = np.arange(G, dtype=np.uint64)
-    words = np.zeros((g.shape[0], bits), dtype=np.uint64)
-    for j in range(bits):
-        pos = np.maximum(bits - 1 - r - j, 0)[:, None]
-        b = ((q >> pos) & 1).astype(np.uint64)
-        wj = np.bitwise_or.reduce(b << lane[None, :], axis=1)
-        words[:, j] = np.where(j < live, wj, np.uint64(0))
-    metab = np.where(sens, 0, (r << 6) | (c & 0x3F)).astype(np.uint8)
+    words = np.empty((n, bits), dtype=np.uint64)
+    metab = np.empty(n, dtype=np.uint8)
+    for idx, r0, r1 in blocks(src.shape[:3], cost=G):
+        g = np.empty((r1 - r0, G), dtype=np.int64)
+        np.copyto(g.reshape(src[idx].shape), src[idx], casting="unsafe")
+        se, r, c, s = fields(r0, r1)
+        q = g - c[:, None]
+        live_cols = np.where(se, bits, bits - N)
+        top = np.int64(1) << (bits - 1 - r)
+        bad = ((q < -top[:, None]) | (q >= top[:, None]) | ((q & ((np.int64(1) << s) - 1)[:, None]) != 0)).any(axis=1)
+        if bad.any():
+            i = int(np.argmax(bad))
+            why = ""
+            if se[i]:
+                why = " (sensitive group: INT-B values required)"
+            elif meta.redundant[r0 + i] > _RMAX:
+                why = (f"; it has {int(meta.redundant[r0 + i])} redundant columns (meta.redundant), more than the "
+                       f"2-bit count holds" + (f": reference-mode ZPS leaves a group with z >= pruned = {N} leading "
+                                              f"zero magnitude columns unpruned, which the format holds for every "
+                                              f"group only when pruned <= 3" if meta.mode == "reference" else ""))
+            raise ValueError(f"group {r0 + i} does not fit the format ({int(live_cols[i])} live columns, r <= 3): "
+                             f"w' - C = {q[i].tolist()} must fit in {bits - int(r[i])} bits with {int(s[i])} zero "
+                             f"LSB(s)" + why)
+        live = live_cols
+        for j in range(bits):
+            pos = np.maximum(bits - 1 - r - j, 0)[:, None]
+            b = ((q >> pos) & 1).astype(np.uint64)
+            wj = np.bitwise_or.reduce(b << lane[None, :], axis=1)
+            words[r0:r1, j] = np.where(j < live, wj, np.uint64(0))
+        metab[r0:r1] = np.where(se, 0, (r << 6) | (c & 0x3F)).astype(np.uint8)
     _readonly(words, metab, sens)
     return BBSEncoded(words, metab, sens, meta.kind, bits, N, meta.grouping)
 
 
-def _check_sensitive_original(g, meta, sens):
-    """``ValueError`` unless the sensitive groups of ``g`` hold ``meta.original`` (the INT-B weights pruned)."""
-    if meta.original.shape != g.shape:
-        raise ValueError(f"meta.original has shape {meta.original.shape}, the groups of w_pruned {g.shape}")
-    diff = (g != meta.original) & sens[:, None]
-    if not diff.any():
+def _check_sensitive_original(a, src, meta, sens):
+    """``ValueError`` unless the sensitive groups of ``a`` (grouped view ``src``) hold ``meta.original`` (the INT-B
+    weights pruned); block by block, the message from the first differing weight in ``a``'s row-major order."""
+    G = meta.grouping.group
+    n = a.size // G
+    if meta.original.shape != (n, G):
+        raise ValueError(f"meta.original has shape {meta.original.shape}, the groups of w_pruned {(n, G)}")
+    count, first_row = 0, None
+    for idx, r0, r1 in blocks(src.shape[:3], cost=G):
+        se = sens[r0:r1]
+        if not se.any():
+            continue
+        diff = (src[idx].reshape(-1, G) != meta.original[r0:r1]) & se[:, None]
+        rows = np.flatnonzero(diff.any(axis=1))
+        if rows.size:
+            count += int(diff.sum())
+            if first_row is None:
+                first_row = r0 + int(rows[0])
+    if not count:
         return
-    idx = first_index(ungroup_weights(diff, meta.grouping))
-    got = ungroup_weights(g, meta.grouping)[idx]
-    want = ungroup_weights(meta.original, meta.grouping)[idx]
-    n = int(diff.sum())
-    k = int(sens.sum()) // meta.grouping.groups_per_channel
+    gpc = meta.grouping.groups_per_channel
+    ch = first_row // gpc                    # the first differing channel; then the first weight inside it
+    one = Grouping((1,) + tuple(a.shape[1:]), G, meta.grouping.kind)
+    want_ch = ungroup_weights(meta.original[ch * gpc:(ch + 1) * gpc], one)[0]
+    idx = (ch,) + first_index(a[ch] != want_ch)
+    got, want = a[idx], want_ch[idx[1:]]
+    k = int(sens.sum()) // gpc
     raise ValueError(f"sensitive channel {idx[0]} must hold its INT{meta.bits} weights (the ones meta was pruned "
                      f"from): w_pruned[{', '.join(map(str, idx))}] is {int(got)}, the INT{meta.bits} weight is "
-                     f"{int(want)} ({n} weight{'s' * (n != 1)} of the {k} sensitive channel{'s' * (k != 1)} "
-                     f"differ{'s' * (n == 1)}; pass np.where(sensitive, w, w_pruned))")
+                     f"{int(want)} ({count} weight{'s' * (count != 1)} of the {k} sensitive channel{'s' * (k != 1)} "
+                     f"differ{'s' * (count == 1)}; pass np.where(sensitive, w, w_pruned))")
 
 
 def _check_encoded(encoded):

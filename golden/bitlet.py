@@ -108,7 +108,8 @@ from typing import NamedTuple
 import numpy as np
 
 from .bits import signed_width, twos_complement_planes, unsigned_width
-from .check import check_bool, check_choice, check_float_array, check_int, check_int_array
+from .check import check_bool, check_choice, check_float_array, check_int, check_int_array, check_int_values
+from .chunks import blocks, require_memory
 
 __all__ = [
     "BitletConfig", "A_MAX", "MAX_CHANNEL", "MAX_TOTAL", "BUBBLE", "DONE", "FP32_SCALE_OFFSET",
@@ -389,7 +390,13 @@ def lane_sums(w_mag, a_fold, *, n_channel: int = MAX_CHANNEL, lane_mask=None) ->
     a = check_int_array("a_fold", a_fold, lo=-A_MAX, hi=A_MAX)
     w, a = _broadcast("w_mag", w, "a_fold", a)
     _check_pair_axis("w_mag", w, _MAX_DOT_LEN)
-    planes = lanes(w, n_channel)
+    return _lane_sums(w, a, n_channel, mask)
+
+
+def _lane_sums(w, a, n_channel, mask):
+    """:func:`lane_sums` of checked, broadcast int64 magnitudes ``w`` and folded activations ``a``."""
+    g = np.arange(n_channel, dtype=np.int64)[:, None]
+    planes = ((w[..., None, :] >> g) & 1).astype(np.uint8)
     sums = (planes.astype(np.int64) * a[..., None, :]).sum(axis=-1)
     enabled = ((mask >> np.arange(n_channel)) & 1).astype(bool)
     return np.where(enabled, sums, 0)
@@ -422,12 +429,34 @@ def dot_fixed(w, a, *, bits: int, lane_mask=None) -> np.ndarray:
     int64 array [...]
         Equal to ``w @ a`` when every lane below ``bits`` is enabled. ``n <= 32767`` so it stays exact;
         one hardware pass is ``n <= n_total``, longer vectors are several passes accumulated.
+
+    Memory: computed in blocks of the leading indices (:func:`golden.chunks.blocks`, a block of about
+    :data:`golden.chunks.CHUNK_ELEMENTS` weight bits), so the ``[..., bits, n]`` bit planes are never built
+    for the whole tensor and ``w`` and ``a`` are never converted whole: the peak above the inputs is the
+    result (8 bytes per dot product) plus at most :data:`golden.chunks.WORK_BYTES`; an input needing more
+    than the available memory raises :class:`golden.chunks.InsufficientMemoryError` before allocating.
     """
     bits = check_int("bits", bits, lo=1, hi=MAX_CHANNEL)
-    mask = _check_lane_mask(lane_mask, MAX_CHANNEL)
-    w_mag, a_fold = fold_signs(w, a, bits=bits)
-    _check_pair_axis("w", w_mag, _MAX_DOT_LEN)
-    return _combine_lanes(lane_sums(w_mag, a_fold, n_channel=bits, lane_mask=mask & ((1 << bits) - 1)))
+    mask = _check_lane_mask(lane_mask, MAX_CHANNEL) & ((1 << bits) - 1)
+    m = (1 << bits) - 1
+    w = check_int_values("w", w, lo=-m, hi=m)          # fold_signs' checks, without converting w and a
+    a = check_int_values("a", a, lo=-A_MAX, hi=A_MAX)
+    try:
+        shape = np.broadcast_shapes(w.shape, a.shape)
+    except ValueError:
+        raise ValueError(f"w shape {w.shape} and a shape {a.shape} do not broadcast") from None
+    if len(shape) < 1 or not 1 <= shape[-1] <= _MAX_DOT_LEN:
+        raise ValueError(f"w must have a last (pair) axis of length 1..{_MAX_DOT_LEN}, got shape {shape}")
+    n = shape[-1]
+    out = np.empty(shape[:-1], dtype=np.int64)
+    require_memory(f"dot_fixed of w with shape {w.shape} and a with shape {a.shape}", out.nbytes,
+                   f"the {out.size:,} int64 dot products")
+    wb, ab = np.broadcast_to(w, shape), np.broadcast_to(a, shape)
+    for idx, _, _ in blocks(shape[:-1], cost=n * bits):       # a block: lead indices x n pairs x bits lanes
+        wi = wb[idx].astype(np.int64)
+        ai = ab[idx].astype(np.int64)
+        out[idx] = _combine_lanes(_lane_sums(np.abs(wi), np.where(wi < 0, -ai, ai), bits, mask))
+    return out[()] if out.ndim == 0 else out
 
 
 def pack_fixed(acc, quant: int) -> np.ndarray:

@@ -66,27 +66,45 @@ def check_int_array(name: str, arr, *, lo: int | None = None, hi: int | None = N
     Integer dtypes only: float arrays (even with integral values), bools and objects are refused with
     ``TypeError`` naming the dtype, because a float reaching an integer datapath is almost always a
     missing quantization step. Values outside ``[lo, hi]`` raise ``ValueError`` naming the first
-    offending value and its index.
+    offending value and its index. The range test takes no memory beyond a block (:mod:`golden.chunks`);
+    an input of another integer dtype is converted (copied) to int64.
+    """
+    return check_int_values(name, arr, lo=lo, hi=hi, ndim=ndim).astype(np.int64, copy=False)
+
+
+def check_int_values(name: str, arr, *, lo: int | None = None, hi: int | None = None,
+                     ndim: int | tuple[int, ...] | None = None) -> np.ndarray:
+    """:func:`check_int_array` without the int64 conversion: ``arr`` as an integer array of its own dtype.
+
+    For large tensors that are then processed block by block (:mod:`golden.chunks`): nothing of the
+    input's size is allocated (a min/max test, then a blockwise search only when a value is out of range).
     """
     a = np.asarray(arr)
     if a.dtype == np.bool_ or not np.issubdtype(a.dtype, np.integer):
         raise TypeError(f"{name} must be an array of integers, got dtype {a.dtype}"
                         + (" (quantize it first)" if np.issubdtype(a.dtype, np.floating) else ""))
-    if a.dtype == np.uint64 and a.size and a.max() > np.iinfo(np.int64).max:
-        raise ValueError(f"{name} has values beyond the int64 range")
-    a = a.astype(np.int64, copy=False)
+    if a.dtype == np.uint64:
+        if a.size and a.max() > np.iinfo(np.int64).max:
+            raise ValueError(f"{name} has values beyond the int64 range")
+        a = a.astype(np.int64)                       # a rare dtype: compared as int64, as before
     _check_ndim(name, a, ndim)
-    if a.size:
-        bad = np.zeros(a.shape, dtype=bool)
-        if lo is not None:
-            bad |= a < lo
-        if hi is not None:
-            bad |= a > hi
-        if bad.any():
-            idx = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise ValueError(f"{name} must hold integers{_range_text(lo, hi)}, "
-                             f"got {int(a[idx])} at index {idx}")
+    if a.size and ((lo is not None and int(a.min()) < lo) or (hi is not None and int(a.max()) > hi)):
+        idx = first_bad(a, lambda b: (b < lo if lo is not None else False) | (b > hi if hi is not None else False))
+        raise ValueError(f"{name} must hold integers{_range_text(lo, hi)}, "
+                         f"got {int(a[idx])} at index {idx}")
     return a
+
+
+def first_bad(a: np.ndarray, test) -> tuple | None:
+    """Row-major first index of ``a`` where ``test(block)`` (a bool array of the block's shape) is True,
+    scanning ``a`` in blocks of :data:`golden.chunks.CHUNK_ELEMENTS` elements; ``None`` if there is none."""
+    from .chunks import blocks
+    for idx, _, _ in blocks(a.shape):
+        block = a[idx]
+        hit = first_index(np.broadcast_to(np.asarray(test(block), dtype=bool), np.shape(block)))
+        if hit is not None:
+            return tuple(s.start + i for s, i in zip(idx, hit))
+    return None
 
 
 def check_sign_magnitude_array(name: str, q, bits: int) -> np.ndarray:
@@ -115,10 +133,17 @@ def check_float_array(name: str, arr, *, ndim: int | tuple[int, ...] | None = No
         raise TypeError(f"{name} must be a numeric array, got dtype {a.dtype}")
     a = a.astype(np.float64, copy=False)
     _check_ndim(name, a, ndim)
-    if not allow_nonfinite and a.size and not np.isfinite(a).all():
-        idx = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
-        raise ValueError(f"{name} must be finite, got {a[idx]} at index {idx}")
+    if not allow_nonfinite:
+        check_finite(name, a)
     return a
+
+
+def check_finite(name: str, a: np.ndarray) -> None:
+    """``ValueError`` naming the first NaN or infinity of the float array ``a`` (checked block by block)."""
+    if a.size and not (np.isfinite(a.min()) and np.isfinite(a.max())):
+        idx = first_bad(a, lambda b: ~np.isfinite(b))
+        if idx is not None:
+            raise ValueError(f"{name} must be finite, got {a[idx]} at index {idx}")
 
 
 def _check_ndim(name, a, ndim):
@@ -166,4 +191,5 @@ def check_no_negative_zero(sign, is_zero):
         raise ValueError(f"code is not canonical at index {idx}: zero must have sign 0 (no negative zero)")
 
 
-__all__ += ["first_index", "check_lane_shapes", "check_code_format", "check_no_negative_zero"]
+__all__ += ["first_index", "check_lane_shapes", "check_code_format", "check_no_negative_zero", "check_int_values",
+            "check_finite", "first_bad"]

@@ -63,8 +63,9 @@ import numpy as np
 from .bbs import _FIELD_BITS, _RMAX as _BBS_RMAX      # the BBS metadata byte's fields
 from .bitlet import MAX_TOTAL as _BITLET_MAX_TOTAL       # pairs of a Bitlet pass
 from .bits import popcount, twos_range
-from .check import check_bool, check_choice, check_int, check_int_array, first_index
-from .layout import group_weights
+from .check import check_bool, check_choice, check_int, check_int_values, first_index
+from .chunks import blocks
+from .layout import _layout, grouped_view
 
 __all__ = [
     "ARCHS",
@@ -90,10 +91,11 @@ def _zps_hint(bits: int, pruned: int) -> str:
 
 
 def _check_values(name: str, w, lo: int, hi: int, hint: str = "") -> np.ndarray:
-    """:func:`check_int_array` with ``[lo, hi]``, ``hint`` appended to its range message."""
-    a = check_int_array(name, w)
+    """:func:`golden.check.check_int_values` with ``[lo, hi]`` (the array in its own integer dtype, not copied),
+    ``hint`` appended to its range message."""
+    a = check_int_values(name, w)
     try:
-        return check_int_array(name, a, lo=lo, hi=hi)
+        return check_int_values(name, a, lo=lo, hi=hi)
     except ValueError as e:
         raise ValueError(f"{e}{hint}") from None
 
@@ -101,7 +103,7 @@ def _check_values(name: str, w, lo: int, hi: int, hint: str = "") -> np.ndarray:
 def _groups(w_groups, bits: int, signed_magnitude: bool, value_range=None, hint: str = "") -> np.ndarray:
     bits = check_int("bits", bits, lo=2, hi=16)
     lo, hi = value_range if value_range is not None else _value_range(bits, signed_magnitude)
-    w = _check_values("w_groups", w_groups, lo, hi, hint)
+    w = _check_values("w_groups", w_groups, lo, hi, hint).astype(np.int64, copy=False)
     if w.ndim < 1 or w.shape[-1] < 1:
         raise ValueError(f"w_groups must have a group axis (last) of length >= 1, got shape {w.shape}")
     return w
@@ -170,18 +172,29 @@ def group_cycles_bitvert(w_groups, *, bits: int = 8, pruned: int = 0, sensitive=
                 value_range=BBSConfig(bits=bits, pruned=pruned).weight_range, hint=_zps_hint(bits, pruned))
     sens = np.zeros(w.shape[:-1], dtype=bool) if sensitive is None else _bool_mask("sensitive", sensitive,
                                                                                    w.shape[:-1])
+    return _bitvert_cycles(w, bits, pruned, sens)
+
+
+def _at(idx: tuple, k0: int) -> tuple:
+    """``idx`` of a block whose first axis starts at ``k0``, as an index of the whole array."""
+    return (idx[0] + k0,) + tuple(idx[1:]) if idx else idx
+
+
+def _bitvert_cycles(w, bits, pruned, sens, k0=0):
+    """:func:`group_cycles_bitvert` of checked int64 ``w`` and a bool ``sens`` of shape ``w.shape[:-1]``; the
+    messages index ``w`` as a block starting at channel ``k0`` of the layer."""
     lo, hi = twos_range(bits)
     bad_sens = sens & ((w < lo) | (w > hi)).any(axis=-1)
     idx = first_index(bad_sens)
     if idx is not None:
         v = next(int(x) for x in w[idx] if not lo <= x <= hi)
-        raise ValueError(f"{_index_text('w_groups', idx)} = {w[idx].tolist()} is sensitive (INT-{bits}, {bits} "
-                         f"columns) but holds {v}, outside [{lo}, {hi}]")
+        raise ValueError(f"{_index_text('w_groups', _at(idx, k0))} = {w[idx].tolist()} is sensitive (INT-{bits}, "
+                         f"{bits} columns) but holds {v}, outside [{lo}, {hi}]")
     if pruned:
         idx = first_index(~sens & ~_bbs_fits(w, bits, pruned))
         if idx is not None:
             raise ValueError(
-                f"{_index_text('w_groups', idx)} = {w[idx].tolist()} is not BBS-pruned for pruned={pruned}: no r in "
+                f"{_index_text('w_groups', _at(idx, k0))} = {w[idx].tolist()} is not BBS-pruned for pruned={pruned}: no r in "
                 f"0..{min(_BBS_RMAX, pruned)} and constant C in [{_BBS_CONSTANTS[0]}, {_BBS_CONSTANTS[1]}] make "
                 f"every w - C an ({bits} - r)-bit two's-complement number with {pruned} - r zero LSBs "
                 f"({bits - pruned} live columns); prune the weights with golden.bbs.round_average or "
@@ -202,6 +215,10 @@ def group_cycles_pragmatic(w_groups, *, bits: int = 8) -> np.ndarray:
     all-zero group costs 1 cycle (see the module docstring).
     """
     w = _groups(w_groups, bits, signed_magnitude=True)
+    return _pragmatic_cycles(w)
+
+
+def _pragmatic_cycles(w):
     return np.maximum(1, popcount(np.abs(w)).max(axis=-1)).astype(np.int64)
 
 
@@ -213,11 +230,15 @@ def group_cycles_bitbalance(w_groups, *, bits: int = 8, k: int) -> np.ndarray:
     """
     w = _groups(w_groups, bits, signed_magnitude=True)
     k = check_int("k", k, lo=1, hi=bits - 1)
+    return _bitbalance_cycles(w, k)
+
+
+def _bitbalance_cycles(w, k, k0=0):
     pc = popcount(np.abs(w))
     if (pc > k).any():
         idx = tuple(int(i) for i in np.argwhere(pc > k)[0])
         raise ValueError(f"w_groups must hold weights with at most k={k} one bits in the magnitude, "
-                         f"got {int(w[idx])} ({int(pc[idx])} ones) at index {idx}")
+                         f"got {int(w[idx])} ({int(pc[idx])} ones) at index {_at(idx, k0)}")
     return np.full(w.shape[:-1], k, dtype=np.int64)
 
 
@@ -237,13 +258,17 @@ def group_cycles_ebsp(w_groups, *, bits: int = 8, window: int) -> np.ndarray:
     """
     w = _groups(w_groups, bits, signed_magnitude=True)
     window = check_int("window", window, lo=1, hi=bits - 1)
+    return _ebsp_cycles(w, bits, window)
+
+
+def _ebsp_cycles(w, bits, window, k0=0):
     m = np.abs(w)
     p = np.maximum(_bit_length(m, bits - 1) - window, 0)
     bad = (m & ((1 << p) - 1)) != 0
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
         raise ValueError(f"w_groups must hold weights whose magnitude fits a window={window} bit pattern, "
-                         f"got {int(w[idx])} at index {idx}")
+                         f"got {int(w[idx])} at index {_at(idx, k0)}")
     return np.ones(w.shape[:-1], dtype=np.int64)
 
 
@@ -352,6 +377,13 @@ def layer_cycles(arch: str, w, *, out_size=None, tokens=None, batch: int = 1, bi
     -------
     int
         Total cycles.
+
+    Memory: ``w`` is read in blocks of whole tiles, or of a run of channels of one tile, of about
+    :data:`golden.chunks.CHUNK_ELEMENTS` weights (:func:`golden.chunks.blocks`); it is never converted,
+    grouped or expanded whole, and no per-pass cycle array of the whole layer is kept. So the peak above the
+    input is at most :data:`golden.chunks.WORK_BYTES` (64 MiB) as long as one output channel is at most
+    :data:`golden.chunks.CHUNK_ELEMENTS` weights (else one channel's temporaries). Its only output is an
+    integer, so there is nothing of the input's size to refuse up front.
     """
     arch = check_choice("arch", arch, ARCHS)
     given = dict(pe_length=pe_length, pruned=pruned, sensitive=sensitive, reorder=reorder, sync_group=sync_group,
@@ -368,7 +400,7 @@ def layer_cycles(arch: str, w, *, out_size=None, tokens=None, batch: int = 1, bi
     array_rows = check_int("array_rows", array_rows, lo=1)
     array_cols = check_int("array_cols", array_cols, lo=1)
     batch = check_int("batch", batch, lo=1)
-    a = check_int_array("w", w, ndim=(2, 4))
+    a = check_int_values("w", w, ndim=(2, 4))
     if arch == "bitvert":
         from .bbs import BBSConfig
         a = _check_values("w", a, *BBSConfig(bits=bits, pruned=pruned).weight_range, _zps_hint(bits, pruned))
@@ -396,51 +428,80 @@ def layer_cycles(arch: str, w, *, out_size=None, tokens=None, batch: int = 1, bi
         raise ValueError(f"w has C={a.shape[1]} input channels, which must be a multiple of {unit_name}={unit} "
                          f"(or smaller than it): a PE pass takes {unit_name} input channels; pad C or pick "
                          f"another {unit_name}")
-    groups, grouping = group_weights(a, unit)
-    passes = groups.shape[0] // n_out
-    groups = groups.reshape(n_out, passes, grouping.group)      # [k, p, lane]: the index in group messages
-    chunks = 1
-    if arch == "bitvert":
-        gs = None if sens is None else sens[:, None]
-        cyc = group_cycles_bitvert(groups, bits=bits, pruned=pruned, sensitive=gs)
-    elif arch == "stripes":
-        cyc = group_cycles_stripes(groups, bits=bits)
-    elif arch == "pragmatic":
+    a, grouping = _layout(a, unit)
+    G = grouping.group
+    passes = a.size // (n_out * G)
+    chunks, chunk = 1, G
+    if arch == "pragmatic":
         sg = pe_length if sync_group is None else check_int(
             "sync_group", sync_group, lo=1, hi=pe_length, extra=f"and a divisor of pe_length={pe_length}")
         if pe_length % sg:
             raise ValueError(f"sync_group must be an integer in [1, {pe_length}] and a divisor of "
                              f"pe_length={pe_length}, got {sg}")
-        g = grouping.group
-        chunk = min(sg, g)
-        if g % chunk:
-            raise ValueError(f"sync_group={sg} must divide the layer's group size {g} (C < pe_length)")
-        chunks = g // chunk
-        cyc = group_cycles_pragmatic(groups.reshape(n_out, passes, chunks, chunk), bits=bits)
+        chunk = min(sg, G)
+        if G % chunk:
+            raise ValueError(f"sync_group={sg} must divide the layer's group size {G} (C < pe_length)")
+        chunks = G // chunk
     elif arch == "bitbalance":
         if k is None:
             raise ValueError("k is required for arch='bitbalance'")
-        cyc = group_cycles_bitbalance(groups, bits=bits, k=k)
+        k = check_int("k", k, lo=1, hi=bits - 1)
     elif arch == "ebsp":
         if window is None:
             raise ValueError("window is required for arch='ebsp'")
-        cyc = group_cycles_ebsp(groups, bits=bits, window=window)
-    elif arch == "parallel":
-        cyc = group_cycles_parallel(groups, bits=bits)
-    else:
-        cyc = group_cycles_bitlet(groups, bits=bits, n_total=unit, n_check=n_check, lane_mask=lane_mask)
+        window = check_int("window", window, lo=1, hi=bits - 1)
 
-    cyc = cyc.reshape(n_out, passes, chunks)
-    if order is not None:
-        cyc = cyc[order]
+    view = grouped_view(a, G)                         # [k, pos, C/G, lane]: passes are (pos, C/G)
+
+    def cycles(k0, k1):
+        """Cycles ``[k1 - k0, passes, chunks]`` of channels ``k0..k1-1`` (group messages index w's channels)."""
+        groups = np.empty((k1 - k0, passes, G), dtype=np.int64)   # [k, p, lane]: the index in group messages
+        np.copyto(groups.reshape(view[k0:k1].shape), view[k0:k1], casting="unsafe")
+        if arch == "bitvert":
+            gs = np.zeros(groups.shape[:-1], dtype=bool) if sens is None else \
+                np.broadcast_to(sens[k0:k1, None], groups.shape[:-1])
+            cyc = _bitvert_cycles(groups, bits, pruned, gs, k0)
+        elif arch == "stripes":
+            cyc = np.full(groups.shape[:-1], bits, dtype=np.int64)
+        elif arch == "pragmatic":
+            cyc = _pragmatic_cycles(groups.reshape(k1 - k0, passes, chunks, chunk))
+        elif arch == "bitbalance":
+            cyc = _bitbalance_cycles(groups, k, k0)
+        elif arch == "ebsp":
+            cyc = _ebsp_cycles(groups, bits, window, k0)
+        elif arch == "parallel":
+            cyc = np.ones(groups.shape[:-1], dtype=np.int64)
+        else:
+            cyc = group_cycles_bitlet(groups, bits=bits, n_total=unit, n_check=n_check, lane_mask=lane_mask)
+        return cyc.reshape(k1 - k0, passes, chunks)
+
     rows = min(array_rows, n_out)         # more rows than channels: one tile; padding stays below K rows
     tiles = -(-n_out // rows)
-    pad = tiles * rows - n_out
-    if pad:
-        cyc = np.concatenate([cyc, np.zeros((pad, passes, chunks), dtype=np.int64)], axis=0)
-    per_pass = cyc.reshape(tiles, rows, passes, chunks).max(axis=1)           # rows in lock step
-    per_tile = per_pass.sum(axis=1).max(axis=-1)                              # sync groups meet per tile
-    return int(per_tile.sum()) * spatial
+    per_channel = passes * G
+    if order is not None:
+        # BitVert's cycles do not depend on the values: check every channel block (in w's order, so the
+        # messages name the first bad group of w), then charge each reordered channel bits or bits - pruned
+        for idx, k0, k1 in blocks((n_out,), cost=per_channel):
+            cycles(k0, k1)
+        cyc = np.where(sens, bits, bits - pruned).astype(np.int64)[order]
+        cyc = np.concatenate([cyc, np.zeros(tiles * rows - n_out, dtype=np.int64)])
+        return int(cyc.reshape(tiles, rows).max(axis=1).sum()) * passes * spatial
+    # blocks of whole tiles (rows in lock step), or of a run of rows of one tile; the rows past K are zeros
+    total, open_max = 0, None
+    for idx, s0, s1 in blocks((tiles, rows), cost=per_channel):
+        k0, k1 = min(s0, n_out), min(s1, n_out)
+        cyc = cycles(k0, k1) if k0 < k1 else np.zeros((0, passes, chunks), dtype=np.int64)
+        if k1 - k0 < s1 - s0:
+            cyc = np.concatenate([cyc, np.zeros((s1 - s0 - (k1 - k0), passes, chunks), dtype=np.int64)], axis=0)
+        t_len, r_len = idx[0].stop - idx[0].start, idx[1].stop - idx[1].start
+        per_pass = cyc.reshape(t_len, r_len, passes, chunks).max(axis=1)           # rows in lock step
+        if r_len == rows:
+            total += int(per_pass.sum(axis=1).max(axis=-1).sum())                   # sync groups meet per tile
+            continue
+        open_max = per_pass[0] if idx[1].start == 0 else np.maximum(open_max, per_pass[0])
+        if idx[1].stop == rows:
+            total += int(open_max.sum(axis=0).max())
+    return total * spatial
 
 
 def _layers(layers) -> list[Mapping]:

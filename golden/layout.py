@@ -15,7 +15,7 @@ import numpy as np
 
 from .check import check_int
 
-__all__ = ["Grouping", "group_weights", "ungroup_weights", "effective_group"]
+__all__ = ["Grouping", "group_weights", "ungroup_weights", "effective_group", "grouped_view"]
 
 
 def effective_group(channels: int, group: int) -> int:
@@ -44,28 +44,50 @@ class Grouping:
         return n // k
 
 
-def group_weights(w, group: int) -> tuple[np.ndarray, Grouping]:
-    """Cut ``w`` (``[K, C]`` or ``[K, C, H, W]``, any dtype) into a ``[n_groups, G]`` matrix.
+def grouped_view(a: np.ndarray, group: int) -> np.ndarray:
+    """The ``[K, P, C/G, G]`` view of ``a`` (``[K, C]``: ``P = 1``; ``[K, C, H, W]``: ``P = H*W``) whose row-major
+    ``[K*P*(C/G), G]`` flattening is the group matrix of :func:`group_weights`; ``group`` is the effective ``G``.
 
-    Rows are ordered output channel first, so rows ``k*gpc .. (k+1)*gpc - 1`` belong to output channel k
-    (``gpc = Grouping.groups_per_channel``). Returns the matrix (a copy) and the :class:`Grouping`.
+    No copy for a contiguous ``a`` (writing into the view writes ``a``; a non-contiguous ``a`` that the
+    reshape cannot view is copied once): the blocks of :func:`golden.chunks.blocks`
+    over its first three axes (``cost=G``) are contiguous row ranges of the group matrix.
     """
+    k, c = a.shape[0], a.shape[1]
+    p = int(np.prod(a.shape[2:], dtype=np.int64))
+    return a.reshape(k, c // group, group, p).transpose(0, 3, 1, 2)
+
+
+def _layout(w, group):
     a = np.asarray(w)
     if a.ndim == 2:
         kind = "fc"
-        k, c = a.shape
-        flat = a
     elif a.ndim == 4:
         kind = "conv"
-        k, c, h, ww = a.shape
-        flat = a.transpose(0, 2, 3, 1)
     else:
         raise ValueError(f"weights must be [K, C] (fully connected) or [K, C, H, W] (convolution), "
                          f"got shape {a.shape}")
     if a.size == 0:
         raise ValueError(f"weights must not be empty, got shape {a.shape}")
-    g = effective_group(c, group)
-    return np.ascontiguousarray(flat).reshape(-1, g).copy(), Grouping(tuple(a.shape), g, kind)
+    return a, Grouping(tuple(a.shape), effective_group(a.shape[1], group), kind)
+
+
+def group_weights(w, group: int, dtype=None) -> tuple[np.ndarray, Grouping]:
+    """Cut ``w`` (``[K, C]`` or ``[K, C, H, W]``, any dtype) into a ``[n_groups, G]`` matrix.
+
+    Rows are ordered output channel first, so rows ``k*gpc .. (k+1)*gpc - 1`` belong to output channel k
+    (``gpc = Grouping.groups_per_channel``). Returns the matrix (a copy, of ``dtype`` if given, else
+    ``w``'s) and the :class:`Grouping`. The copy is made block by block (:mod:`golden.chunks`), so nothing
+    but the matrix itself is allocated.
+    """
+    a, grouping = _layout(w, group)
+    g = grouping.group
+    out = np.empty((a.size // g, g), dtype=a.dtype if dtype is None else dtype)
+    view = grouped_view(a, g)
+    from .chunks import blocks
+    for idx, r0, r1 in blocks(view.shape[:3], cost=g):
+        block = view[idx]
+        np.copyto(out[r0:r1].reshape(block.shape), block, casting="unsafe")
+    return out, grouping
 
 
 def ungroup_weights(groups, grouping: Grouping) -> np.ndarray:
@@ -75,5 +97,11 @@ def ungroup_weights(groups, grouping: Grouping) -> np.ndarray:
         raise ValueError(f"groups has {a.size} elements, the grouping expects {int(np.prod(grouping.shape))}")
     if grouping.kind == "fc":
         return a.reshape(grouping.shape)
-    k, c, h, w = grouping.shape
-    return a.reshape(k, h, w, c).transpose(0, 3, 1, 2).copy()
+    out = np.empty(grouping.shape, dtype=a.dtype)
+    g = grouping.group
+    rows = a.reshape(-1, g)
+    view = grouped_view(out, g)
+    from .chunks import blocks
+    for idx, r0, r1 in blocks(view.shape[:3], cost=g):
+        view[idx] = rows[r0:r1].reshape(view[idx].shape)
+    return out

@@ -26,7 +26,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .check import check_bool, check_float_array, check_int, check_int_array
+from .check import check_bool, check_finite, check_float_array, check_int, check_int_array
+from .chunks import blocks, require_memory
 
 __all__ = ["quantize", "dequantize", "qmax"]
 
@@ -77,27 +78,45 @@ def quantize(w, *, bits: int = 8, per_channel: bool = True, axis: int = 0) -> tu
     -----
     Symmetric, restricted range, round half to even, see the module docstring. The round-trip error
     ``|dequantize(q) - w|`` is at most ``scale / 2`` for every element.
+
+    Memory: ``w`` is read in blocks of :data:`golden.chunks.CHUNK_ELEMENTS` elements (never converted or
+    copied whole), so the peak above the input is ``q`` (8 bytes per weight) and the scales plus at most
+    :data:`golden.chunks.WORK_BYTES` (64 MiB); when that is more than the available memory,
+    :class:`golden.chunks.InsufficientMemoryError` is raised before anything is allocated.
     """
     bits = check_int("bits", bits, lo=2, hi=16)
     per_channel = check_bool("per_channel", per_channel)
-    a = check_float_array("w", w)
+    a = np.asarray(w)
+    if a.dtype == np.bool_ or not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
+        raise TypeError(f"w must be a numeric array, got dtype {a.dtype}")
+    if np.issubdtype(a.dtype, np.floating):
+        check_finite("w", a)
     if a.ndim < 1:
         raise ValueError(f"w must have at least 1 dimension, got shape {a.shape}")
     if a.size == 0:
         raise ValueError(f"w must not be empty, got shape {a.shape}")
     ax = _axis(axis, a.ndim)
     m = qmax(bits)
-    absw = np.abs(a)
-    if per_channel:
-        other = tuple(i for i in range(a.ndim) if i != ax)
-        amax = absw.max(axis=other) if other else absw
-    else:
-        amax = absw.max()
+    n_scales = a.shape[ax] if per_channel else 1
+    require_memory(f"quantize of w with shape {a.shape}", 8 * a.size + 8 * n_scales,
+                   f"q, {a.size:,} int64, and the scales")
+    # channel axis first (a view); every block is a run of channels, or a part of one channel
+    b = np.moveaxis(a, ax, 0)
+    q = np.empty(a.shape, dtype=np.int64)
+    qb = np.moveaxis(q, ax, 0)
+    amax = np.zeros(b.shape[0], dtype=np.float64)
+    for idx, _, _ in blocks(b.shape):
+        part = np.abs(b[idx].astype(np.float64, copy=False))
+        np.maximum(amax[idx[0]], part.reshape(part.shape[0], -1).max(axis=1), out=amax[idx[0]])
+    if not per_channel:
+        amax = amax.max()
     # a scale below the normal range (zero or subnormal) counts as an all-zero channel: scale m / m = 1.0
     normal = amax >= m * np.finfo(np.float64).tiny            # m * 2**-1022 is exact
     scales = np.asarray(np.where(normal, amax, m) / m, dtype=np.float64)
-    s = scales.reshape(_bshape(a.ndim, ax, scales.shape[0])) if per_channel else scales
-    q = np.clip(np.rint(a / s), -m, m).astype(np.int64)
+    per_row = np.broadcast_to(scales, (b.shape[0],))
+    for idx, _, _ in blocks(b.shape):
+        s = per_row[idx[0]].reshape((-1,) + (1,) * (b.ndim - 1))
+        qb[idx] = np.clip(np.rint(b[idx].astype(np.float64, copy=False) / s), -m, m)
     return q, scales
 
 
