@@ -63,7 +63,7 @@ import numpy as np
 from .bbs import _FIELD_BITS, _RMAX as _BBS_RMAX      # the BBS metadata byte's fields
 from .bitlet import MAX_TOTAL as _BITLET_MAX_TOTAL       # pairs of a Bitlet pass
 from .bits import popcount, twos_range
-from .check import check_bool, check_choice, check_int, check_int_array, first_index
+from .check import as_array, check_bool, check_choice, check_int, check_int_array, first_index
 from .layout import group_weights
 
 __all__ = [
@@ -108,7 +108,7 @@ def _groups(w_groups, bits: int, signed_magnitude: bool, value_range=None, hint:
 
 
 def _bool_mask(name: str, mask, shape: tuple[int, ...]) -> np.ndarray:
-    m = np.asarray(mask)
+    m = as_array(name, mask)
     if m.dtype != np.bool_:
         raise TypeError(f"{name} must be a bool array, got dtype {m.dtype}")
     try:
@@ -380,7 +380,7 @@ def layer_cycles(arch: str, w, *, out_size=None, tokens=None, batch: int = 1, bi
 
     sens = order = None
     if arch == "bitvert" and sensitive is not None:
-        sens = np.asarray(sensitive)
+        sens = as_array("sensitive", sensitive)
         if sens.dtype != np.bool_:
             raise TypeError(f"sensitive must be a bool array, got dtype {sens.dtype}")
         if sens.shape != (n_out,):

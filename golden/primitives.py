@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from .bits import popcount, signed_width, unsigned_width
-from .check import check_bool, check_choice, check_int, check_int_array
+from .check import as_array, check_bool, check_choice, check_int, check_int_array
 
 __all__ = [
     "lod_index_width", "leading_one",
@@ -45,7 +45,7 @@ def _check_words(name, x, width):
     """Unsigned ``width``-bit words (width <= 64) as uint64; Python ints or integer arrays accepted."""
     if width <= 62:
         return check_int_array(name, x, lo=0, hi=(1 << width) - 1).astype(np.uint64)
-    a = np.asarray(x)
+    a = as_array(name, x)
     if a.dtype == object:
         flat = [v for v in a.ravel()]
         for i, v in enumerate(flat):

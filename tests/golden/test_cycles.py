@@ -368,3 +368,21 @@ def test_projected_weights_are_accepted(arch, module, kw):
     # 40 channels -> tiles of 32 and 8; 9 * 2 passes per channel; out 6x6 -> 6 window tiles
     per_pass = kw.get("k", 1)
     assert C.layer_cycles(arch, p, out_size=(6, 6), **kw) == 2 * 18 * per_pass * 6
+
+
+# -- found by the fuzz harness (tests/fuzz/) -----------------------------------------------------------
+
+def test_array_reference_functions_check_their_arguments():
+    from golden import array, bench
+    with pytest.raises(TypeError, match="size must be a pair"):
+        array.conv_out_size(None, (3, 3), 1, ((0, 0), (0, 0)))
+    with pytest.raises(ValueError, match="stride must be an integer >= 1"):
+        array.conv_out_size((8, 8), (3, 3), 0, ((0, 0), (0, 0)))
+    with pytest.raises(ValueError, match="w and x are too large"):
+        array.fc_reference(np.array([[2]]), np.array([[2 ** 62]]))
+    with pytest.raises(TypeError, match="out_size must be a pair"):
+        array.engine_cycles(np.ones((1, 1), dtype=np.int64), config=array.ArrayConfig(), out_size=True)
+    with pytest.raises(ValueError, match="name must be one of"):
+        bench.run_one("nope", 0.01)
+    with pytest.raises(ValueError, match="scale must be a number in"):
+        bench.run_one("quantize", float("nan"))
