@@ -445,6 +445,9 @@ def layer_cycles(arch: str, w, *, out_size=None, tokens=None, batch: int = 1, bi
 
 def _layers(layers) -> list[Mapping]:
     if isinstance(layers, Mapping):
+        if "w" not in layers:
+            raise TypeError(f"layers must be a mapping with a 'w' entry (and out_size or tokens), "
+                            f"got one with the keys {list(layers)}")
         return [layers]
     if isinstance(layers, Sequence) and not isinstance(layers, (str, bytes)) and len(layers) > 0:
         for i, layer in enumerate(layers):

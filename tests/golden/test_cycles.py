@@ -386,3 +386,8 @@ def test_array_reference_functions_check_their_arguments():
         bench.run_one("nope", 0.01)
     with pytest.raises(ValueError, match="scale must be a number in"):
         bench.run_one("quantize", float("nan"))
+
+
+def test_network_cycles_refuses_a_layer_without_weights():
+    with pytest.raises(TypeError, match="layers must be a mapping with a 'w' entry"):
+        C.network_cycles("stripes", {})
