@@ -160,6 +160,8 @@ def conv_reference(w, x, *, stride: int = 1, padding=((0, 0), (0, 0)), bias=None
     x = check_int_array("x", x, ndim=3)
     if x.shape[0] != w.shape[1]:
         raise ValueError(f"x must have {w.shape[1]} input channels (axis 0, [C, H, W]), got shape {x.shape}")
+    if 0 in w.shape or 0 in x.shape:
+        raise ValueError(f"w and x must not be empty, got shapes {w.shape} and {x.shape}")
     stride = check_int("stride", stride, lo=1, hi=7)
     padding = _check_padding(padding)
     K, C, KH, KW = w.shape

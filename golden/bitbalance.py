@@ -230,7 +230,7 @@ def project_layers(layers, *, bits: int = 8, k):
                             f"got {type(k).__name__}")
         else:
             ks = [k] * len(keys)
-        return {key: project(layers[key], bits=bits, k=kk) for key, kk in zip(keys, ks)}
+        return {key: _project_named(f"layers[{key!r}]", layers[key], bits, kk) for key, kk in zip(keys, ks)}
     if not (isinstance(layers, Sequence) or (isinstance(layers, np.ndarray) and layers.ndim)) or isinstance(layers, str):
         raise TypeError(f"layers must be a sequence or a mapping of integer arrays, got {type(layers).__name__}")
     layers = list(layers)
@@ -242,7 +242,13 @@ def project_layers(layers, *, bits: int = 8, k):
             raise ValueError(f"k must have one entry per layer ({len(layers)}), got {len(ks)}")
     else:
         ks = [k] * len(layers)
-    return [project(layer, bits=bits, k=kk) for layer, kk in zip(layers, ks)]
+    return [_project_named(f"layers[{i}]", layer, bits, kk) for i, (layer, kk) in enumerate(zip(layers, ks))]
+
+
+def _project_named(name, q, bits, k):
+    """:func:`project` with the weights' errors naming ``name`` (``layers[0]``)."""
+    bits, k = _check_bits_k(bits, k)
+    return project(check_sign_magnitude_array(name, q, bits), bits=bits, k=k)
 
 
 def encode(q, *, bits: int = 8, k: int = 3) -> BitBalanceCode:

@@ -483,4 +483,8 @@ def speedup_vs_stripes(arch: str, layers, **kwargs) -> float:
     s_kwargs = {key: v for key, v in kwargs.items() if key in _STRIPES_KEYS}
     s_layers = [{key: v for key, v in layer.items() if key in _LAYER_STRIPES_KEYS} for layer in ls]
     stripes = network_cycles("stripes", s_layers, **s_kwargs)
-    return stripes / network_cycles(arch, ls, **kwargs)
+    other = network_cycles(arch, ls, **kwargs)
+    if other == 0:
+        raise ValueError(f"arch={arch!r} takes 0 cycles on these layers (e.g. lane_mask=0 disables every Bitlet "
+                         f"lane): there is no speedup to give")
+    return stripes / other

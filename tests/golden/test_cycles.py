@@ -391,3 +391,20 @@ def test_array_reference_functions_check_their_arguments():
 def test_network_cycles_refuses_a_layer_without_weights():
     with pytest.raises(TypeError, match="layers must be a mapping with a 'w' entry"):
         C.network_cycles("stripes", {})
+
+
+def test_more_arguments_found_by_the_fuzz_profile():
+    from golden import array, bitbalance, primitives
+    with pytest.raises(ValueError, match="would overflow the int64 accumulator"):
+        primitives.shift_accumulate(np.full(2, 2 ** 62), np.zeros(2, dtype=np.int64), np.zeros(2, dtype=np.int64),
+                                    mode="shift_add")
+    long = primitives.shift_accumulate(np.ones(100, dtype=np.int64), np.zeros(100, dtype=np.int64),
+                                       start=np.ones(100, dtype=np.int64), mode="double_add")
+    assert (long == 1).all()                          # every step restarts: no overflow, no refusal
+    w = np.ones((2, 16), dtype=np.int64)
+    with pytest.raises(ValueError, match="takes 0 cycles"):
+        C.speedup_vs_stripes("bitlet", {"w": w, "tokens": 1}, lane_mask=0)
+    with pytest.raises(ValueError, match="w and x must not be empty"):
+        array.conv_reference(np.ones((1, 1, 1, 1), dtype=np.int64), np.ones((1, 0, 3), dtype=np.int64))
+    with pytest.raises(TypeError, match=r"layers\[0\] must be an array of integers"):
+        bitbalance.project_layers([np.array([0.5])], k=2)
