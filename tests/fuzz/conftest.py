@@ -15,4 +15,4 @@ _COMMON = dict(deadline=timedelta(seconds=5), database=None, report_multiple_bug
                                       HealthCheck.filter_too_much])
 
 settings.register_profile("fuzz-ci", max_examples=40, derandomize=True, **_COMMON)
-settings.register_profile("fuzz", max_examples=1000, derandomize=False, **_COMMON)
+settings.register_profile("fuzz", max_examples=300, derandomize=False, **_COMMON)
