@@ -117,10 +117,9 @@ def conv_out_size(size: tuple, kernel: tuple, stride: int, padding) -> tuple[int
     H, W = _check_pair("size", size, 1)
     KH, KW = _check_pair("kernel", kernel, 1)
     stride = check_int("stride", stride, lo=1)
-    try:
-        (pt, pb), (pl, pr) = (_check_pair("padding", p, 0) for p in padding)
-    except TypeError:
-        raise TypeError(f"padding must be ((top, bottom), (left, right)), got {padding!r}") from None
+    if not isinstance(padding, (tuple, list)) or len(padding) != 2:
+        raise TypeError(f"padding must be ((top, bottom), (left, right)), got {padding!r}")
+    (pt, pb), (pl, pr) = (_check_pair("padding", p, 0) for p in padding)
     oh, ow = (H + pt + pb - KH) // stride + 1, (W + pl + pr - KW) // stride + 1
     if oh < 1 or ow < 1:
         raise ValueError(f"a {KH}x{KW} kernel does not fit the padded {H}x{W} map (padding {padding})")

@@ -369,6 +369,8 @@ def layer_cycles(arch: str, w, *, out_size=None, tokens=None, batch: int = 1, bi
     array_cols = check_int("array_cols", array_cols, lo=1)
     batch = check_int("batch", batch, lo=1)
     a = check_int_array("w", w, ndim=(2, 4))
+    if a.size == 0:
+        raise ValueError(f"w must not be empty, got shape {a.shape}")
     if arch == "bitvert":
         from .bbs import BBSConfig
         a = _check_values("w", a, *BBSConfig(bits=bits, pruned=pruned).weight_range, _zps_hint(bits, pruned))

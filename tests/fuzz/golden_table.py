@@ -1006,6 +1006,9 @@ def _dot_args(d, mod, second):
     kw = {"w": vha(d, "w", st.just(w)) if not as_code else vh(d, "w", st.just(w)), "x": x, "act_bits": ab}
     if not as_code or d.draw(st.booleans(), label="give the format"):
         kw["bits"], kw[second] = b, k
+    if not as_code:
+        q = _Expected(None, np, kw["w"])                    # the weights given (maybe reshaped), once accepted
+        q.mod = type("asis", (), {"decode": staticmethod(_i64)})
     return kw, q
 
 
@@ -1471,7 +1474,8 @@ def _(d):
     kw = {"w_groups": vha(d, "w_groups", st.just(groups)), "pruned": vh(d, "pruned", st.just(pruned)),
           "sensitive": optional(d, "sensitive", st.just(np.zeros(groups.shape[0], dtype=bool)))}
     return kw, lambda r: np.testing.assert_array_equal(
-        r, np.where(given_(kw, "sensitive", False), 8, 8 - kw["pruned"]) * np.ones(groups.shape[:-1], dtype=np.int64))
+        r, np.where(given_(kw, "sensitive", False), 8, 8 - kw["pruned"])
+        * np.ones(np.shape(kw["w_groups"])[:-1], dtype=np.int64))
 
 
 def _layer_kwargs(d):

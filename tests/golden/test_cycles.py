@@ -408,3 +408,11 @@ def test_more_arguments_found_by_the_fuzz_profile():
         array.conv_reference(np.ones((1, 1, 1, 1), dtype=np.int64), np.ones((1, 0, 3), dtype=np.int64))
     with pytest.raises(TypeError, match=r"layers\[0\] must be an array of integers"):
         bitbalance.project_layers([np.array([0.5])], k=2)
+
+
+def test_empty_layers_and_bad_padding_are_refused_by_name():
+    from golden import array
+    with pytest.raises(ValueError, match="w must not be empty"):
+        C.layer_cycles("stripes", np.zeros((1, 0), dtype=np.int64), tokens=1)
+    with pytest.raises(TypeError, match="padding must be"):
+        array.conv_out_size((1, 1), (1, 1), 1, "")
