@@ -15,6 +15,8 @@ all: verilog
 help:
 	@echo "make verilog   elaborate every registered configuration into build/verilog/"
 	@echo "make test      the whole test suite (golden, Amaranth sim, cocotb/Icarus and Verilator, formal, synthesis)"
+	@echo "make fuzz      the fuzz harness (tests/fuzz/) with many random examples (its bounded profile runs in"
+	@echo "               make test): every golden function and generator, bad input named, never a crash"
 	@echo "make synth     Yosys area (area.json/md), PE area, Fmax, throughput (pe.json/md) and the layer engines'"
 	@echo "               (array.json/md: 4 x 4 on the ECP5, the largest on the UP5K, real layers; two hours)"
 	@echo "               in build/reports/, and make boards' docs/boards.json"
@@ -104,6 +106,10 @@ verilog: $(STAMP)
 
 test: $(STAMP) iverilog verilator fashion-mnist
 	PYTHONWARNINGS=error $(PY) -m pytest -n $(JOBS) --durations=10 $(PYTEST_ARGS)
+
+# the fuzz harness with its long profile (docs/verification.md): thousands of random examples per test
+fuzz: $(STAMP)
+	PYTHONWARNINGS=error $(PY) -m pytest -n $(JOBS) tests/fuzz --hypothesis-profile=fuzz $(PYTEST_ARGS)
 
 # a board's bitstream (fpga/board.py): the layer engine ARCH (ROWS x COLS; default the board's) behind its UART
 BOARD ?= icebreaker

@@ -99,11 +99,14 @@ def fc_reference(w, x, bias=None) -> np.ndarray:
     x = check_int_array("x", x, ndim=2)
     if x.shape[1] != w.shape[1]:
         raise ValueError(f"x must have {w.shape[1]} input channels (the last axis of w), got shape {x.shape}")
-    y = w.astype(np.int64) @ x.astype(np.int64).T
+    b = None
     if bias is not None:
         b = check_int_array("bias", bias, ndim=1)
         if b.shape != (w.shape[0],):
             raise ValueError(f"bias must have shape ({w.shape[0]},), got {b.shape}")
+    _check_no_overflow(w, x, w.shape[1], b)
+    y = w.astype(np.int64) @ x.astype(np.int64).T
+    if b is not None:
         y = y + b[:, None]
     return y
 
@@ -111,12 +114,32 @@ def fc_reference(w, x, bias=None) -> np.ndarray:
 def conv_out_size(size: tuple, kernel: tuple, stride: int, padding) -> tuple[int, int]:
     """``(OH, OW)`` of a convolution of an ``(H, W)`` map, ``(KH, KW)`` kernel, ``stride`` and
     ``padding = ((top, bottom), (left, right))``."""
-    (H, W), (KH, KW) = size, kernel
-    (pt, pb), (pl, pr) = padding
+    H, W = _check_pair("size", size, 1)
+    KH, KW = _check_pair("kernel", kernel, 1)
+    stride = check_int("stride", stride, lo=1)
+    if not isinstance(padding, (tuple, list)) or len(padding) != 2:
+        raise TypeError(f"padding must be ((top, bottom), (left, right)), got {padding!r}")
+    (pt, pb), (pl, pr) = (_check_pair("padding", p, 0) for p in padding)
     oh, ow = (H + pt + pb - KH) // stride + 1, (W + pl + pr - KW) // stride + 1
     if oh < 1 or ow < 1:
         raise ValueError(f"a {KH}x{KW} kernel does not fit the padded {H}x{W} map (padding {padding})")
     return oh, ow
+
+
+def _check_pair(name: str, value, lo: int) -> tuple[int, int]:
+    """A pair of ints ``>= lo``, or ``TypeError``/``ValueError`` naming ``name``."""
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise TypeError(f"{name} must be a pair of integers >= {lo}, got {value!r}")
+    return check_int(name, value[0], lo=lo), check_int(name, value[1], lo=lo)
+
+
+def _check_no_overflow(w, x, terms: int, bias=None) -> None:
+    """``ValueError`` when ``terms`` products of ``w`` and ``x`` values (plus ``bias``) could leave int64."""
+    mag = lambda a: max(-int(a.min()), int(a.max())) if a.size else 0
+    worst = mag(w) * mag(x) * terms + (0 if bias is None else mag(bias))
+    if worst >= 1 << 63:
+        raise ValueError(f"w and x are too large: a sum of {terms} products |w| <= {mag(w)} times |x| <= {mag(x)} "
+                         f"could overflow int64")
 
 
 def _check_padding(padding) -> tuple:
@@ -136,10 +159,14 @@ def conv_reference(w, x, *, stride: int = 1, padding=((0, 0), (0, 0)), bias=None
     x = check_int_array("x", x, ndim=3)
     if x.shape[0] != w.shape[1]:
         raise ValueError(f"x must have {w.shape[1]} input channels (axis 0, [C, H, W]), got shape {x.shape}")
+    if 0 in w.shape or 0 in x.shape:
+        raise ValueError(f"w and x must not be empty, got shapes {w.shape} and {x.shape}")
     stride = check_int("stride", stride, lo=1, hi=7)
     padding = _check_padding(padding)
     K, C, KH, KW = w.shape
     OH, OW = conv_out_size(x.shape[1:], (KH, KW), stride, padding)
+    b = None if bias is None else check_int_array("bias", bias, ndim=1)
+    _check_no_overflow(w, x, C * KH * KW, b)
     xp = np.pad(x.astype(np.int64), ((0, 0),) + padding)
     y = np.zeros((K, OH, OW), dtype=np.int64)
     for kh in range(KH):
@@ -229,7 +256,7 @@ def engine_cycles(steps, *, config: ArrayConfig, tokens: int | None = None, out_
         n_tokens = check_int("tokens", tokens, lo=1)
         kt, tt = config.tiles(K, n_tokens)
     else:
-        oh, ow = (check_int("out_size", v, lo=1) for v in out_size)
+        oh, ow = _check_pair("out_size", out_size, 1)
         n_tokens = oh * ow
         kt, tt = config.tiles(K, ow)[0], oh * config.tiles(1, ow)[1]
     pad = np.zeros((kt * config.rows - K, P), dtype=s.dtype)

@@ -135,7 +135,8 @@ from fractions import Fraction
 import numpy as np
 
 from .bits import product_range, signed_width, twos_range
-from .check import check_choice, check_float_array, check_int, check_int_array, check_int_values, first_index
+from .check import (as_array, check_choice, check_float_array, check_int, check_int_array, check_int_values,
+                    first_index)
 from .chunks import blocks, require_memory
 from .layout import Grouping, effective_group, grouped_view, ungroup_weights
 
@@ -352,7 +353,7 @@ def _readonly(*arrays):
 def _check_weights(w, bits, *, symmetric=False, name="w"):
     """int64 array in the INT-B range (min/max fast path, check_int_array for the message)."""
     lo, hi = twos_range(bits)
-    a = np.asarray(w)
+    a = as_array(name, w)
     if a.dtype == np.bool_ or not np.issubdtype(a.dtype, np.integer):
         check_int_array(name, a)                       # raises TypeError with the dtype
     if a.ndim not in (2, 4):
@@ -814,7 +815,7 @@ def _sensitive_groups(sensitive, grouping):
     k = grouping.shape[0]
     if sensitive is None:
         return np.zeros(int(np.prod(grouping.shape)) // grouping.group, dtype=bool)
-    s = np.asarray(sensitive)
+    s = as_array("sensitive", sensitive)
     if s.dtype != np.bool_:
         raise TypeError(f"sensitive must be a bool array with one entry per output channel, got dtype {s.dtype}")
     if s.shape != (k,):
@@ -1052,7 +1053,7 @@ def bits_per_weight(x, *, sensitive=None) -> float:
     elif isinstance(x, BBSMeta):
         sens, bits, N, G = _sensitive_groups(sensitive, x.grouping), x.bits, x.pruned, x.group
     else:
-        raise TypeError(f"bits_per_weight takes a BBSEncoded or a BBSMeta, got {type(x).__name__}")
+        raise TypeError(f"x must be a BBSEncoded or a BBSMeta, got {type(x).__name__}")
     lens, _ = _stream_layout(sens, bits, N, -(-G // 8))
     return 8 * int(lens.sum()) / (sens.size * G)
 

@@ -41,6 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .check import check_choice
+
 __all__ = ["RESNET50_LAYERS", "resnet50_layers", "METHODS", "GOALS", "run_one", "main"]
 
 
@@ -162,6 +164,9 @@ _MODULE_OF = {"round_average": "bbs", "zero_point_shift": "bbs", "bitbalance_pro
 
 def run_one(name: str, scale: float) -> dict:
     """Run one method in this process; return its result object (or ``{"name", "skipped"}``)."""
+    check_choice("name", name, METHODS)
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0 < scale <= 1:
+        raise ValueError(f"scale must be a number in (0, 1], got {scale!r}")
     kind, runner = METHODS[name]
     mod = _MODULE_OF.get(name)
     if mod is not None:

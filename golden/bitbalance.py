@@ -225,24 +225,30 @@ def project_layers(layers, *, bits: int = 8, k):
             if missing or extra:
                 raise ValueError(f"k must have exactly the keys of layers; missing {missing}, extra {extra}")
             ks = [k[key] for key in keys]
-        elif isinstance(k, (Sequence, np.ndarray)) and not isinstance(k, str):
+        elif (isinstance(k, Sequence) or (isinstance(k, np.ndarray) and k.ndim)) and not isinstance(k, str):
             raise TypeError("k must be an int or a mapping with the keys of layers when layers is a mapping, "
                             f"got {type(k).__name__}")
         else:
             ks = [k] * len(keys)
-        return {key: project(layers[key], bits=bits, k=kk) for key, kk in zip(keys, ks)}
-    if not isinstance(layers, (Sequence, np.ndarray)) or isinstance(layers, str):
+        return {key: _project_named(f"layers[{key!r}]", layers[key], bits, kk) for key, kk in zip(keys, ks)}
+    if not (isinstance(layers, Sequence) or (isinstance(layers, np.ndarray) and layers.ndim)) or isinstance(layers, str):
         raise TypeError(f"layers must be a sequence or a mapping of integer arrays, got {type(layers).__name__}")
     layers = list(layers)
     if isinstance(k, Mapping):
         raise TypeError("k must be an int or a sequence when layers is a sequence, got a mapping")
-    if isinstance(k, (Sequence, np.ndarray)) and not isinstance(k, str):
+    if (isinstance(k, Sequence) or (isinstance(k, np.ndarray) and k.ndim)) and not isinstance(k, str):
         ks = list(k)
         if len(ks) != len(layers):
             raise ValueError(f"k must have one entry per layer ({len(layers)}), got {len(ks)}")
     else:
         ks = [k] * len(layers)
-    return [project(layer, bits=bits, k=kk) for layer, kk in zip(layers, ks)]
+    return [_project_named(f"layers[{i}]", layer, bits, kk) for i, (layer, kk) in enumerate(zip(layers, ks))]
+
+
+def _project_named(name, q, bits, k):
+    """:func:`project` with the weights' errors naming ``name`` (``layers[0]``)."""
+    bits, k = _check_bits_k(bits, k)
+    return project(check_sign_magnitude_array(name, q, bits), bits=bits, k=k)
 
 
 def encode(q, *, bits: int = 8, k: int = 3) -> BitBalanceCode:
@@ -251,13 +257,17 @@ def encode(q, *, bits: int = 8, k: int = 3) -> BitBalanceCode:
     Refuses a magnitude with more than ``k`` one-bits (``ValueError``; run :func:`project` first) and
     ``-2**(bits-1)``. See the module docstring for the layout and the unused-slot convention.
     """
+    return _encode(q, bits, k, "q")
+
+
+def _encode(q, bits, k, name):
     bits, k = _check_bits_k(bits, k)
-    a = check_sign_magnitude_array("q", q, bits)
+    a = check_sign_magnitude_array(name, q, bits)
     m = np.abs(a)
     pc = popcount(m)
     idx = first_index(pc > k)
     if idx is not None:
-        raise ValueError(f"q holds {int(a[idx])} at index {idx}, whose magnitude has {int(pc[idx])} one-bits, "
+        raise ValueError(f"{name} holds {int(a[idx])} at index {idx}, whose magnitude has {int(pc[idx])} one-bits, "
                          f"more than k={k}; project it first")
     pos = np.zeros(a.shape + (k,), dtype=np.int64)
     valid = np.zeros(a.shape + (k,), dtype=np.uint8)
@@ -330,7 +340,7 @@ def _as_code(w, bits, k) -> BitBalanceCode:
         c = _check_code(w)
         check_code_format(c, bits=bits, k=k)
         return c
-    return encode(w, bits=8 if bits is None else bits, k=3 if k is None else k)
+    return _encode(w, 8 if bits is None else bits, 3 if k is None else k, "w")
 
 
 def _slot_terms(w, x, bits, k, act_bits) -> np.ndarray:

@@ -108,7 +108,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .bits import signed_width, twos_complement_planes, unsigned_width
-from .check import check_bool, check_choice, check_float_array, check_int, check_int_array, check_int_values
+from .check import as_array, check_bool, check_choice, check_float_array, check_int, check_int_array, check_int_values
 from .chunks import blocks, require_memory
 
 __all__ = [
@@ -291,15 +291,17 @@ def _check_pair_axis(name: str, arr: np.ndarray, hi: int) -> int:
 
 def _popcount_u64(x: np.ndarray) -> np.ndarray:
     a = x.astype(np.uint64, copy=True)
-    a -= (a >> _U64_ONE) & np.uint64(0x5555555555555555)
-    a = (a & np.uint64(0x3333333333333333)) + ((a >> np.uint64(2)) & np.uint64(0x3333333333333333))
-    a = (a + (a >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
-    return ((a * np.uint64(0x0101010101010101)) >> np.uint64(56)).astype(np.int64)
+    with np.errstate(over="ignore"):        # the multiply wraps by design (NumPy warns on 0-d arrays)
+        a -= (a >> _U64_ONE) & np.uint64(0x5555555555555555)
+        a = (a & np.uint64(0x3333333333333333)) + ((a >> np.uint64(2)) & np.uint64(0x3333333333333333))
+        a = (a + (a >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+        return ((a * np.uint64(0x0101010101010101)) >> np.uint64(56)).astype(np.int64)
 
 
 def _ctz_u64(x: np.ndarray) -> np.ndarray:
     """Trailing zeros of each uint64 (64 for 0)."""
-    return _popcount_u64((x & (~x + _U64_ONE)) - _U64_ONE)
+    with np.errstate(over="ignore"):        # ~0 + 1 and 0 - 1 wrap by design
+        return _popcount_u64((x & (~x + _U64_ONE)) - _U64_ONE)
 
 
 def _bit_length(x: np.ndarray) -> np.ndarray:
@@ -606,8 +608,8 @@ def pass_cycles_bitsim(w_twos, bits: int = 8) -> np.ndarray:
     ``w_twos``: int array [..., G] of ``bits``-bit two's-complement weights. Returns int64 ``[...]``.
     """
     bits = check_int("bits", bits, lo=1, hi=63)
-    w = np.asarray(w_twos)
-    planes = twos_complement_planes(w, bits)         # (bits, ..., G), validates dtype and range
+    w = check_int_array("w_twos", w_twos, lo=-(1 << (bits - 1)), hi=(1 << (bits - 1)) - 1)
+    planes = twos_complement_planes(w, bits)         # (bits, ..., G)
     if w.ndim < 1:
         raise ValueError(f"w_twos must have a last (group) axis, got shape {w.shape}")
     return planes.sum(axis=-1, dtype=np.int64).max(axis=0)
@@ -636,7 +638,7 @@ class Fp32Block(NamedTuple):
 
 
 def _decode_fp32(name: str, x, rtl_quirks: bool):
-    arr = np.asarray(x)
+    arr = as_array(name, x)
     if arr.dtype != np.float32:
         raise TypeError(f"{name} must be a float32 array, got dtype {arr.dtype} "
                         "(convert explicitly with .astype(np.float32))")
@@ -761,7 +763,7 @@ def _sanitize_nonfinite(w, a, nonfinite):
     check_choice("nonfinite", nonfinite, ("refuse", "nan"))
     if nonfinite == "refuse":
         return w, a, None
-    ws, as_ = np.asarray(w), np.asarray(a)
+    ws, as_ = as_array("w", w), as_array("a", a)
     for name, arr in (("w", ws), ("a", as_)):
         if arr.dtype != np.float32:
             raise TypeError(f"{name} must be a float32 array, got dtype {arr.dtype} "

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .check import check_int, check_int_array
+from .check import as_array, check_int, check_int_array
 
 __all__ = [
     "unsigned_width", "signed_width", "twos_range", "product_range", "popcount",
@@ -51,18 +51,30 @@ def twos_range(bits: int) -> tuple[int, int]:
 def product_range(a: tuple[int, int], b: tuple[int, int]) -> tuple[int, int]:
     """Exact ``(min, max)`` of ``x * y`` for ``x`` in the range ``a = (lo, hi)`` and ``y`` in ``b`` (the
     extremes of a product of two intervals are among its four corners)."""
+    a, b = _check_interval("a", a), _check_interval("b", b)
     corners = (a[0] * b[0], a[0] * b[1], a[1] * b[0], a[1] * b[1])
     return min(corners), max(corners)
 
 
+def _check_interval(name: str, r) -> tuple[int, int]:
+    """``(lo, hi)`` of ints with ``lo <= hi``, or ``TypeError``/``ValueError`` naming ``name``."""
+    if not isinstance(r, (tuple, list)) or len(r) != 2:
+        raise TypeError(f"{name} must be a pair (lo, hi) of integers, got {r!r}")
+    lo, hi = check_int(f"{name}[0]", r[0]), check_int(f"{name}[1]", r[1])
+    if lo > hi:
+        raise ValueError(f"{name} must be a range (lo, hi) with lo <= hi, got {r!r}")
+    return lo, hi
+
+
 def popcount(x) -> np.ndarray:
     """Number of one bits of each non-negative integer in ``x`` (vectorized; int64, or uint64 for 64 bits)."""
-    a = np.asarray(x)
+    a = as_array("x", x)
     a = a if a.dtype == np.uint64 else check_int_array("x", a, lo=0).astype(np.uint64)
-    a = a - ((a >> np.uint64(1)) & np.uint64(0x5555555555555555))
-    a = (a & np.uint64(0x3333333333333333)) + ((a >> np.uint64(2)) & np.uint64(0x3333333333333333))
-    a = (a + (a >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
-    return ((a * np.uint64(0x0101010101010101)) >> np.uint64(56)).astype(np.int64)
+    with np.errstate(over="ignore"):        # the multiply wraps by design (NumPy warns on 0-d arrays)
+        a = a - ((a >> np.uint64(1)) & np.uint64(0x5555555555555555))
+        a = (a & np.uint64(0x3333333333333333)) + ((a >> np.uint64(2)) & np.uint64(0x3333333333333333))
+        a = (a + (a >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+        return ((a * np.uint64(0x0101010101010101)) >> np.uint64(56)).astype(np.int64)
 
 
 def twos_complement_planes(q, bits: int) -> np.ndarray:
@@ -78,8 +90,8 @@ def twos_complement_planes(q, bits: int) -> np.ndarray:
 def from_twos_complement_planes(planes) -> np.ndarray:
     """Inverse of :func:`twos_complement_planes`."""
     p = check_int_array("planes", planes, lo=0, hi=1)
-    if p.ndim < 1 or p.shape[0] < 1:
-        raise ValueError(f"planes must have a leading bit axis of length >= 1, got shape {p.shape}")
+    if p.ndim < 1 or not 1 <= p.shape[0] <= 63:
+        raise ValueError(f"planes must have a leading bit axis of length 1..63 (int64 results), got shape {p.shape}")
     bits = p.shape[0]
     weights = np.array([1 << k for k in range(bits - 1)] + [-(1 << (bits - 1))], dtype=np.int64)
     return np.tensordot(weights, p, axes=(0, 0)).astype(np.int64)
@@ -103,6 +115,9 @@ def from_sign_magnitude_planes(sign, magnitude_planes) -> np.ndarray:
     """Inverse of :func:`sign_magnitude_planes`."""
     s = check_int_array("sign", sign, lo=0, hi=1)
     p = check_int_array("magnitude_planes", magnitude_planes, lo=0, hi=1)
+    if p.ndim < 1 or p.shape[0] > 62:
+        raise ValueError(f"magnitude_planes must have a leading bit axis of length 0..62 (int64 results), "
+                         f"got shape {p.shape}")
     if p.shape[1:] != s.shape:
         raise ValueError(f"magnitude_planes shape {p.shape} does not match sign shape {s.shape}")
     weights = np.array([1 << k for k in range(p.shape[0])], dtype=np.int64)
@@ -118,7 +133,10 @@ def nearest_magnitude_table(allowed, bits: int) -> np.ndarray:
     sign kept; magnitudes above ``max(allowed)`` go to it. Read-only int64 array of ``2**bits - 1``
     entries (the quantizers of Bit-balance and EBSP look weights up in it).
     """
-    allowed = np.asarray(allowed, dtype=np.int64)
+    bits = check_int("bits", bits, lo=2, hi=16)
+    allowed = check_int_array("allowed", allowed, lo=0, hi=(1 << (bits - 1)) - 1, ndim=1)
+    if allowed.size == 0 or allowed[0] != 0 or (np.diff(allowed) <= 0).any():
+        raise ValueError(f"allowed must be the strictly increasing magnitudes, starting with 0, got {allowed.tolist()}")
     mags = np.arange(1 << (bits - 1), dtype=np.int64)
     hi_idx = np.minimum(np.searchsorted(allowed, mags, side="left"), allowed.size - 1)
     lo_idx = np.where(allowed[hi_idx] > mags, hi_idx - 1, hi_idx)      # allowed[0] == 0 <= every m

@@ -36,7 +36,7 @@ import numpy as np
 
 from .bbs import _ACT_BITS, BBSConfig, BBSEncoded, column_sums
 from .bits import product_range, signed_width, twos_range
-from .check import check_int_array
+from .check import as_array, check_int_array
 
 __all__ = ["ACT_BITS", "DIGIT_BITS", "digit_range", "constant_digits", "partial_weight_range",
            "pe_acc_width", "pe_cycle_sums"]
@@ -56,7 +56,13 @@ def constant_digits(meta, *, signed) -> tuple[np.ndarray, np.ndarray]:
     ``signed``: bool or bool array broadcastable to ``meta``: the constant field is two's complement (ZPS).
     """
     m = check_int_array("meta", meta, lo=0, hi=255)
-    s = np.asarray(signed, dtype=bool)
+    s = as_array("signed", signed)
+    if s.dtype != np.bool_:
+        raise TypeError(f"signed must be a bool or a bool array, got {signed!r} of dtype {s.dtype}")
+    try:
+        s = np.broadcast_to(s, m.shape)
+    except ValueError:
+        raise ValueError(f"signed of shape {s.shape} does not broadcast to meta of shape {m.shape}") from None
     lo = m & 7
     hi = (m >> DIGIT_BITS) & 7
     hi = np.where(s & (hi >= 4), hi - 8, hi)

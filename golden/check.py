@@ -12,8 +12,18 @@ import operator
 
 import numpy as np
 
-__all__ = ["check_int", "check_choice", "check_bool", "check_int_array", "check_float_array",
+__all__ = ["as_array", "check_int", "check_choice", "check_bool", "check_int_array", "check_float_array",
            "check_sign_magnitude_array"]
+
+
+def as_array(name: str, value) -> np.ndarray:
+    """``np.asarray(value)``, or ``ValueError`` naming ``name`` when NumPy cannot make an array of it (a ragged
+    nested list)."""
+    try:
+        return np.asarray(value)
+    except (TypeError, ValueError, OverflowError) as e:
+        raise ValueError(f"{name} must be an array (or a nested list of one shape), got {type(value).__name__}: "
+                         f"{e}") from None
 
 
 def check_int(name: str, value, *, lo: int | None = None, hi: int | None = None,
@@ -42,7 +52,11 @@ def check_bool(name: str, value) -> bool:
 def check_choice(name: str, value, choices) -> object:
     """Raise ``ValueError`` unless ``value`` is one of ``choices``."""
     choices = tuple(choices)
-    if value not in choices:
+    try:
+        known = value in choices
+    except (TypeError, ValueError):           # an array: its comparison has no single truth value
+        known = False
+    if not known:
         raise ValueError(f"{name} must be one of {', '.join(repr(c) for c in choices)}, got {value!r}")
     return value
 
@@ -79,7 +93,7 @@ def check_int_values(name: str, arr, *, lo: int | None = None, hi: int | None = 
     For large tensors that are then processed block by block (:mod:`golden.chunks`): nothing of the
     input's size is allocated (a min/max test, then a blockwise search only when a value is out of range).
     """
-    a = np.asarray(arr)
+    a = as_array(name, arr)
     if a.dtype == np.bool_ or not np.issubdtype(a.dtype, np.integer):
         raise TypeError(f"{name} must be an array of integers, got dtype {a.dtype}"
                         + (" (quantize it first)" if np.issubdtype(a.dtype, np.floating) else ""))
@@ -128,7 +142,7 @@ def check_sign_magnitude_array(name: str, q, bits: int) -> np.ndarray:
 def check_float_array(name: str, arr, *, ndim: int | tuple[int, ...] | None = None,
                       allow_nonfinite: bool = False) -> np.ndarray:
     """Return ``arr`` as a ``float64`` array; refuse NaN/inf (unless allowed) and non-numeric dtypes."""
-    a = np.asarray(arr)
+    a = as_array(name, arr)
     if a.dtype == np.bool_ or not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):
         raise TypeError(f"{name} must be a numeric array, got dtype {a.dtype}")
     a = a.astype(np.float64, copy=False)

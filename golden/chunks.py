@@ -126,6 +126,8 @@ def available_memory() -> int:
 
 def format_bytes(n: int) -> str:
     """``n`` bytes in the largest unit that keeps it >= 1: ``"1.5 GB"``, ``"64.0 MB"`` (decimal units)."""
+    from .check import check_int
+    n = check_int("n", n, lo=0)
     for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if abs(n) >= size:
             return f"{n / size:.1f} {unit}"
@@ -161,5 +163,6 @@ def bound(input_bytes: int, output_bytes: int) -> int:
     ``input_bytes`` is not part of it (the input is the caller's); it is taken so the figure can be reported
     next to it.
     """
-    del input_bytes
-    return int(output_bytes) + WORK_BYTES
+    from .check import check_int
+    check_int("input_bytes", input_bytes, lo=0)
+    return check_int("output_bytes", output_bytes, lo=0) + WORK_BYTES

@@ -63,7 +63,7 @@ import numpy as np
 from .bbs import _FIELD_BITS, _RMAX as _BBS_RMAX      # the BBS metadata byte's fields
 from .bitlet import MAX_TOTAL as _BITLET_MAX_TOTAL       # pairs of a Bitlet pass
 from .bits import popcount, twos_range
-from .check import check_bool, check_choice, check_int, check_int_values, first_index
+from .check import as_array, check_bool, check_choice, check_int, check_int_values, first_index
 from .chunks import blocks
 from .layout import _layout, grouped_view
 
@@ -110,7 +110,7 @@ def _groups(w_groups, bits: int, signed_magnitude: bool, value_range=None, hint:
 
 
 def _bool_mask(name: str, mask, shape: tuple[int, ...]) -> np.ndarray:
-    m = np.asarray(mask)
+    m = as_array(name, mask)
     if m.dtype != np.bool_:
         raise TypeError(f"{name} must be a bool array, got dtype {m.dtype}")
     try:
@@ -401,6 +401,8 @@ def layer_cycles(arch: str, w, *, out_size=None, tokens=None, batch: int = 1, bi
     array_cols = check_int("array_cols", array_cols, lo=1)
     batch = check_int("batch", batch, lo=1)
     a = check_int_values("w", w, ndim=(2, 4))
+    if a.size == 0:
+        raise ValueError(f"w must not be empty, got shape {a.shape}")
     if arch == "bitvert":
         from .bbs import BBSConfig
         a = _check_values("w", a, *BBSConfig(bits=bits, pruned=pruned).weight_range, _zps_hint(bits, pruned))
@@ -412,7 +414,7 @@ def layer_cycles(arch: str, w, *, out_size=None, tokens=None, batch: int = 1, bi
 
     sens = order = None
     if arch == "bitvert" and sensitive is not None:
-        sens = np.asarray(sensitive)
+        sens = as_array("sensitive", sensitive)
         if sens.dtype != np.bool_:
             raise TypeError(f"sensitive must be a bool array, got dtype {sens.dtype}")
         if sens.shape != (n_out,):
@@ -506,6 +508,9 @@ def layer_cycles(arch: str, w, *, out_size=None, tokens=None, batch: int = 1, bi
 
 def _layers(layers) -> list[Mapping]:
     if isinstance(layers, Mapping):
+        if "w" not in layers:
+            raise TypeError(f"layers must be a mapping with a 'w' entry (and out_size or tokens), "
+                            f"got one with the keys {list(layers)}")
         return [layers]
     if isinstance(layers, Sequence) and not isinstance(layers, (str, bytes)) and len(layers) > 0:
         for i, layer in enumerate(layers):
@@ -541,4 +546,8 @@ def speedup_vs_stripes(arch: str, layers, **kwargs) -> float:
     s_kwargs = {key: v for key, v in kwargs.items() if key in _STRIPES_KEYS}
     s_layers = [{key: v for key, v in layer.items() if key in _LAYER_STRIPES_KEYS} for layer in ls]
     stripes = network_cycles("stripes", s_layers, **s_kwargs)
-    return stripes / network_cycles(arch, ls, **kwargs)
+    other = network_cycles(arch, ls, **kwargs)
+    if other == 0:
+        raise ValueError(f"arch={arch!r} takes 0 cycles on these layers (e.g. lane_mask=0 disables every Bitlet "
+                         f"lane): there is no speedup to give")
+    return stripes / other

@@ -272,13 +272,17 @@ def encode(q, *, bits: int = 8, window: int = 3) -> EBSPCode:
     Refuses values outside ``±P(bits, window)`` (``ValueError``; run :func:`project` first) and
     ``-2**(bits-1)``.
     """
+    return _encode(q, bits, window, "q")
+
+
+def _encode(q, bits, window, name):
     bits, window = _check_bits_window(bits, window)
-    a = check_sign_magnitude_array("q", q, bits)
+    a = check_sign_magnitude_array(name, q, bits)
     m = np.abs(a)
     p, d = _lod_fields(m, window)
     idx = first_index((d << p) != m)
     if idx is not None:
-        raise ValueError(f"q holds {int(a[idx])} at index {idx}, which is outside the pattern "
+        raise ValueError(f"{name} holds {int(a[idx])} at index {idx}, which is outside the pattern "
                          f"P({bits}, {window}) (one-bits span more than {window} positions); project it first")
     return EBSPCode((a < 0).astype(np.uint8), p, d, bits, window)
 
@@ -349,7 +353,7 @@ def _as_code(w, bits, window) -> EBSPCode:
         c = _check_code(w)
         check_code_format(c, bits=bits, window=window)
         return c
-    return encode(w, bits=8 if bits is None else bits, window=3 if window is None else window)
+    return _encode(w, 8 if bits is None else bits, 3 if window is None else window, "w")
 
 
 def dot(w, x, *, bits: int | None = None, window: int | None = None, act_bits: int = 8) -> np.ndarray:

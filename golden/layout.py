@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .check import check_int
+from .check import as_array, check_int
 
 __all__ = ["Grouping", "group_weights", "ungroup_weights", "effective_group", "grouped_view"]
 
@@ -58,7 +58,7 @@ def grouped_view(a: np.ndarray, group: int) -> np.ndarray:
 
 
 def _layout(w, group):
-    a = np.asarray(w)
+    a = as_array("w", w)
     if a.ndim == 2:
         kind = "fc"
     elif a.ndim == 4:
@@ -92,7 +92,9 @@ def group_weights(w, group: int, dtype=None) -> tuple[np.ndarray, Grouping]:
 
 def ungroup_weights(groups, grouping: Grouping) -> np.ndarray:
     """Inverse of :func:`group_weights`: back to the original layout and shape."""
-    a = np.asarray(groups)
+    if not isinstance(grouping, Grouping):
+        raise TypeError(f"grouping must be a Grouping (from group_weights), got {type(grouping).__name__}")
+    a = as_array("groups", groups)
     if a.size != int(np.prod(grouping.shape)):
         raise ValueError(f"groups has {a.size} elements, the grouping expects {int(np.prod(grouping.shape))}")
     if grouping.kind == "fc":

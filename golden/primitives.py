@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from .bits import popcount, signed_width, unsigned_width
-from .check import check_bool, check_choice, check_int, check_int_array
+from .check import as_array, check_bool, check_choice, check_int, check_int_array
 
 __all__ = [
     "lod_index_width", "leading_one",
@@ -45,7 +45,7 @@ def _check_words(name, x, width):
     """Unsigned ``width``-bit words (width <= 64) as uint64; Python ints or integer arrays accepted."""
     if width <= 62:
         return check_int_array(name, x, lo=0, hi=(1 << width) - 1).astype(np.uint64)
-    a = np.asarray(x)
+    a = as_array(name, x)
     if a.dtype == object:
         flat = [v for v in a.ravel()]
         for i, v in enumerate(flat):
@@ -218,7 +218,28 @@ def shift_accumulate(x, negate, shift=None, start=None, *, mode: str) -> np.ndar
         sh = check_int_array("shift", shift, lo=0, hi=48)
     elif shift is not None:
         raise ValueError("shift must be None for mode 'double_add'")
-    xa, neg, st = np.broadcast_arrays(xa, neg, st)
+    try:
+        xa, neg, st = np.broadcast_arrays(xa, neg, st)
+    except ValueError:
+        raise ValueError(f"x, negate and start of shapes {xa.shape}, {neg.shape}, {st.shape} do not broadcast") from None
+    if xa.ndim < 1:
+        raise ValueError(f"x must have a time (last) axis, got shape {xa.shape}")
+    if mode == "shift_add":
+        try:
+            sh = np.broadcast_to(sh, xa.shape)
+        except ValueError:
+            raise ValueError(f"shift of shape {sh.shape} does not broadcast to x's {xa.shape}") from None
+    # the accumulator is int64: refuse inputs whose worst case would wrap (the bound restarts at start)
+    mag = np.abs(xa.astype(np.float64))
+    if mode == "shift_add":
+        mag = mag * np.exp2(sh.astype(np.float64))
+    bound = np.zeros(xa.shape[:-1])
+    for t in range(xa.shape[-1]):
+        keep = np.where(st[..., t] == 1, 0.0, bound)
+        bound = (keep if mode == "shift_add" else 2 * keep) + mag[..., t]
+        if (bound >= 2.0 ** 62).any():
+            raise ValueError(f"x{' and shift' if mode == 'shift_add' else ''} would overflow the int64 accumulator "
+                             f"at step {t} (|acc| can reach {float(bound.max()):.3g})")
     term = np.where(neg == 1, -xa, xa)
     if mode == "shift_add":
         term = term << np.broadcast_to(sh, xa.shape)

@@ -773,7 +773,7 @@ def test_bad_encode_decode_dot():
     raw[0] = 0xC0                              # r = 3 > N = 2
     with pytest.raises(ValueError, match=r"group 0: redundant count 3 exceeds pruned=2"):
         bbs.from_bytes(bytes(raw), bits=8, pruned=2, kind="ra", grouping=enc.grouping)
-    with pytest.raises(TypeError, match=r"bits_per_weight takes a BBSEncoded or a BBSMeta, got ndarray"):
+    with pytest.raises(TypeError, match=r"x must be a BBSEncoded or a BBSMeta, got ndarray"):
         bbs.bits_per_weight(wp)
 
 
@@ -842,3 +842,19 @@ def test_zps_search_wide_weights(bits, mode):
     errs = np.stack([bbs.zps_apply(w, int(k), bits=bits, group=16, pruned=6, mode=mode)[1].error for k in shifts])
     assert (meta.error == errs.min(axis=0)).all() and (meta.shift == shifts[np.argmin(errs, axis=0)]).all()
     assert _structure_ok(wp, meta)
+
+
+# -- found by the fuzz harness (tests/fuzz/) -----------------------------------------------------------
+
+def test_bad_arguments_are_named():
+    from golden import bitvert
+    q = np.arange(-8, 8, dtype=np.int64).reshape(2, 8)
+    wp, meta = bbs.round_average(q, group=8, pruned=2)
+    with pytest.raises(TypeError, match="x must be a BBSEncoded or a BBSMeta"):
+        bbs.bits_per_weight(None)
+    with pytest.raises(ValueError, match="sensitive must be an array"):
+        bbs.encode(wp, meta, sensitive=[[True], [False, True]])
+    with pytest.raises(TypeError, match="signed must be a bool"):
+        bitvert.constant_digits(np.array([3]), signed="yes")
+    with pytest.raises(ValueError, match="signed of shape"):
+        bitvert.constant_digits(np.array([3, 4]), signed=np.array([True, False, True]))

@@ -300,9 +300,23 @@ def test_dot_most_negative_activations_and_extremes():
     (lambda: bb.dot(bb.encode([1, 2]), [1, 2], k=2), ValueError, r"k=2 does not match the code's k=3"),
     (lambda: bb.dot(bb.encode([1, 2]), [1, 2], bits=9), ValueError, r"bits=9 does not match the code's bits=8"),
     (lambda: bb.dot([1, 2], [1, 2], act_bits=1), ValueError, r"act_bits must be an integer in \[2, 32\]"),
-    (lambda: bb.dot(np.ones((2, 4)), [1, 2, 3, 4]), TypeError, r"q must be an array of integers"),
+    (lambda: bb.dot(np.ones((2, 4)), [1, 2, 3, 4]), TypeError, r"w must be an array of integers"),
     (lambda: bb.dot(np.ones((3, 4), int), np.ones((2, 4), int)), ValueError, r"do not broadcast"),
 ])
 def test_dot_refuses(call, exc, msg):
     with pytest.raises(exc, match=msg):
         call()
+
+
+# -- found by the fuzz harness (tests/fuzz/) -----------------------------------------------------------
+
+def test_dot_names_w_for_bad_weights():
+    with pytest.raises(TypeError, match="^w must be an array of integers"):
+        bb.dot(np.array([0.5]), np.array([1]))
+    with pytest.raises(ValueError, match="^w holds 7 at index"):
+        bb.dot(np.array([7]), np.array([1]), k=2)
+
+
+def test_project_layers_takes_a_0d_k_as_one_budget():
+    with pytest.raises(TypeError, match="k must be an integer"):
+        bb.project_layers([np.array([3])], k=np.array(2))

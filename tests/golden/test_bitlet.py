@@ -346,7 +346,7 @@ def test_pass_cycles_bitsim_by_hand():
     assert int(pass_cycles_bitsim(np.full(32, -128))) == 32   # the sign plane is counted
     assert int(pass_cycles_bitsim(np.zeros(32, dtype=np.int64))) == 0
     assert pass_cycles_bitsim([[1, 2], [3, 3]], bits=4).tolist() == [1, 2]
-    with pytest.raises(ValueError, match=r"q must hold integers in \[-128, 127\], got 128"):
+    with pytest.raises(ValueError, match=r"w_twos must hold integers in \[-128, 127\], got 128"):
         pass_cycles_bitsim([128])
 
 
@@ -719,3 +719,11 @@ def test_pe_stream_timing_refuses_int64_overflow():
         pe_stream_timing([2**62, 2**62], load_cycles=1)
     with pytest.raises(ValueError, match=rf"valid in cycle {2**63 + 7} \("):         # start_1 = 3 + 2**62
         pe_stream_timing([2**62, 2**62], load_cycles=1, mode="fp32")
+
+
+# -- found by the fuzz harness (tests/fuzz/) -----------------------------------------------------------
+
+def test_pass_cycles_bitsim_names_w_twos():
+    from golden.bitlet import pass_cycles_bitsim
+    with pytest.raises(TypeError, match="^w_twos must be an array of integers"):
+        pass_cycles_bitsim(None)

@@ -5,6 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from golden import bits
 from golden.bits import (from_sign_magnitude_planes, from_twos_complement_planes, popcount, sign_magnitude_planes,
                          signed_width, twos_complement_planes, twos_range, unsigned_width)
 from golden.check import check_float_array, check_int, check_int_array
@@ -94,3 +95,45 @@ def test_check_sign_magnitude_array():
         check_sign_magnitude_array("w", np.array([0, -8]), 4)
     with pytest.raises(ValueError, match=r"w must hold integers in \[-7, 7\], got 9"):
         check_sign_magnitude_array("w", np.array([9]), 4)
+
+
+# -- found by the fuzz harness (tests/fuzz/) -----------------------------------------------------------
+
+def test_popcount_of_a_0d_array_does_not_warn():
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert int(bits.popcount(np.array(256))) == 1
+        assert int(bits.popcount(7)) == 3
+
+
+def test_planes_longer_than_int64_are_refused():
+    with pytest.raises(ValueError, match="planes must have a leading bit axis of length 1..63"):
+        bits.from_twos_complement_planes(np.zeros((64, 2), dtype=np.int64))
+    with pytest.raises(ValueError, match="magnitude_planes must have a leading bit axis"):
+        bits.from_sign_magnitude_planes(np.zeros(2, dtype=np.int64), np.zeros((64, 2), dtype=np.int64))
+    with pytest.raises(ValueError, match="magnitude_planes must have a leading bit axis"):
+        bits.from_sign_magnitude_planes(0, np.array(0))
+
+
+def test_product_range_and_nearest_magnitude_table_check_their_arguments():
+    with pytest.raises(TypeError, match="a must be a pair"):
+        bits.product_range(None, (0, 1))
+    with pytest.raises(ValueError, match="b must be a range"):
+        bits.product_range((0, 1), (3, 2))
+    with pytest.raises(TypeError, match=r"a\[0\] must be an integer"):
+        bits.product_range((0.5, 1), (0, 1))
+    with pytest.raises(ValueError, match="bits must be an integer"):
+        bits.nearest_magnitude_table([0, 1], 200)
+    with pytest.raises(ValueError, match="allowed must be the strictly increasing magnitudes"):
+        bits.nearest_magnitude_table([1, 2], 4)
+
+
+def test_ragged_lists_and_array_choices_are_refused_by_name():
+    from golden.check import check_choice
+    with pytest.raises(ValueError, match="x must be an array"):
+        bits.popcount([[1, 2], [3]])
+    with pytest.raises(ValueError, match="direction must be one of"):
+        check_choice("direction", np.array([]), ("left", "right"))
+    with pytest.raises(TypeError, match="grouping must be a Grouping"):
+        ungroup_weights(np.zeros((1, 1)), None)

@@ -368,3 +368,51 @@ def test_projected_weights_are_accepted(arch, module, kw):
     # 40 channels -> tiles of 32 and 8; 9 * 2 passes per channel; out 6x6 -> 6 window tiles
     per_pass = kw.get("k", 1)
     assert C.layer_cycles(arch, p, out_size=(6, 6), **kw) == 2 * 18 * per_pass * 6
+
+
+# -- found by the fuzz harness (tests/fuzz/) -----------------------------------------------------------
+
+def test_array_reference_functions_check_their_arguments():
+    from golden import array, bench
+    with pytest.raises(TypeError, match="size must be a pair"):
+        array.conv_out_size(None, (3, 3), 1, ((0, 0), (0, 0)))
+    with pytest.raises(ValueError, match="stride must be an integer >= 1"):
+        array.conv_out_size((8, 8), (3, 3), 0, ((0, 0), (0, 0)))
+    with pytest.raises(ValueError, match="w and x are too large"):
+        array.fc_reference(np.array([[2]]), np.array([[2 ** 62]]))
+    with pytest.raises(TypeError, match="out_size must be a pair"):
+        array.engine_cycles(np.ones((1, 1), dtype=np.int64), config=array.ArrayConfig(), out_size=True)
+    with pytest.raises(ValueError, match="name must be one of"):
+        bench.run_one("nope", 0.01)
+    with pytest.raises(ValueError, match="scale must be a number in"):
+        bench.run_one("quantize", float("nan"))
+
+
+def test_network_cycles_refuses_a_layer_without_weights():
+    with pytest.raises(TypeError, match="layers must be a mapping with a 'w' entry"):
+        C.network_cycles("stripes", {})
+
+
+def test_more_arguments_found_by_the_fuzz_profile():
+    from golden import array, bitbalance, primitives
+    with pytest.raises(ValueError, match="would overflow the int64 accumulator"):
+        primitives.shift_accumulate(np.full(2, 2 ** 62), np.zeros(2, dtype=np.int64), np.zeros(2, dtype=np.int64),
+                                    mode="shift_add")
+    long = primitives.shift_accumulate(np.ones(100, dtype=np.int64), np.zeros(100, dtype=np.int64),
+                                       start=np.ones(100, dtype=np.int64), mode="double_add")
+    assert (long == 1).all()                          # every step restarts: no overflow, no refusal
+    w = np.ones((2, 16), dtype=np.int64)
+    with pytest.raises(ValueError, match="takes 0 cycles"):
+        C.speedup_vs_stripes("bitlet", {"w": w, "tokens": 1}, lane_mask=0)
+    with pytest.raises(ValueError, match="w and x must not be empty"):
+        array.conv_reference(np.ones((1, 1, 1, 1), dtype=np.int64), np.ones((1, 0, 3), dtype=np.int64))
+    with pytest.raises(TypeError, match=r"layers\[0\] must be an array of integers"):
+        bitbalance.project_layers([np.array([0.5])], k=2)
+
+
+def test_empty_layers_and_bad_padding_are_refused_by_name():
+    from golden import array
+    with pytest.raises(ValueError, match="w must not be empty"):
+        C.layer_cycles("stripes", np.zeros((1, 0), dtype=np.int64), tokens=1)
+    with pytest.raises(TypeError, match="padding must be"):
+        array.conv_out_size((1, 1), (1, 1), 1, "")

@@ -422,3 +422,12 @@ def test_admm_converges_on_toy_quadratic():
 def test_admm_refuses(call, exc, msg):
     with pytest.raises(exc, match=msg):
         call()
+
+
+# -- found by the fuzz harness (tests/fuzz/) -----------------------------------------------------------
+
+def test_dot_names_w_for_bad_weights():
+    with pytest.raises(TypeError, match="^w must be an array of integers"):
+        eb.dot(np.array([0.5]), np.array([1]))
+    with pytest.raises(ValueError, match="^w holds 9 at index"):
+        eb.dot(np.array([9]), np.array([1]), window=2)
