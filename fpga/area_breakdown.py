@@ -7,8 +7,10 @@ elaborated exactly as ``fpga.array_report`` does. Its Verilog keeps every Amaran
 (``<top>.grid.datapath_r0c0``, ...); the modules down to :data:`DEPTH` levels below the top (the grid,
 the address generator, and the grid's PEs, datapaths, row schedulers and sequencers, column sums) get
 ``keep_hierarchy`` and the rest is flattened into them, then the family's flow of ``fpga.pnr`` /
-``fpga.array_report`` runs unchanged (ECP5: :data:`fpga.pnr.ECP5_SYNTH`, ``abc -lut 4``; iCE40:
-:data:`fpga.array_report.ICE40_DSP_SYNTH`, ``synth_ice40 -dsp``) and ``stat -json`` counts every module.
+``fpga.array_report`` runs unchanged (ECP5: :data:`fpga.pnr.ECP5_SYNTH`, ``abc -lut 4``, which maps
+multipliers to MULT18X18D; iCE40: :data:`fpga.pnr.ICE40_SYNTH`, no DSP, the script of the PE reports and
+of docs/bbs.md's grid figures, so a PE's LUT4 include its multiplier) and ``stat -json`` counts every
+module.
 
 Groups (:func:`module_group`): PE datapaths (BitVert's per-PE datapath; a PEGrid's whole PE with its
 sequencer), row schedulers, row sequencers, column activation sums, and the logic of two modules that
@@ -28,7 +30,8 @@ no logic merged between modules), so the sum of the groups is larger than the fl
 the flattened engine (and grid) of ``fpga.array_report`` is synthesized too (the same cache,
 ``build/reports/array_cache.json``) and given next to the sum.
 
-Writes ``build/reports/area_breakdown.json`` (a list of rows, merged by ``name`` = ``<engine>_<family>``)
+Writes ``build/reports/area_breakdown.json`` (a list of rows, merged by ``name`` = ``<engine>_<family>``,
+``_d<depth>`` added for another ``--depth``)
 and ``build/reports/area_breakdown.md``. Row fields: ``name``, ``arch``, ``family``, ``rows``, ``cols``,
 ``pes``, ``groups`` (``{group: {"lut4", "ff", "carry", "bram", "dsp", "lutram", "instances"}}``, LUT4
 possibly fractional from shared cells), ``per_pe`` (the PE datapath group per instance), ``pe_detail``
@@ -87,6 +90,8 @@ TOP_RULES = [
     (r"^(pk_buffer|peek|d_addr|d_more|d_valid|drain|load_error)", "host ports"),
     (r"", "controller"),                          # desc, rd_*, staged, col_valid, issued, kt, tt, fsm, busy, cycles
 ]
+#: the write-back's second stage (product rounding, shift, clamp) feeds the buffers' write ports directly
+TOP_OVERRIDES = [("buffers", "write-back", "write-back")]
 #: sinks of the grid module
 GRID_RULES = [
     (r"^acc_r\d+c\d+", "PE tile accumulators"),
@@ -154,7 +159,7 @@ def kept_modules(verilog: str, top: str, depth: int = DEPTH) -> list[str]:
 def hier_script(family: str, kept: list[str]) -> str:
     """The family's synthesis script of the project with ``keep_hierarchy`` on ``kept`` before it and a
     netlist written after it."""
-    base = _pnr.ECP5_SYNTH if family == "ecp5" else ar.ICE40_DSP_SYNTH
+    base = _pnr.ECP5_SYNTH if family == "ecp5" else _pnr.ICE40_SYNTH
     lines = base.splitlines()
     keep = [f"setattr -mod -set keep_hierarchy 1 {n}" for n in kept]
     # read, then the hierarchy (so the modules exist), the attributes, then the flow as it is
@@ -208,13 +213,21 @@ def _is_output(cell: dict, port: str) -> bool:
     return port in _OUT_PORTS or re.match(r"^(DO[AB]\d+|P\d+|ROA\d+|ROB\d+|DO\d+|O|Q|Z|F\d?|S[01]|COUT)$", port)
 
 
+_GENERATED = re.compile(r"^\\?[$_]|_(LUT4|CCU2C|TRELLIS_FF|PFUMX|L6MUX21|SB_LUT4|SB_CARRY|SB_DFF\w*)_")
+
+
+def _generated(name: str) -> bool:
+    return bool(_GENERATED.search(name))
+
+
 def _bit_names(module: dict) -> dict:
     """Net bit -> its preferred name (a public name over a hidden one, the shortest)."""
     names = {}
     ports = set(module.get("ports", {}))
     for name, net in module.get("netnames", {}).items():
-        # hidden names, then Yosys' and Amaranth's generated ones ($1, _2_), then ports, then the shortest
-        generated = bool(re.match(r"^\\?[$_]", name))
+        # hidden names, then generated ones (Amaranth's $1, Yosys' _2_, abc -dress's x_LUT4_Z_3_D), then
+        # ports, then the shortest
+        generated = _generated(name)
         hidden = net.get("hide_name", 0)
         for b in net["bits"]:
             if isinstance(b, str):
@@ -233,9 +246,13 @@ def _classify(name: str, rules) -> str:
     return "other"
 
 
-def attribute(module: dict, rules, modules=(), instance_name=None) -> tuple[dict, dict]:
+def attribute(module: dict, rules, modules=(), instance_name=None, overrides=()) -> tuple[dict, dict]:
     """Split the cells of one netlist module (Yosys ``write_json``'s) into groups by their sinks (module
-    docstring): ``({group: costs}, {group: sorted sink names})``. ``modules``: the design's module names
+    docstring): ``({group: costs}, {group: sorted sink names})``. ``overrides``: ``(sink group, source
+    group, group)``: a combinational cell's share of ``sink group`` goes to ``group`` when its inputs come
+    (through combinational cells) from a register or cell of ``source group`` (the write-back's second
+    stage, combinational from its registers into the buffers' write ports, is write-back logic).
+    ``modules``: the design's module names
     (a cell of such a type is a submodule instance, a sink by ``<instance>:<port>``, its cost not
     counted here); ``instance_name(cell_name, cell)``: the instance's short name (default the cell name
     after its last ``.``)."""
@@ -244,6 +261,7 @@ def attribute(module: dict, rules, modules=(), instance_name=None) -> tuple[dict
     cells = module.get("cells", {})
     # bit -> (cell, port) readers; cell -> output bits
     readers = defaultdict(list)
+    driver = {}
     outputs = {}
     kinds = {}
     for cname, cell in cells.items():
@@ -252,6 +270,7 @@ def attribute(module: dict, rules, modules=(), instance_name=None) -> tuple[dict
         for port, bits in cell["connections"].items():
             if _is_output(cell, port):
                 outs += [b for b in bits if not isinstance(b, str)]
+                driver.update((b, cname) for b in bits if not isinstance(b, str))
             else:
                 for b in bits:
                     if not isinstance(b, str):
@@ -275,8 +294,15 @@ def attribute(module: dict, rules, modules=(), instance_name=None) -> tuple[dict
         if kind == "inst":
             return f"{short(cname, cell)}:{port}"
         if kind == "ff":
-            q = [b for b in outputs[cname]]
-            return names.get(q[0], cname) if q else cname
+            q = outputs[cname]
+            name = names.get(q[0], cname) if q else cname
+            if _generated(name):
+                # a register without a name of its own: a RAM's read register is the RAM's
+                d = [b for p, bits in cell["connections"].items() if not _is_output(cell, p) for b in bits
+                     if not isinstance(b, str) and b in driver and kinds[driver[b]] == "hard"]
+                if d:
+                    return sink_name(driver[d[0]], None)
+            return name
         return f"{cell['type']} {cname.lstrip(chr(92))}"
 
     sinks_of = {}
@@ -313,6 +339,36 @@ def attribute(module: dict, rules, modules=(), instance_name=None) -> tuple[dict
                     if kinds[rc] == "comb" and rc not in sinks_of:
                         stack.append((rc, False))
 
+    sources_of = {}
+
+    def source_groups(start):
+        # the groups of the registers, cells and ports the combinational cell start reads, through
+        # combinational cells (iterative, memoized)
+        stack = [(start, False)]
+        while stack:
+            cname, done = stack.pop()
+            if cname in sources_of and not done:
+                continue
+            cell = cells[cname]
+            ins = [b for p, bits in cell["connections"].items() if not _is_output(cell, p) for b in bits
+                   if not isinstance(b, str)]
+            if done:
+                acc = set()
+                for b in ins:
+                    d = driver.get(b)
+                    if d is None:
+                        continue                 # an input port: no group
+                    if kinds[d] == "comb":
+                        acc |= sources_of.get(d, set())
+                    elif kinds[d] != "inst":
+                        acc.add(_classify(sink_name(d, None), rules))
+                sources_of[cname] = acc
+                continue
+            sources_of[cname] = set()
+            stack.append((cname, True))
+            stack.extend((driver[b], False) for b in ins if b in driver and kinds[driver[b]] == "comb"
+                         and driver[b] not in sources_of)
+
     totals = defaultdict(lambda: defaultdict(float))
     for cname, cell in cells.items():
         kind = kinds[cname]
@@ -324,6 +380,12 @@ def attribute(module: dict, rules, modules=(), instance_name=None) -> tuple[dict
                 sinks_of.pop(cname, None)
                 groups_of_cell(cname)
             gs = sinks_of[cname] or {"other"}
+            for sink_group, source_group, group in overrides:
+                if sink_group in gs:
+                    if cname not in sources_of:
+                        source_groups(cname)
+                    if source_group in sources_of[cname]:
+                        gs = (gs - {sink_group}) | {group}
         else:
             sn = sink_name(cname, None)
             g = _classify(sn, rules)
@@ -364,8 +426,8 @@ def summarize(stat: dict, netlist: dict, top: str) -> dict:
             continue                                   # a cell library module
         g = module_group(path)
         if g is None:
-            rules = TOP_RULES if path == "" else GRID_RULES
-            split, sk = attribute(nmods[name] if name in nmods else nmods[mname], rules, modules)
+            rules, over = (TOP_RULES, TOP_OVERRIDES) if path == "" else (GRID_RULES, ())
+            split, sk = attribute(nmods[name] if name in nmods else nmods[mname], rules, modules, overrides=over)
             for grp, c in split.items():
                 for k, v in c.items():
                     groups[grp][k] += v
@@ -432,11 +494,11 @@ def flat_figures(e: "ar.Engine", family: str, cache) -> dict:
                           lambda: _pnr.ecp5_area(f"grid_{e.name}", e.make().grid, e.work / "grid_ecp5_area"))
         return {"lut4": eng["lut4"], "ff": eng["ff"], "bram": eng["bram"], "dsp": eng["dsp"],
                 "grid_lut4": grid["lut4"], "grid_ff": grid["ff"]}
-    eng = ar._cached(cache, e.step_key("ice40_area_dsp"), f"{e.name}: iCE40 synthesis (synth_ice40 -dsp)",
-                     lambda: ar.ice40_area_dsp(e.top, e.make, e.work / "ice40_area"))
+    eng = ar._cached(cache, e.step_key("ice40_area"), f"{e.name}: iCE40 synthesis (project script, no DSP)",
+                     lambda: _pnr.ice40_area(e.top, e.make(), e.work / "ice40_area_nodsp"))
     grid = ar._cached(cache, e.step_key("grid_ice40_area"), f"{e.name}: iCE40 synthesis of the grid alone",
                       lambda: _pnr.ice40_area(f"grid_{e.name}", e.make().grid, e.work / "grid_ice40_area"))
-    return {"lut4": eng["lut4"], "ff": eng["ff"], "bram": eng["bram"], "dsp": eng["dsp"], "carry": eng["carry"],
+    return {"lut4": eng["lut4"], "ff": eng["ff"], "bram": eng["ram"], "dsp": eng["dsp"], "carry": eng["carry"],
             "grid_lut4": grid["lut4"], "grid_ff": grid["ff"]}
 
 
@@ -453,7 +515,8 @@ def breakdown(arch: str, rows: int, cols: int, family: str, cache=None, work=WOR
             if k != "instances":
                 total[k] += v
     mpc = ar.whole_layer_cycles(arch, rows, cols, HEADLINE_LAYER)["macs_per_cycle"]
-    return {"name": f"{e.name}_{family}", "arch": arch, "family": family, "rows": rows, "cols": cols,
+    name = f"{e.name}_{family}" + ("" if depth == DEPTH else f"_d{depth}")
+    return {"name": name, "arch": arch, "family": family, "rows": rows, "cols": cols,
             "pes": rows * cols, "depth": depth, **s, "hier_total": {k: round(v, 1) for k, v in total.items()},
             "flat": flat_figures(e, family, cache) if flat else None,
             "macs_per_cycle": mpc, "key": e.key, "revision": ar._revision()}
@@ -481,7 +544,9 @@ def markdown(rows: list[dict]) -> str:
     reference at the three levels."""
     lines = []
     for family in sorted({r["family"] for r in rows}, key=lambda f: f != "ecp5"):
-        rs = [r for r in rows if r["family"] == family]
+        rs = [r for r in rows if r["family"] == family and r.get("depth", DEPTH) == DEPTH]
+        if not rs:
+            continue
         carry = "CCU2C" if family == "ecp5" else "SB_CARRY"
         lines += [f"### {family.upper()} (synthesis, hierarchy kept; LUT4{' = LUT4 + 2 per CCU2C' if family == 'ecp5' else ''})",
                   "", "| group | " + " | ".join(f"{r['arch']} {r['rows']}x{r['cols']} LUT4 | FF" for r in rs) + " |",
@@ -506,14 +571,15 @@ def markdown(rows: list[dict]) -> str:
             f"{_n(r['hier_total'].get('carry', 0))}, {_n(r['hier_total'].get('bram', 0))}, "
             f"{_n(r['hier_total'].get('dsp', 0))} | " for r in rs) + " |")
         lines.append("")
-        ref = next((r for r in rs if r["arch"] == "stripes8"), None)
-        if ref:
+        refs = {(r["rows"], r["cols"]): r for r in rs if r["arch"] == "stripes8"}
+        for shape, ref in refs.items():
+            rs_shape = [r for r in rs if (r["rows"], r["cols"]) == shape]
             lines += [f"MACs/cycle per kLUT ({HEADLINE_LAYER}, whole layer, cycle model) relative to "
-                      f"stripes8 at three levels:", "",
+                      f"stripes8 {shape[0]}x{shape[1]} at three levels:", "",
                       "| architecture | MACs/cycle | PE LUT4 | ratio | grid LUT4 | ratio | engine LUT4 (hier.) | ratio "
                       "| engine LUT4 (flat) | ratio |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
             rl = level_totals(ref)
-            for r in rs:
+            for r in rs_shape:
                 lv = level_totals(r)
                 cells = []
                 for k in ("pe", "grid", "engine"):
@@ -525,6 +591,14 @@ def markdown(rows: list[dict]) -> str:
                     cells += ["", ""]
                 lines.append(f"| {r['arch']} | {r['macs_per_cycle']:.2f} | " + " | ".join(cells) + " |")
             lines.append("")
+    for r in rows:
+        lines += [f"One instance of each module of {r['name']} (hierarchy kept to depth {r.get('depth', DEPTH)}):", "",
+                  "| module | part | LUT4 | FF | carry cells | DSP |", "|---|---|---:|---:|---:|---:|"]
+        for kind, parts in r["pe_detail"].items():
+            for part, c in parts.items():
+                lines.append(f"| {kind} | {part} | {_n(c.get('lut4', 0), ',.1f')} | {_n(c.get('ff', 0))} | "
+                             f"{_n(c.get('carry', 0))} | {_n(c.get('dsp', 0))} |")
+        lines.append("")
     return "\n".join(lines) + "\n"
 
 

@@ -28,7 +28,7 @@ def test_kept_modules_and_script():
     lines = script.splitlines()
     assert lines[:3] == ["read_verilog {src}", "hierarchy -top {top}", "setattr -mod -set keep_hierarchy 1 top.grid"]
     assert "abc -lut 4 -dress" in lines and lines[-1] == "write_json netlist.json"
-    assert "synth_ice40 -dsp -top {top} {json}" in ab.hier_script("ice40", []).splitlines()
+    assert "synth_ice40 -top {top} {json}" in ab.hier_script("ice40", []).splitlines()
 
 
 def _lut(inputs, out):
