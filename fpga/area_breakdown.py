@@ -107,8 +107,8 @@ GRID_RULES = [
 DETAIL_RULES = {
     r"^grid\.datapath_r0c0$": [
         (r"^lanes\d+:", "window muxes (AND-OR, into the lane adder trees)"),
-        (r"^column_tree:", "offset +/- lane sum (Eq. 2/3, into the column tree)"),
-        (r"^shifter:", "into the shifter"),
+        (r"^column_tree:", "Eq. 2/3 per sub-group (into the column tree)"),
+        (r"^shifter:", "sign column's negation (into the shifter)"),
         (r"", "constant term, step adder and accumulator"),
     ],
     r"^grid\.pe_r0c0$": [
