@@ -2,9 +2,9 @@
 
 docs/bbs.md (BitVert PE; the shared array). What a PE of the BitVert array holds for itself: the
 activation registers, per sub-group ``Gs/2`` one-hot AND-OR window muxes, a lane adder tree and one
-``offset +/- L`` adder (Eq. 2/3 with the sign column's negation), the column adder tree over the
-sub-groups, one barrel shifter ``<< col_idx``, the constant term (one digit in ``-4..7`` times the
-pass's activation sum per cycle, ``<< 3`` for the high digit), the accumulator
+``asum - L`` subtractor with a multiplexer (Eq. 2/3), the column adder tree over the sub-groups, the sign
+column's negation (once, of the column sum), one barrel shifter ``<< col_idx``, the constant term (one
+digit in ``-4..7`` times the pass's activation sum per cycle, ``<< 3`` for the high digit), the accumulator
 ``acc <- (is_msb ? 0 : acc) + constant term + column term`` and the result register. The column
 decisions come from a :class:`~hw.bitvert.scheduler.BBSScheduler`, the step control from a
 :class:`~hw.pe.SerialSequencer`, the activation sums from a :class:`~hw.bitvert.act_sums.BitVertActSums`:
@@ -34,6 +34,8 @@ besides the activations. With the controls of a scheduler and sequencer loaded i
 ``k`` (``0 <= k < n``) executes in cycle ``t + 1 + k`` and ``result`` holds the pass from ``t + n + 1``.
 
 Choice: no register between the shifter and the accumulator; ShiftAccumulator is not reused.
+Choice: the sign column's negation is applied once to the column sum, not per sub-group (fewer LUTs:
+``fpga.area_breakdown``, docs/array.md "Where the area goes").
 Choice: accumulator ``pe_acc_width(config)`` bits, result ``config.acc_width`` bits.
 
 The array variant, ``BitVertDatapath(config, tile_acc_width=W, acts_registered=True)`` (what
@@ -125,8 +127,9 @@ class BitVertDatapath(Component):
             with m.If(self.load):
                 m.d.sync += [acts[i].eq(self.acts[i]) for i in range(n)]
 
-        # per sub-group: window muxes, adder tree, Eq. 2 / Eq. 3 select with the sign-column negation
-        # folded in: (+/-)(invert ? asum - L : L) = offset +/- L, one adder per sub-group
+        # per sub-group: window muxes, adder tree and the Eq. 2 / Eq. 3 select u = invert ? asum - L : L,
+        # one subtractor and a multiplexer per sub-group; the sign column's negation, the same for every
+        # sub-group, is applied once to their sum: (+/-) sum_s u_s
         bbs_sums = []
         sw = cfg.subgroup_sum_width + 1
         for s in range(S):
@@ -139,23 +142,20 @@ class BitVertDatapath(Component):
                 picks = [acts[base + j + k] & oh[k].replicate(ACT_BITS) for k in range(half + 1)]
                 m.d.comb += lane.eq(reduce(operator.or_, picks))
                 m.d.comb += lanes_tree.x[j].eq(lane)
-            sub_asum = self.sub_sums[s]
-            neg = Signal(name=f"sub{s}_neg")
-            offset = Signal(signed(sw), name=f"sub{s}_offset")
             lsum = Signal(signed(sw), name=f"sub{s}_lanes")
             bbs = Signal(signed(sw), name=f"sub{s}_bbs_term")
             m.d.comb += [
-                neg.eq(self.invert[s] ^ self.is_msb),
-                offset.eq(Mux(self.invert[s], Mux(self.is_msb, -sub_asum, sub_asum), 0)),
                 lsum.eq(lanes_tree.sum),
-                bbs.eq(Mux(neg, offset - lsum, offset + lsum)),
+                bbs.eq(Mux(self.invert[s], self.sub_sums[s] - lsum, lsum)),
             ]
             bbs_sums.append(bbs)
 
         m.submodules.column_tree = col_tree = AdderTree(S, sw)
         m.d.comb += [col_tree.x[s].eq(bbs_sums[s]) for s in range(S)]
+        # each u_s is the sum of some of its sub-group's activations, so sum_s u_s fits pass_sum_width bits
+        # and its negation pass_sum_width + 1
         term = Signal(signed(cfg.pass_sum_width + 1))
-        m.d.comb += term.eq(col_tree.sum)
+        m.d.comb += term.eq(Mux(self.is_msb, -col_tree.sum, col_tree.sum))
 
         # the single shifter << col_idx
         m.submodules.shifter = sh = BarrelShifter(cfg.pass_sum_width + 1, B - 1, "left", arithmetic=True)

@@ -10,8 +10,8 @@ Built from a :class:`golden.bbs.BBSConfig`: its own :class:`~hw.bitvert.schedule
 cycle's column decisions) and :class:`~hw.pe.SerialSequencer` (handshake and steps), a
 :class:`~hw.bitvert.act_sums.BitVertActSums` (the pass's activation sums, registered at load) and a
 :class:`~hw.bitvert.datapath.BitVertDatapath`: per sub-group ``Gs/2`` AND-OR window muxes, an adder tree
-and one ``offset +/- L`` adder (Eq. 2/3 with the sign column's negation); the sub-group sum ``<< col_idx``
-in one barrel shifter; the constant ``C * sum(A)`` three constant bits per cycle (a digit in ``-4..7``);
+and one ``asum - L`` subtractor with a multiplexer (Eq. 2/3); the sub-groups' sum, negated in the sign
+column, ``<< col_idx`` in one barrel shifter; the constant ``C * sum(A)`` three constant bits per cycle (a digit in ``-4..7``);
 ``acc <- (is_msb ? 0 : acc) + column term + constant term``. In the shared array
 (:class:`~hw.array.bitvert_grid.BitVertGrid`) the same datapath takes a row's scheduler and a column's
 sums. Golden model: :attr:`golden.bbs.BBSColumnSums.pass_psum`, per cycle
