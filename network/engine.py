@@ -81,7 +81,7 @@ import numpy as np
 
 from golden.array import MULT_BITS, OUT_BITS, SHIFT_MAX, requantize
 from golden.bits import twos_range
-from golden.check import check_bool, check_float_array, check_int, check_int_array
+from golden.check import check_float_array, check_int, check_int_array
 from golden.pretrained import fold_batch_norm
 from golden.quant import quantize
 
