@@ -336,14 +336,15 @@ def evaluate(subject: Subject, methods=None, *, geometry=(4, 4), log=print) -> d
 
 
 def bit_column_sparsity(int8: NetworkResult, group: int = 16) -> dict:
-    """Over all groups of ``group`` input channels of the network's INT8 weights (sign and magnitude):
-    per magnitude bit (6 = most significant .. 0), the fraction of groups whose column is all zero
-    (what BitWave skips) and the fraction of weights with that bit set."""
+    """Over all groups of ``group`` input channels of the network's INT8 weights (sign and magnitude; a
+    layer whose ``C`` is not a multiple of ``group`` in groups of its :func:`pass_length`): per magnitude
+    bit (6 = most significant .. 0), the fraction of groups whose column is all zero (what BitWave skips)
+    and the fraction of weights with that bit set."""
     from golden.layout import group_weights
     zero, ones, n_groups, n_weights = np.zeros(7), np.zeros(7), 0, 0
     for layer in int8.layers:
         q = layer.q[:, :, None, :] if layer.q.ndim == 3 else layer.q
-        g, _ = group_weights(np.abs(q), min(group, q.shape[1]) if q.shape[1] % group else group)
+        g, _ = group_weights(np.abs(q), group if q.shape[1] % group == 0 else pass_length(q.shape[1]))
         for b in range(7):
             bit = (g >> b) & 1
             zero[b] += int((bit.max(axis=1) == 0).sum())
@@ -524,9 +525,9 @@ def report(networks=None, methods=None, *, out: Path = REPORTS, limit: int | Non
         _with_area(entry, REPORTS / "array.json")
         entry["seconds"]["total"] = round(time.perf_counter() - t, 3)
         entries.append(entry)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "networks.json").write_text(json.dumps(entries, indent=1) + "\n")
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "networks.json").write_text(json.dumps(entries, indent=1) + "\n")   # after every network
     (out / "networks.md").write_text(markdown(entries))
     if draw:
         for p in plots(entries, out / "img"):
