@@ -121,19 +121,26 @@ def embedding_quality(reference, embeddings) -> dict:
 
 # ---- the networks ----------------------------------------------------------------------------------------
 
+#: inputs per pass of a CNN, so a network's activations stay small whatever the data set's size
+BATCH = 500
+
+
+def _batched(f, x):
+    return np.concatenate([f(x[i:i + BATCH]) for i in range(0, len(x), BATCH)])
+
+
 def _cnn_subject(name, label, data, net, x_eval, labels, x_calib) -> Subject:
     times = {}
     t = time.perf_counter()
-    reference = net.forward(x_eval)
+    reference = _batched(net.forward, x_eval)
     times["float pass"] = time.perf_counter() - t
     t = time.perf_counter()
     qnet = net.quantize(x_calib)
     times["calibration"] = time.perf_counter() - t
-    xq = qnet.quantize_input(x_eval)
 
     def run(weights):
         q = qnet if weights is None else qnet.with_weights({k: v[0] for k, v in weights.items()})
-        return q.forward(xq).astype(np.float64) * q.output_scale
+        return _batched(lambda x: q.forward(q.quantize_input(x)).astype(np.float64) * q.output_scale, x_eval)
 
     shapes = net.output_shapes(x_eval[:1])
     return Subject(name, label, "classifier", data, net.float_weights(), run, reference, labels, shapes, times)
@@ -208,7 +215,7 @@ def minilm(limit: int | None = None) -> Subject:
 
 
 #: name -> builder(limit) of :class:`Subject`, in report order
-NETWORKS = {"mnist": mnist, "fashion": fashion, "efficientnet_lite0": efficientnet, "minilm": minilm}
+NETWORKS = {"efficientnet_lite0": efficientnet, "mnist": mnist, "fashion": fashion, "minilm": minilm}
 
 
 # ---- cycles ----------------------------------------------------------------------------------------------
@@ -355,6 +362,11 @@ def bit_column_sparsity(int8: NetworkResult, group: int = 16) -> dict:
             "one_fraction": (ones[::-1] / n_weights).tolist(), "group": group}
 
 
+def _peak_rss_mb() -> float:
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _with_area(entry: dict, array_json: Path) -> None:
     """Inferences per second and per second per kLUT from the 4 x 4 engines of ``make synth``."""
     if tuple(entry["geometry"]) != (4, 4) or not array_json.exists():
@@ -432,7 +444,7 @@ def markdown(entries: list[dict]) -> str:
                            f"{a['inferences_per_s_per_klut']:.3g} |")
             out.append("")
         secs = ", ".join(f"{k} {v:.1f} s" for k, v in e["seconds"].items() if v >= 0.05)
-        out.append(f"Time per stage: {secs}.\n")
+        out.append(f"Time per stage: {secs}; peak memory of the process so far {e['peak_rss_mb']:,.0f} MB.\n")
     return "\n".join(out)
 
 
@@ -524,6 +536,7 @@ def report(networks=None, methods=None, *, out: Path = REPORTS, limit: int | Non
         entry = evaluate(subject, methods, geometry=geometry, log=log)
         _with_area(entry, REPORTS / "array.json")
         entry["seconds"]["total"] = round(time.perf_counter() - t, 3)
+        entry["peak_rss_mb"] = _peak_rss_mb()        # of the process so far (the networks run in order)
         entries.append(entry)
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
