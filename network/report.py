@@ -20,7 +20,9 @@ For every network of :data:`NETWORKS` and every method of :data:`network.compres
 
 The PE pass length of a layer is the largest of 16, 8, ... that divides its input channels ``C`` (and the
 method's group, for BBS: a pass lies inside one group), or ``C`` when ``C < 16``; Stripes runs the layer
-at the same pass length, so each layer's speedup compares equal hardware. Bitlet's pass is the same
+at the same pass length, so each layer's speedup compares equal hardware; BitVert's 16-weight PE has 8
+lanes, so it is also compared with Stripes at 8 lanes (passes of at most 8 weights, the BBS paper's
+iso-multiplier comparison: ``speedup_vs_stripes_equal_lanes``). Bitlet's pass is the same
 number of weights (``n_total``). BitWave has no cycle model here (its row is size and quality only).
 Attention's activation-by-activation products (the transformer) are not weight layers and are not
 counted.
@@ -306,8 +308,8 @@ def evaluate(subject: Subject, methods=None, *, geometry=(4, 4), log=print) -> d
                            "encodable": layer.encodable, "pe_length": pe, "cycles": c, "stripes_cycles": s})
             total_s += s
             total = None if c is None or total is None else total + c
-            if method.arch == "bitvert":          # 8 lanes for 16 weights: Stripes with 8 lanes takes half a pass
-                half = max(pe // 2, 1)
+            if method.arch == "bitvert":          # 8 lanes for 16 weights: Stripes with 8 lanes takes 8 a pass
+                half = min(pe, _PE // 2)
                 if (layer.name, half) not in stripes:
                     stripes[(layer.name, half)] = _cycles("stripes", int8.layers[keys.index(layer.name)].q, shape,
                                                           half, geometry)
