@@ -89,12 +89,17 @@ def test_the_plots_are_written(written):
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
 
 
-def test_headline_lists_every_network_and_method_present(written):
+def test_headline_lists_bbs_on_every_network_and_the_paper(written):
     _, entries = written
     lines = rp.headline(entries).splitlines()
-    assert lines[0].startswith("| network | method | bits/weight")
-    assert len(lines) == 2 + 2 * 3                         # int8, bbs_cons, bitbalance_k3 per network
-    assert lines[2].startswith("| mnist | INT8 | 8.00 | 1.00x |") and lines[5].startswith("| fashion | INT8 |")
+    assert lines[0].startswith("| network | BBS | bits/weight")
+    assert len(lines) == 2 + 2 * 1 + 2                     # bbs_cons per network, the paper's two rows
+    m = entries[0]["methods"]["bbs_cons"]
+    q0 = entries[0]["methods"]["int8"]["quality"]["accuracy"]["held-out"]
+    assert lines[2] == (f"| mnist | cons | {m['bits_per_weight']:.2f} | {m['compression']:.2f}x | accuracy (held-out) "
+                        f"{q0:.2%} -> {m['quality']['accuracy']['held-out']:.2%} | "
+                        f"{m['speedup_vs_stripes_equal_lanes']:.2f}x | {m['speedup_vs_stripes']:.2f}x |")
+    assert lines[-1] == "| BBS paper (7 models, average) | mod | | 1.66x | 0.45 % loss | 3.03x | |"
 
 
 @pytest.mark.parametrize("c, group, expect", [(16, 0, 16), (64, 0, 16), (40, 0, 8), (24, 0, 8), (3, 0, 3),
