@@ -187,18 +187,23 @@ def run_one(name: str, scale: float) -> dict:
 _TAG = "BENCH_RESULT "
 
 
-def _run_child(name: str, scale: float) -> dict:
+def run_child(module: str, args: list[str], tag: str, what: str) -> dict:
+    """Run ``python -m module args`` in a fresh process (from the project root) and return the JSON it
+    prints after ``tag``; ``what`` names the run in errors (used by golden.bench and golden.membench)."""
     root = str(Path(__file__).resolve().parents[1])
     env = dict(os.environ)
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    proc = subprocess.run([sys.executable, "-m", "golden.bench", "--one", name, "--scale", repr(scale)],
-                          capture_output=True, text=True, cwd=root, env=env)
+    proc = subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True, cwd=root, env=env)
     if proc.returncode != 0:
-        raise RuntimeError(f"bench method {name!r} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+        raise RuntimeError(f"{what} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
     for line in proc.stdout.splitlines():
-        if line.startswith(_TAG):
-            return json.loads(line[len(_TAG):])
-    raise RuntimeError(f"bench method {name!r} printed no result:\n{proc.stdout[-2000:]}")
+        if line.startswith(tag):
+            return json.loads(line[len(tag):])
+    raise RuntimeError(f"{what} printed no result:\n{proc.stdout[-2000:]}")
+
+
+def _run_child(name: str, scale: float) -> dict:
+    return run_child("golden.bench", ["--one", name, "--scale", repr(scale)], _TAG, f"bench method {name!r}")
 
 
 def _table(results: list[dict], skipped: list[dict]) -> str:

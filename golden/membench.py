@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -151,17 +149,9 @@ _TAG = "MEMBENCH_RESULT "
 
 
 def _run_child(name: str, weights: int) -> dict:
-    root = str(Path(__file__).resolve().parents[1])
-    env = dict(os.environ)
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    proc = subprocess.run([sys.executable, "-m", "golden.membench", "--one", name, "--weights", str(weights)],
-                          capture_output=True, text=True, cwd=root, env=env)
-    if proc.returncode != 0:
-        raise RuntimeError(f"membench method {name!r} failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
-    for line in proc.stdout.splitlines():
-        if line.startswith(_TAG):
-            return json.loads(line[len(_TAG):])
-    raise RuntimeError(f"membench method {name!r} printed no result:\n{proc.stdout[-2000:]}")
+    from .bench import run_child
+    return run_child("golden.membench", ["--one", name, "--weights", str(weights)], _TAG,
+                     f"membench method {name!r}")
 
 
 def table(results: list[dict]) -> str:

@@ -88,6 +88,8 @@ METHODS = MappingProxyType(dict([
 ]))
 
 _GROUP = {"bbs": 32, "bitwave": 16}
+#: the per-weight methods: module (project, encode, pack, unpack, decode), configuration, parameter
+_PER_WEIGHT = {"bitbalance": (bitbalance, bitbalance.BitBalanceConfig, "k"), "ebsp": (ebsp, ebsp.EBSPConfig, "window")}
 _SMALLER_GROUPS = (16, 8)
 _TILE = 32                      # sensitive channels are chosen in tiles of 32 output channels (Algorithm 2)
 
@@ -189,19 +191,12 @@ def compress(weights, method: str, *, progress=None) -> NetworkResult:
             progress(results[-1].name)
         if fam in ("int8", "bitlet"):
             results.append(LayerResult(name, q.shape, q, scales, 8.0, "method"))
-        elif fam == "bitbalance":
-            out = bitbalance.project(q, k=p["k"])
-            code = bitbalance.unpack(bitbalance.pack(bitbalance.encode(out, k=p["k"])), k=p["k"])
-            stored = bitbalance.decode(code)
-            results.append(LayerResult(name, q.shape, stored, scales,
-                                       float(bitbalance.BitBalanceConfig(k=p["k"]).encoded_bits), "method",
-                                       error=_sq(stored, q)))
-        elif fam == "ebsp":
-            out = ebsp.project(q, window=p["window"])
-            code = ebsp.unpack(ebsp.pack(ebsp.encode(out, window=p["window"])), window=p["window"])
-            stored = ebsp.decode(code)
-            results.append(LayerResult(name, q.shape, stored, scales,
-                                       float(ebsp.EBSPConfig(window=p["window"]).encoded_bits), "method",
+        elif fam in _PER_WEIGHT:
+            module, config, key = _PER_WEIGHT[fam]
+            arg = {key: p[key]}
+            # projected, then through the stored code word and back: the weights the format holds
+            stored = module.decode(module.unpack(module.pack(module.encode(module.project(q, **arg), **arg)), **arg))
+            results.append(LayerResult(name, q.shape, stored, scales, float(config(**arg).encoded_bits), "method",
                                        error=_sq(stored, q)))
         else:
             g, policy = plans[name]
