@@ -107,3 +107,29 @@ def test_bad_input_is_refused(args, error, message):
     with pytest.raises(error) as e:
         compress(*args)
     assert message in str(e.value)
+
+
+def test_the_command_line_compresses_a_real_checkpoint(tmp_path, capsys):
+    import json
+    import shutil
+
+    from network.compress import main
+    from network.models import ccexam_checkpoint, ccexam_layers
+    model = tmp_path / "mnist.pth"
+    shutil.copy(ccexam_checkpoint("mnist"), model)
+    assert main([str(model), "--method", "bbs_mod"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0].startswith(f"{model}: 4 layers, 421,408 weights; BBS mod")
+    expect = compress({l.name: l.weight for l in ccexam_layers("mnist").layers}, "bbs_mod")
+    with np.load(tmp_path / "mnist.bbs_mod.npz") as npz:
+        assert str(npz["method"]) == "bbs_mod"
+        for r in expect.layers:
+            assert np.array_equal(npz[f"{r.name}.q"], r.q) and np.array_equal(npz[f"{r.name}.scales"], r.scales)
+    summary = json.loads((tmp_path / "mnist.bbs_mod.json").read_text())
+    assert summary["bits_per_weight"] == expect.bits_per_weight
+    assert [l["policy"] for l in summary["layers"]] == [r.policy for r in expect.layers]
+    assert main([str(model), "--method", "bbs"]) == 2
+    assert "error: --method must be one of 'int8'" in capsys.readouterr().err
+    assert main([str(tmp_path / "none.pth"), "--method", "int8"]) == 2
+    assert main([str(model), "--method", "int8", "-o", str(tmp_path / "x.txt")]) == 2
+    assert "-o must name an .npz file" in capsys.readouterr().err
