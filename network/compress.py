@@ -37,6 +37,7 @@ weights of every layer, int64: eight times the INT8 model).
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -214,9 +215,8 @@ def compress(weights, method: str, *, progress=None) -> NetworkResult:
             results.append(_bbs_layer(name, q, scales, g, policy, sens, p))
     progress(results[-1].name)
     shapes = {name: w.shape for name, w in layers.items()}
-    return NetworkResult(method, tuple(r if r.shape == shapes[r.name] else
-                                       LayerResult(**{**r.__dict__, "shape": shapes[r.name],
-                                                      "q": r.q.reshape(shapes[r.name])})
+    return NetworkResult(method, tuple(r if r.shape == shapes[r.name] else      # conv1d back to [K, C, k]
+                                       dataclasses.replace(r, shape=shapes[r.name], q=r.q.reshape(shapes[r.name]))
                                        for r in results))
 
 

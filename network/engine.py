@@ -61,9 +61,6 @@ Number formats and rounding (the choices; docs/networks.md):
   layer's largest (or more, until ``|bias| <= 2**31 - 1 - 128 * 127 * n``, ``n`` its weights) and its
   weights re-rounded, so it outputs its bias with the precision of the layer's other multipliers
   (:attr:`QConv.widened`; EfficientNet-Lite0 has such channels, docs/networks.md).
-* **Speed**: the integer products run as float64 matrix products (BLAS) whenever every partial sum is an
-  integer below ``2**53`` (``R * 128 * 160 < 2**53``, any real layer), which makes them exact, and are then
-  converted back to int64; otherwise in int64.
 * **Memory**: a convolution is an im2col (a strided window view of the padded input, copied chunk by
   chunk) and one integer ``np.matmul`` per chunk. A chunk is a run of samples, or of output rows of one
   sample, whose im2col columns and outputs hold at most :data:`CHUNK_ELEMENTS` elements (or one output
@@ -164,13 +161,6 @@ def _as_2d(x: np.ndarray) -> np.ndarray:
 
 # ---- the shared cores (any dtype: int64 for the integer pass, float64 for the float pass) ----------------
 
-def _exact_in_float(dtype, R: int) -> bool:
-    """True when integer sums of ``R`` products of an activation (``|a| <= 128``) and a weight of
-    :data:`WEIGHT_RANGE` are exact in float64: every partial sum is an integer below ``2**53``, so BLAS's
-    float64 product (in any order) gives the int64 result exactly, and fast."""
-    return np.issubdtype(dtype, np.integer) and R * 128 * max(-WEIGHT_RANGE[0], WEIGHT_RANGE[1]) < (1 << 53)
-
-
 def _conv_core(x, w, stride, padding, dilation, groups):
     """``[N, C, H, W]`` x ``[K, C/groups, KH, KW]`` -> ``[N, K, OH, OW]`` in ``x``'s dtype, im2col per chunk."""
     N, C, H, W = x.shape
@@ -186,9 +176,6 @@ def _conv_core(x, w, stride, padding, dilation, groups):
     win = np.lib.stride_tricks.sliding_window_view(xp, (eh, ew), axis=(2, 3))[:, :, ::sh, ::sw, ::dh, ::dw]
     wm = w.reshape(G, Kg, Cg * KH * KW).transpose(0, 2, 1)           # [G, R, Kg]
     out = np.empty((N, K, OH, OW), dtype=np.result_type(x.dtype, w.dtype))
-    exact = _exact_in_float(out.dtype, Cg * KH * KW)
-    if exact:
-        wm = wm.astype(np.float64)
     per_row = (C * KH * KW + K) * OW                                  # elements of one output row
     rows = max(1, CHUNK_ELEMENTS // per_row)
     rb = min(OH, rows)                                                # output rows per chunk
@@ -199,7 +186,7 @@ def _conv_core(x, w, stride, padding, dilation, groups):
             n, r = blk.shape[0], blk.shape[2]
             cols = blk.reshape(n, G, Cg, r, OW, KH, KW).transpose(0, 1, 3, 4, 2, 5, 6).reshape(
                 n, G, r * OW, Cg * KH * KW)                           # the copy: [n, G, r*OW, R]
-            y = np.matmul(cols.astype(np.float64) if exact else cols, wm)   # [n, G, r*OW, Kg]
+            y = np.matmul(cols, wm)                                   # [n, G, r*OW, Kg]
             out[n0:n0 + n, :, r0:r0 + r] = y.transpose(0, 1, 3, 2).reshape(n, K, r, OW)
     return out
 
@@ -323,10 +310,7 @@ def linear(x, w, bias=None) -> np.ndarray:
         raise ValueError(f"x has {x.shape[1]} features (axis 1), the weight of shape {w.shape} needs {w.shape[1]}")
     b = _bias(bias, w.shape[0], integer=True)
     _check_int64_sums(w.shape[1], b)
-    if _exact_in_float(w.dtype, w.shape[1]):
-        y = (x.astype(np.float64) @ w.T.astype(np.float64)).astype(np.int64)
-    else:
-        y = x @ w.T
+    y = x @ w.T
     return y if b is None else y + b
 
 

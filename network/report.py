@@ -252,7 +252,7 @@ def _cycles(arch, q, shape, pe, geometry, **method_args) -> int:
     return layer_cycles(arch, w, array_rows=geometry[0], array_cols=geometry[1], **where, **unit, **method_args)
 
 
-def _method_cycles(method, result, layer, shape, geometry, pe):
+def _method_cycles(method, layer, shape, geometry, pe):
     p = method.params
     if not layer.encodable:            # groups the BBS format has no code for cannot run on BitVert
         return None
@@ -301,7 +301,7 @@ def evaluate(subject: Subject, methods=None, *, geometry=(4, 4), log=print) -> d
                 stripes[(layer.name, pe)] = _cycles("stripes", int8.layers[keys.index(layer.name)].q, shape, pe,
                                                     geometry)
             s = stripes[(layer.name, pe)]
-            c = None if method.arch is None or total is None else _method_cycles(method, res, layer, shape, geometry, pe)
+            c = None if method.arch is None or total is None else _method_cycles(method, layer, shape, geometry, pe)
             layers.append({"name": layer.name, "shape": list(layer.shape), "policy": layer.policy,
                            "group": layer.group, "bits_per_weight": layer.bits_per_weight,
                            "sensitive": None if layer.sensitive is None else int(layer.sensitive.sum()),
@@ -375,8 +375,7 @@ def _with_area(entry: dict, array_json: Path) -> None:
         return
     rows = {r["name"]: r for r in json.loads(array_json.read_text())}
     for m in entry["methods"].values():
-        arch = {"bitvert": "bitvert", "bitbalance": "bitbalance", "ebsp": "ebsp", "stripes": "stripes"}.get(m["arch"])
-        row = rows.get(f"{arch}_4x4")
+        row = rows.get(f"{m['arch']}_4x4")
         if not row or not row.get("ecp5") or not row["ecp5"].get("fmax_mhz") or m["cycles"] is None:
             continue
         fmax, lut = row["ecp5"]["fmax_mhz"], row["ecp5"]["lut4"]
