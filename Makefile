@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 JOBS   ?= auto
 
 .PHONY: all verilog test synth bench readme clean distclean iverilog verilator help bitstream flash programmer boards \
-        fashion-mnist train-fashion report fuzz
+        fashion-mnist train-fashion report fuzz sweep
 
 all: verilog
 
@@ -29,6 +29,8 @@ help:
 	@echo "               try every architecture on each board, docs/board_fits.json; an hour)"
 	@echo "make report    every method on the real networks (MNIST, Fashion-MNIST, EfficientNet-Lite0, MiniLM):"
 	@echo "               size, accuracy, cycles into build/reports/networks.json/md and plots; docs/report.md"
+	@echo "make sweep     a design-space sweep: SWEEP=file.toml (default sweeps/small.toml), SCHEDULER=tcp://host:port"
+	@echo "               runs it on a Dask cluster; build/sweep/<name>/results.json/md and plots (docs/sweep.md)"
 	@echo "make train-fashion  retrain the Fashion-MNIST CNN into network/weights/fashion_cnn.npz (optional: installs"
 	@echo "               the 'train' extra, PyTorch; 7 to 9 minutes on the loaded 2-core machine)"
 	@echo "make readme    refresh docs/results.md from build/reports/, docs/payloads.md, docs/img/"
@@ -163,6 +165,12 @@ distclean: clean
 
 # every method on the real networks: build/reports/networks.json, networks.md, img/*.png; then the tables of
 # docs/report.md and README.md and the plots in docs/img/ (matplotlib: the 'docs' extra)
+# a design-space sweep (sweep/, docs/sweep.md): SWEEP=file (default sweeps/small.toml), SCHEDULER=tcp://host:8786
+# to run it on a Dask cluster; results in build/sweep/<file name>/, tool runs cached in build/sweep/work/
+SWEEP ?= sweeps/small.toml
+sweep: $(STAMP) fashion-mnist
+	$(PY) -m bitsparse sweep $(SWEEP) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(JOBS:auto=),--jobs $(JOBS))
+
 report: $(STAMP) fashion-mnist
 	$(PY) -m pip install --quiet -e '.[test,docs]'
 	$(PY) -m bitsparse report

@@ -10,10 +10,10 @@ arguments to the module that does the work (``python -m fpga.verilog`` and the o
 ``bitsparse synth <generator> --param name=value ...``
     one configuration of your own: a PE gets Yosys and nextpnr on iCE40 and ECP5 and its PE-table row
     (area, Fmax, cycles, throughput, vs Stripes-16); a block its area-table row (Yosys).
-``bitsparse bench``, ``arrays``, ``bitstream``, ``flash``, ``boards``, ``run``, ``report``, ``compress``
+``bitsparse bench``, ``arrays``, ``bitstream``, ``flash``, ``boards``, ``run``, ``report``, ``compress``, ``sweep``
     :mod:`golden.bench`, :mod:`fpga.array_report`, :mod:`fpga.board` (``bitstream``, ``flash``;
     ``boards [report|fits|list]``, default ``report``), :mod:`host.run`, :mod:`network.report`,
-    :mod:`network.compress`.
+    :mod:`network.compress`, :mod:`sweep.run`.
 
 Bad input is one ``error:`` line naming what was wrong and what is allowed, exit status 2.
 """
@@ -79,6 +79,11 @@ def _report(argv):
 def _compress(argv):
     from network.compress import main
     return main(argv, prog="bitsparse compress")
+
+
+def _sweep(argv):
+    from sweep.run import main
+    return main(argv, prog="bitsparse sweep")
 
 
 def _params(argv):
@@ -188,6 +193,7 @@ SUBCOMMANDS = {
     "run": (_run, "run real layers on a board (--url) or the simulated board (--sim ARCH)"),
     "report": (_report, "every method on real networks: size, accuracy, speed (build/reports/networks.*)"),
     "compress": (_compress, "compress a model file (.pth, .safetensors, .onnx) with one method"),
+    "sweep": (_sweep, "sweep architectures and configurations (a TOML/YAML file or ranges), locally or on Dask"),
 }
 
 

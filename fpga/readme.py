@@ -1,5 +1,5 @@
-"""Regenerate the measured-results tables of docs/results.md and docs/report.md from build/reports/*.json
-(``make readme``, ``make report``).
+"""Regenerate the measured-results tables of docs/results.md, docs/report.md and docs/sweep.md from
+build/reports/*.json and build/sweep/pes/results.json (``make readme``, ``make report``).
 
 Each table sits between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->`` markers; a table whose report
 does not exist yet is left as it is. Nothing in a table is typed by hand.
@@ -76,8 +76,21 @@ def board_fits_table(entries) -> str:
     return fits_markdown(entries)
 
 
+def sweep_table(doc) -> str:
+    from sweep.run import markdown
+    from sweep.spec import Point, Spec
+    spec = doc["spec"]
+    return markdown(doc["points"], Spec(tuple(Point(**p) for p in spec["points"]), spec["network"], spec["limit"],
+                                        spec["timeout"]))
+
+
+def sweep_headline_table(doc) -> str:
+    from sweep.run import headline
+    return headline(doc["points"])
+
+
 #: tables README.md repeats as its headline (written there too, from the same record)
-README_TABLES = ("array_headline", "boards", "networks_headline")
+README_TABLES = ("array_headline", "boards", "networks_headline", "sweep_headline")
 
 #: name -> (report in build/reports/, or a committed record under docs/, renderer)
 TABLES = {"area": ("area.json", area_table), "bench": ("bench.json", bench_table),
@@ -87,16 +100,20 @@ TABLES = {"area": ("area.json", area_table), "bench": ("bench.json", bench_table
           "boards": (ROOT / "docs" / "boards.json", board_table),
           "board_fits": (ROOT / "docs" / "board_fits.json", board_fits_table),
           "networks": ("networks.json", networks_table),
-          "networks_headline": ("networks.json", networks_headline_table)}
+          "networks_headline": ("networks.json", networks_headline_table),
+          "sweep_pes": (ROOT / "build" / "sweep" / "pes" / "results.json", sweep_table),
+          "sweep_headline": (ROOT / "build" / "sweep" / "pes" / "results.json", sweep_headline_table)}
 
 #: tables written to a page other than docs/results.md
 REPORT = ROOT / "docs" / "report.md"
-TABLE_DOCS = {"networks": REPORT, "networks_headline": REPORT}
+SWEEP = ROOT / "docs" / "sweep.md"
+TABLE_DOCS = {"networks": REPORT, "networks_headline": REPORT, "sweep_pes": SWEEP, "sweep_headline": SWEEP}
 
 
 def _make_target(name: str) -> str:
     return ("bench" if name in ("bench", "memory") else "boards" if name.startswith("board") else
-            "report" if name.startswith("networks") else "synth")
+            "report" if name.startswith("networks") else "sweep SWEEP=sweeps/pes.toml" if name.startswith("sweep")
+            else "synth")
 
 
 def replace_section(text: str, name: str, body: str, doc: str = "docs/results.md") -> str:
@@ -107,7 +124,7 @@ def replace_section(text: str, name: str, body: str, doc: str = "docs/results.md
 
 
 def main() -> int:
-    for page in (RESULTS, REPORT):
+    for page in (RESULTS, REPORT, SWEEP):
         text = page.read_text()
         doc = page.relative_to(ROOT)
         for name, (fname, render) in TABLES.items():
@@ -120,6 +137,11 @@ def main() -> int:
             else:
                 print(f"{doc}: {name} table kept ({path.relative_to(ROOT)} not found; run make {_make_target(name)})")
         page.write_text(text)
+    for plot in ("pareto", "luts_vs_lanes", "fmax"):           # the figures docs/sweep.md shows
+        src = ROOT / "build" / "sweep" / "pes" / "img" / f"{plot}.png"
+        if src.exists():
+            (ROOT / "docs" / "img" / f"sweep_{plot}.png").write_bytes(src.read_bytes())
+            print(f"docs/img/sweep_{plot}.png from {src.relative_to(ROOT)}")
     readme = ROOT / "README.md"
     for name in README_TABLES:
         fname, render = TABLES[name]

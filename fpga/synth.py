@@ -105,6 +105,8 @@ def mark_done(workdir: Path, key: str, key_file: str = "run_key.txt") -> None:
 
 
 RUN_TIME = "run_time.json"
+#: tool runs started by :func:`step` in this process (a sweep counts them: none means all came from the cache)
+TOOL_RUNS = 0
 
 
 def past_run_times(workdir, name: str, component: str) -> list[tuple[str, float]]:
@@ -132,6 +134,8 @@ def step(name: str, tool: str, workdir, component: str, log=None):
     when kept runs of the same step for the same component class record their times, an estimate) and one
     when it is done (how long it took), on stderr (or ``log``); the time is kept in ``run_time.json`` of
     ``workdir`` for later estimates."""
+    global TOOL_RUNS
+    TOOL_RUNS += 1
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
     past = past_run_times(workdir, name, component)
     estimate = ""

@@ -222,20 +222,23 @@ NETWORKS = {"efficientnet_lite0": efficientnet, "mnist": mnist, "fashion": fashi
 
 # ---- cycles ----------------------------------------------------------------------------------------------
 
-def pass_length(c: int, group: int = 0) -> int:
-    """The PE pass length of a layer with ``c`` input channels (per group): the largest of 16, 8, 4, 2, 1
-    dividing ``c`` and, when ``group`` > 0, the method's group; ``c`` itself when ``c < 16`` (module
-    docstring)."""
+def pass_length(c: int, group: int = 0, lanes: int = _PE) -> int:
+    """The pass length of a layer with ``c`` input channels (per group) on a PE of ``lanes`` weights (a
+    power of two, default 16): the largest power of two up to ``lanes`` dividing ``c`` and, when ``group``
+    > 0, the method's group; ``c`` itself when ``c < lanes`` (module docstring)."""
     c = check_int("c", c, lo=1)
-    if c < _PE and not group:
+    lanes = check_int("lanes", lanes, lo=1, hi=64)
+    if lanes & (lanes - 1):
+        raise ValueError(f"lanes must be a power of two in [1, 64], got {lanes}")
+    if c < lanes and not group:
         return c
     g = math.gcd(c, group) if group else c
-    if g < _PE and g == c:
+    if g < lanes and g == c:
         return c
-    for p in (16, 8, 4, 2, 1):
-        if g % p == 0:
-            return p
-    return 1
+    p = lanes
+    while g % p:
+        p //= 2
+    return p
 
 
 def _layer_args(w: np.ndarray, shape: tuple) -> tuple[np.ndarray, dict]:

@@ -45,7 +45,7 @@ def test_python_dash_m_bitsparse():
 
 def test_unknown_command(capsys):
     assert run(capsys, "synt") == (2, "", "error: command must be one of params, verilog, synth, bench, arrays, "
-                                           "bitstream, flash, boards, run, report, compress, got 'synt' (did you "
+                                           "bitstream, flash, boards, run, report, compress, sweep, got 'synt' (did you "
                                            "mean 'synth'?)\n")
 
 
