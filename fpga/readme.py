@@ -102,18 +102,21 @@ TABLES = {"area": ("area.json", area_table), "bench": ("bench.json", bench_table
           "networks": ("networks.json", networks_table),
           "networks_headline": ("networks.json", networks_headline_table),
           "sweep_pes": (ROOT / "build" / "sweep" / "pes" / "results.json", sweep_table),
-          "sweep_headline": (ROOT / "build" / "sweep" / "pes" / "results.json", sweep_headline_table)}
+          "sweep_headline": (ROOT / "build" / "sweep" / "pes" / "results.json", sweep_headline_table),
+          "sweep_arrays": (ROOT / "build" / "sweep" / "arrays" / "results.json", sweep_table)}
 
 #: tables written to a page other than docs/results.md
 REPORT = ROOT / "docs" / "report.md"
 SWEEP = ROOT / "docs" / "sweep.md"
-TABLE_DOCS = {"networks": REPORT, "networks_headline": REPORT, "sweep_pes": SWEEP, "sweep_headline": SWEEP}
+TABLE_DOCS = {"networks": REPORT, "networks_headline": REPORT, "sweep_pes": SWEEP, "sweep_headline": SWEEP,
+              "sweep_arrays": SWEEP}
 
 
 def _make_target(name: str) -> str:
+    if name.startswith("sweep"):
+        return f"sweep SWEEP=sweeps/{'arrays' if name == 'sweep_arrays' else 'pes'}.toml"
     return ("bench" if name in ("bench", "memory") else "boards" if name.startswith("board") else
-            "report" if name.startswith("networks") else "sweep SWEEP=sweeps/pes.toml" if name.startswith("sweep")
-            else "synth")
+            "report" if name.startswith("networks") else "synth")
 
 
 def replace_section(text: str, name: str, body: str, doc: str = "docs/results.md") -> str:
