@@ -163,14 +163,14 @@ clean:
 distclean: clean
 	rm -rf $(VENV) *.egg-info
 
-# every method on the real networks: build/reports/networks.json, networks.md, img/*.png; then the tables of
-# docs/report.md and README.md and the plots in docs/img/ (matplotlib: the 'docs' extra)
 # a design-space sweep (sweep/, docs/sweep.md): SWEEP=file (default sweeps/small.toml), SCHEDULER=tcp://host:8786
 # to run it on a Dask cluster; results in build/sweep/<file name>/, tool runs cached in build/sweep/work/
 SWEEP ?= sweeps/small.toml
 sweep: $(STAMP) fashion-mnist
 	$(PY) -m bitsparse sweep $(SWEEP) $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(JOBS:auto=),--jobs $(JOBS))
 
+# every method on the real networks: build/reports/networks.json, networks.md, img/*.png; then the tables of
+# docs/report.md and README.md and the plots in docs/img/ (matplotlib: the 'docs' extra)
 report: $(STAMP) fashion-mnist
 	$(PY) -m pip install --quiet -e '.[test,docs]'
 	$(PY) -m bitsparse report

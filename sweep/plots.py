@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["pareto_front", "plots"]
+from sweep.spec import DEVICES as DEVICE_LABELS
 
-DEVICE_LABELS = {"ice40": "iCE40 UP5K", "ecp5": "ECP5-85F"}
+__all__ = ["pareto_front", "fronts", "plots"]
+
 _MARKERS = "osD^vP*Xhp"
 
 
@@ -20,6 +21,22 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
         if not any((l2 <= loss and t2 >= thr) and (l2 < loss or t2 > thr) for l2, t2 in points):
             front.append(i)
     return sorted(front, key=lambda i: (points[i][0], i))
+
+
+def _xy(r: dict) -> tuple[float, float]:
+    """A record's ``(accuracy loss, MMAC/s per kLUT)``; no accuracy (no data) counts as no loss."""
+    return (r.get("accuracy_loss") or 0.0, r["mmacs_per_s_per_klut"])
+
+
+def fronts(records: list[dict]) -> dict:
+    """Per device, the ``ok`` records with a throughput that lie on the Pareto front of MMAC/s per kLUT
+    against accuracy loss, by ascending loss."""
+    out = {}
+    for dev in DEVICE_LABELS:
+        ok = [r for r in records if r["device"] == dev and r.get("status") == "ok" and r.get("mmacs_per_s_per_klut")]
+        if ok:
+            out[dev] = [ok[i] for i in pareto_front([_xy(r) for r in ok])]
+    return out
 
 
 def _check(records) -> None:
@@ -59,19 +76,16 @@ def plots(records: list[dict], out_dir) -> list[Path]:
 
     # throughput per kLUT against accuracy loss, the front per device
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    pts = [r for r in ok if r.get("mmacs_per_s_per_klut") is not None]
+    pts = [r for r in ok if r.get("mmacs_per_s_per_klut")]
     no_accuracy = all(r.get("accuracy_loss") is None for r in pts)
-    if not no_accuracy:   # x = 0 for all only when no point has an accuracy loss
-        pts = [r for r in pts if r.get("accuracy_loss") is not None]
     if not pts:
         _empty(ax)
+    front_of = fronts(pts)
     for d in devices:
-        mine = [r for r in pts if r["device"] == d]
-        xy = [(r.get("accuracy_loss") or 0.0, r["mmacs_per_s_per_klut"]) for r in mine]
-        for r, (x, y) in zip(mine, xy):
-            ax.scatter(x, y, marker=marker[r["arch"]], color=colour[d], zorder=3)
-            ax.annotate(r["name"], (x, y), fontsize=6, xytext=(3, 3), textcoords="offset points")
-        front = [xy[i] for i in pareto_front(xy)]
+        for r in (r for r in pts if r["device"] == d):
+            ax.scatter(*_xy(r), marker=marker[r["arch"]], color=colour[d], zorder=3)
+            ax.annotate(r["name"], _xy(r), fontsize=6, xytext=(3, 3), textcoords="offset points")
+        front = [_xy(r) for r in front_of.get(d, [])]
         if front:
             ax.step([p[0] for p in front], [p[1] for p in front], where="post", color=colour[d], alpha=0.6,
                     label=f"Pareto front, {DEVICE_LABELS[d]}")

@@ -38,7 +38,8 @@ __all__ = ["pe_params", "make_design", "hardware", "network_figures", "source_di
            "REFERENCE_OUT"]
 
 #: device resources (:mod:`fpga.array_report`'s)
-from fpga.array_report import ECP5_85F, ICE40_ARGS, ICE40_DSP_SYNTH, ICE40_UP5K, _over, _route  # noqa: E402
+from fpga.array_report import (ECP5_85F, ICE40_ARGS, ICE40_DSP_SYNTH, ICE40_UP5K, _over, _route,  # noqa: E402
+                                ice40_area_dsp)
 
 #: the reference layer's output map (module docstring)
 REFERENCE_OUT = (14, 14)
@@ -77,12 +78,13 @@ def make_design(point: Point):
 
 
 def _ice40(point: Point, top: str, work: Path) -> dict:
-    script = pnr.ICE40_SYNTH if point.rows is None else ICE40_DSP_SYNTH
-    area_dir = pnr._synth(script, point.key, make_design(point), work / "area", top, "", "ice40_stat.json")
-    c = pnr._cells(area_dir / "ice40_stat.json")
-    area = {"lut4": c.get("SB_LUT4", 0), "carry": c.get("SB_CARRY", 0),
-            "ff": sum(v for k, v in c.items() if k.startswith("SB_DFF")),
-            "bram": sum(v for k, v in c.items() if k.startswith("SB_RAM")), "dsp": c.get("SB_MAC16", 0)}
+    if point.rows is None:                     # a PE: the project's one iCE40 script
+        script, area = pnr.ICE40_SYNTH, pnr.ice40_area(top, make_design(point), work / "area")
+        area["bram"] = area.pop("ram")
+    else:                                      # an engine: with -dsp, as make synth characterizes it
+        script = ICE40_DSP_SYNTH
+        area = ice40_area_dsp(top, lambda: make_design(point), work / "area")
+        del area["buffers"]
     over = _over(area, ICE40_UP5K) + ([f"{area['ff']} ff > {ICE40_UP5K['lut4']} logic cells"]
                                       if area["ff"] > ICE40_UP5K["lut4"] else [])
     if over:

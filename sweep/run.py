@@ -28,6 +28,7 @@ network (``network``, ``bits_per_weight``, ``compression``, ``accuracy``, ``accu
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import multiprocessing
 import os
@@ -45,7 +46,7 @@ from sweep.spec import ARCHS, DEVICES, PARAMS, Point, Spec, from_ranges, load_sp
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "build" / "sweep" / "work"
-__all__ = ["execute_task", "tasks_of", "run_sweep", "records_of", "markdown", "fronts", "headline", "write", "main",
+__all__ = ["execute_task", "tasks_of", "run_sweep", "records_of", "markdown", "headline", "write", "main",
            "WORK"]
 
 #: attempts of a task whose process died
@@ -241,11 +242,11 @@ def _f(v, spec=".2f"):
     return "-" if v is None else format(v, spec)
 
 
-def markdown(records: list[dict], spec: Spec) -> str:
-    """The results table and, per device, the points on the Pareto front of throughput per kLUT against
-    accuracy loss."""
+def markdown(records: list[dict], network: str, limit: int | None = None) -> str:
+    """The results table of a sweep on ``network`` (its first ``limit`` inputs) and, per device, the points
+    on the Pareto front of throughput per kLUT against accuracy loss."""
     measure = next((r["accuracy_measure"] for r in records if r["accuracy_measure"]), None)
-    lines = [f"Network: {spec.network}" + (f" (first {spec.limit} inputs)" if spec.limit else "")
+    lines = [f"Network: {network}" + (f" (first {limit} inputs)" if limit else "")
              + (f"; accuracy: {measure} (loss in points below INT8)" if measure else "; no accuracy (no data)"),
              "",
              "| point | device | method | status | LUT4 | FF | BRAM | DSP | Fmax (MHz) | MACs/cycle | MMAC/s | "
@@ -258,6 +259,7 @@ def markdown(records: list[dict], spec: Spec) -> str:
                      f"{_f(r['macs_per_cycle'])} | {_f(r['mmacs_per_s'], '.1f')} | "
                      f"{_f(r['mmacs_per_s_per_klut'])} | {_f(r['bits_per_weight'], '.3f')} | "
                      f"{_f(r['accuracy_loss'])} |")
+    from sweep.plots import fronts
     for dev, front in fronts(records).items():
         lines += ["", f"Pareto front on the {DEVICES[dev]} (least accuracy loss, most MMAC/s per kLUT): "
                   + ", ".join(f"{r['name']} ({_f(r['accuracy_loss'])} points, {r['mmacs_per_s_per_klut']:.2f})"
@@ -265,21 +267,9 @@ def markdown(records: list[dict], spec: Spec) -> str:
     return "\n".join(lines) + "\n"
 
 
-def fronts(records: list[dict]) -> dict:
-    """Per device, the ``ok`` records on the Pareto front of MMAC/s per kLUT against accuracy loss (a
-    missing loss counts as 0), by ascending loss."""
-    from sweep.plots import pareto_front
-    out = {}
-    for dev in DEVICES:
-        ok = [r for r in records if r["device"] == dev and r["status"] == "ok" and r["mmacs_per_s_per_klut"]]
-        if ok:
-            out[dev] = [ok[i] for i in pareto_front([(r["accuracy_loss"] or 0.0, r["mmacs_per_s_per_klut"])
-                                                     for r in ok])]
-    return out
-
-
 def headline(records: list[dict]) -> str:
     """The Pareto-front points of every device, one row each (the README's sweep table)."""
+    from sweep.plots import fronts
     lines = ["| device | point | method | accuracy loss (points) | bits/weight | LUT4 | Fmax (MHz) | MMAC/s | "
              "MMAC/s per kLUT |", "|---|---|---|---:|---:|---:|---:|---:|---:|"]
     for dev, front in fronts(records).items():
@@ -298,7 +288,7 @@ def write(records: list[dict], spec: Spec, out) -> list[Path]:
     doc = {"spec": {"network": spec.network, "limit": spec.limit, "timeout": spec.timeout,
                     "points": [p.to_dict() for p in spec.points]}, "points": records}
     (out / "results.json").write_text(json.dumps(doc, indent=1) + "\n")
-    (out / "results.md").write_text(markdown(records, spec))
+    (out / "results.md").write_text(markdown(records, spec.network, spec.limit))
     return [out / "results.json", out / "results.md"] + plots(records, out / "img")
 
 
@@ -362,9 +352,7 @@ def main(argv=None, prog: str = "python -m sweep.run") -> int:
             spec = load_spec(args.file)
             overrides = {k: v for k, v in (("network", args.network), ("limit", args.limit),
                                            ("timeout", args.timeout)) if v is not None}
-            if overrides:
-                spec = Spec(spec.points, **{**{"network": spec.network, "limit": spec.limit,
-                                                "timeout": spec.timeout}, **overrides})
+            spec = dataclasses.replace(spec, **overrides)
             name = Path(args.file).stem
         elif args.arch:
             spec = from_ranges(args.arch, args.device or ["ice40"], args.network or "reference", args.limit,

@@ -3,7 +3,7 @@
 import matplotlib.pyplot as plt
 import pytest
 
-from sweep.plots import pareto_front, plots
+from sweep.plots import fronts, pareto_front, plots
 
 
 def test_pareto_front():
@@ -58,3 +58,10 @@ def test_a_record_without_device_is_refused(tmp_path):
         plots(["x"], tmp_path)
     with pytest.raises(ValueError, match="record 0: unknown device 'gowin'"):
         plots([{**RECORDS[0], "device": "gowin"}], tmp_path)
+
+
+def test_fronts_per_device():
+    assert fronts(RECORDS) == {"ice40": [RECORDS[0], RECORDS[2]], "ecp5": [RECORDS[1]]}   # 0.0 loss 12, 0.1 loss 14
+    assert fronts([{**r, "accuracy_loss": None} for r in RECORDS[:3]])["ice40"] == [
+        {**RECORDS[2], "accuracy_loss": None}]          # no accuracy counts as no loss: 14 beats 12
+    assert fronts([RECORDS[3]]) == {}                   # a failed point is on no front
