@@ -9,7 +9,9 @@ per-channel weights ``q [K, C]`` with the method (BBS pruning and encoding, Bit-
 projection; the dense PEs take ``q`` as it is). ``bitvert`` is the BBS paper's array
 (:class:`~hw.array.bitvert_grid.BitVertGrid`: one scheduler per PE row, one activation-sum unit per PE
 column); ``bitvert_unshared`` the same PEs in a ``PEGrid``, each with its own scheduler and sums, for the
-comparison (same outputs, same cycles). :func:`engine` builds a :class:`~hw.array.layer.LayerEngine` of
+comparison (same outputs, same cycles). ``pragmatic`` and ``bitbalance`` share the weight side per row
+(:class:`~hw.array.shared_grid.RowSharedGrid`: Pragmatic's offsets, Bit-balance's slot registers).
+:func:`engine` builds a :class:`~hw.array.layer.LayerEngine` of
 one of them.
 """
 
@@ -82,6 +84,7 @@ def _resolve(path: str):
     return getattr(importlib.import_module(module), name)
 
 
+_ROW_SHARED = "hw.array.shared_grid.RowSharedGrid"
 _BITVERT_N2 = BBSConfig(bits=8, pruned=2, pe_length=16, subgroup=8, const_bits=6)
 
 ARCHS = {a.name: a for a in [
@@ -92,14 +95,14 @@ ARCHS = {a.name: a for a in [
     Arch("parallel", "hw.baselines.parallel_mac.ParallelMAC", DenseConfig(bits=8, pe_length=16, act_bits=8),
          options=(("multiplier", "lut"),), note="bit-parallel MAC, 16 LUT multipliers"),
     Arch("pragmatic", "hw.baselines.pragmatic.PragmaticPE", PragmaticConfig(bits=8, pe_length=16, act_bits=8),
-         note="Pragmatic on weights, essential bits"),
+         grid=_ROW_SHARED, note="Pragmatic on weights, essential bits; the offsets once per row"),
     Arch("bitvert", "hw.bitvert.pe.BitVertPE", _BITVERT_N2, grid="hw.array.bitvert_grid.BitVertGrid",
          note="BitVert, BBS rounded averaging N = 2 (6 cycles per pruned pass); one scheduler per row, "
               "one activation-sum unit per column"),
     Arch("bitvert_unshared", "hw.bitvert.pe.BitVertPE", _BITVERT_N2,
          note="BitVert as bitvert, every PE with its own scheduler and activation sums"),
     Arch("bitbalance", "hw.bitbalance.pe.BitBalancePE", BitBalanceConfig(bits=8, k=3, pe_length=16, act_bits=8),
-         note="Bit-balance, k = 3"),
+         grid=_ROW_SHARED, note="Bit-balance, k = 3; the slot registers once per row"),
     Arch("ebsp", "hw.ebsp.pe.EBSPPE", EBSPConfig(bits=8, window=3, pe_length=16, act_bits=8, lut_sharing=1),
          options=(("weight_format", "encoded"),), note="EBSP, window 3, pre-encoded"),
 ]}

@@ -34,9 +34,9 @@ codec the grid takes (it is not elaborated).
 
 from __future__ import annotations
 
-from amaranth.hdl import Array, Module, Signal, signed
+from amaranth.hdl import Module, Signal
 
-from hw.array.grid import PASS_COUNTER_WIDTH, LockStepGrid
+from hw.array.grid import LockStepGrid
 from hw.bitvert.act_sums import BitVertActSums
 from hw.bitvert.datapath import BitVertDatapath, drive_datapath
 from hw.bitvert.pe import BitVertPE
@@ -99,16 +99,6 @@ class BitVertGrid(LockStepGrid):
             accs.append(row)
 
         # delivery counters as LockStepGrid.accumulate's: per row, the sequencer's results since clear
-        got = [Signal(PASS_COUNTER_WIDTH, name=f"got_r{r}") for r in range(self.rows)]
-        for r, seq in enumerate(sequencers):
-            with m.If(self.clear):
-                m.d.sync += got[r].eq(0)
-            with m.Elif(seq.out_valid):
-                m.d.sync += got[r].eq(got[r] + 1)
-        done = got[0] == self.tile_passes
-        for g in got[1:]:
-            done = done & (g == self.tile_passes)
-        m.d.comb += self.tile_done.eq(done)
-        acc_rows = Array(Array(row) for row in accs)
-        m.d.comb += self.acc.eq(acc_rows[self.sel_row][self.sel_col])
+        self.deliveries(m, [seq.out_valid for seq in sequencers])
+        self.read_out(m, accs)
         return m

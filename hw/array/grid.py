@@ -83,11 +83,10 @@ class LockStepGrid(Component):
     def accumulate(self, m: Module, outputs) -> None:
         """Per PE ``(r, c)`` an accumulator that adds ``value`` in the cycles ``valid``, where
         ``outputs[r][c] = (valid, value)`` is the PE's per-pass result stream (the grid takes every one);
-        a delivery counter per row (of its column 0's results), ``tile_done``, ``clear`` and the ``acc``
-        read mux."""
+        the delivery counters, ``tile_done``, ``clear`` and the ``acc`` read mux (:meth:`deliveries`,
+        :meth:`read_out`)."""
         rows, cols = self.rows, self.cols
         accs = [[Signal(signed(self.acc_width), name=f"acc_r{r}c{c}") for c in range(cols)] for r in range(rows)]
-        got = [Signal(PASS_COUNTER_WIDTH, name=f"got_r{r}") for r in range(rows)]
         for r in range(rows):
             for c in range(cols):
                 valid, value = outputs[r][c]
@@ -95,11 +94,22 @@ class LockStepGrid(Component):
                     m.d.sync += accs[r][c].eq(0)
                 with m.Elif(valid):
                     m.d.sync += accs[r][c].eq(accs[r][c] + value)
+        self.deliveries(m, [outputs[r][0][0] for r in range(rows)])
+        self.read_out(m, accs)
+
+    def deliveries(self, m: Module, delivered) -> None:
+        """A delivery counter per row, counting the cycles ``delivered[r]`` (row ``r``'s per-pass results,
+        its column 0's or its sequencer's) since ``clear``; ``tile_done`` when every row has ``tile_passes``."""
+        got = [Signal(PASS_COUNTER_WIDTH, name=f"got_r{r}") for r in range(self.rows)]
+        for r in range(self.rows):
             with m.If(self.clear):
                 m.d.sync += got[r].eq(0)
-            with m.Elif(outputs[r][0][0]):
+            with m.Elif(delivered[r]):
                 m.d.sync += got[r].eq(got[r] + 1)
         m.d.comb += self.tile_done.eq(_and_all([g == self.tile_passes for g in got]))
+
+    def read_out(self, m: Module, accs) -> None:
+        """``acc`` = ``accs[sel_row][sel_col]`` (combinational read of the accumulators)."""
         acc_rows = Array(Array(row) for row in accs)
         m.d.comb += self.acc.eq(acc_rows[self.sel_row][self.sel_col])
 

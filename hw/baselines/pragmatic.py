@@ -5,15 +5,16 @@ authors' model the serial operand is the **weight**. Golden model: :func:`golden
 (partial sums step by step), :func:`golden.baselines.pragmatic_dot`; cycle model
 :func:`golden.cycles.group_cycles_pragmatic`.
 
-Datapath of the ``pe_length`` lanes: at load, each lane registers its magnitude ``|w_i|`` and its
-activation with the weight's sign folded in (``s_i = sign ? -x_i : x_i``), and a popcount per lane and a
-max tree give the group's step count. Every step, a leading-one detector per lane finds the highest
-remaining one bit ``o_i`` (Pragmatic's offset), a barrel shifter forms ``s_i << o_i``, an adder tree sums
-the lanes into the accumulator, and the bit is cleared.
+Two parts, so that a PE row shares the weight side (:class:`hw.array.shared_grid.RowSharedGrid`,
+docs/array.md). The weight side, :class:`PragmaticOffsets`: at load each lane registers its magnitude
+``|w_i|`` and sign, and a popcount per lane and a max tree give the group's step count; every step a
+leading-one detector per lane finds the highest remaining one bit ``o_i`` (Pragmatic's offset), which is
+then cleared. The activation side, :class:`~hw.blocks.shift_add_datapath.ShiftAddDatapath`: per lane
+``±x_i << o_i`` (the sign applied to the registered activation, a barrel shifter), an adder tree into
+the accumulator.
 
 Choice: offsets are consumed MSB-first. Choice: an all-zero group takes one step. Choice: the offsets are
 found on the fly by one LOD per lane (plain sign-magnitude weights in the payload, B bits per lane).
-Choice: the sign is folded into the activation once per group, so no negation is on the per-step path.
 
 Built from a :class:`golden.baselines.PragmaticConfig`. Ports: :mod:`hw.pe`; ``weights`` is
 ``ArrayLayout({"mag": B-1 bits, "sign": 1}, pe_length)`` (sign on top; ``-0`` is 0, ``-2**(B-1)`` has no
@@ -24,18 +25,19 @@ last step; back to back one group every ``n`` cycles.
 
 from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data
+from amaranth.lib.wiring import In, Out
 
 from golden.baselines import PragmaticConfig
-from golden.bits import signed_width
+from golden.bits import unsigned_width
 from golden.check import check_sign_magnitude_array
-from golden.primitives import popcount_width, shifter_widths
-from hw.blocks.adder_tree import AdderTree
-from hw.blocks.barrel_shifter import BarrelShifter
+from golden.primitives import popcount_width
+from hw.base import Component
 from hw.blocks.lod import LeadingOneDetector
-from hw.pe import PE
 from hw.blocks.popcount import Popcount
+from hw.blocks.shift_add_datapath import ShiftAddDatapath, term_layout
+from hw.pe import PE
 
-__all__ = ["PragmaticPE"]
+__all__ = ["PragmaticPE", "PragmaticOffsets"]
 
 
 class PragmaticPE(PE):
@@ -74,29 +76,63 @@ class PragmaticPE(PE):
     def max_steps(self) -> int:
         return self.config.max_cycles_per_pass
 
-    @property
-    def term_width(self) -> int:
-        """Width of one lane's term ``s_i << o_i``: the folded activation widened by the largest offset."""
-        if self.config.bits == 2:
-            return self._sx_width
-        return shifter_widths(self._sx_width, self.config.bits - 2, "left")[1]
+    def row_unit(self) -> "PragmaticOffsets":
+        """The weight side of this PE: what a PE row shares (:class:`PragmaticOffsets`)."""
+        return PragmaticOffsets(self.config)
 
-    @property
-    def _sx_width(self) -> int:
-        half = 1 << (self.config.act_bits - 1)
-        return signed_width(-half, half)          # +-x for x in [-half, half - 1]
+    def datapath(self, tile_acc_width: int | None = None) -> ShiftAddDatapath:
+        """The activation side: ``pe_length`` lanes of ``±x << offset``, tree and accumulator
+        (:class:`~hw.blocks.shift_add_datapath.ShiftAddDatapath`; ``tile_acc_width``: its array variant)."""
+        cfg = self.config
+        return ShiftAddDatapath(cfg.pe_length, cfg.act_bits, cfg.bits - 2, cfg.acc_width, tile_acc_width)
 
     def elaborate(self, platform):
         m = Module()
-        B, n, mw = self.config.bits, self.config.pe_length, self.config.bits - 1
-        m.submodules.tree = tree = AdderTree(n, self.term_width)
+        m.submodules.offsets = offsets = self.row_unit()
+        m.submodules.datapath = dp = self.datapath()
+        seq = self.add_sequencer(m, self.max_steps, offsets.n_steps)
+        acts = Signal.like(self.i.payload.acts)
+        with m.If(seq.load):
+            m.d.sync += acts.eq(self.i.payload.acts)
+        m.d.comb += [offsets.weights.eq(self.i.payload.weights), offsets.load.eq(seq.load),
+                     offsets.active.eq(seq.active),
+                     dp.acts.eq(acts), dp.terms.eq(offsets.terms), dp.active.eq(seq.active),
+                     dp.first.eq(seq.step == 0), self.acc.eq(dp.acc)]
+        with m.If(seq.last):
+            m.d.sync += self.o.payload.eq(dp.acc_next)
+        return m
 
-        # steps of the offered group: max over lanes of popcount(|w_i|) (0 = all zero, run as 1 step)
+
+class PragmaticOffsets(Component):
+    """The weight side of a Pragmatic PE, shared by a PE row: the group's step count and, every step, each
+    lane's offset (its highest remaining one bit).
+
+    Ports: ``weights`` In(:meth:`PragmaticPE.weights_layout`), the offered group; ``load`` In(1) (register
+    it), ``active`` In(1) (a step executes: the offsets used are cleared); ``n_steps``
+    Out: ``max_i popcount(|w_i|)`` of the offered group (0 = all zero, the sequencer runs one step);
+    ``terms`` Out(``ArrayLayout(term_layout(B-2), pe_length)``): lane ``i``'s ``{pos: offset, valid: a
+    one bit is left, sign}`` of the registered group (a popcount per lane and a max tree on the offered
+    weights; a magnitude register, a leading-one detector and the sign per lane). Latency: the terms of
+    a group are there from the cycle after ``load``; each ``active`` cycle advances them.
+    """
+
+    def __init__(self, config: PragmaticConfig):
+        self.config = config
+        n = config.pe_length
+        super().__init__({
+            "weights": In(PragmaticPE.weights_layout(config)), "load": In(1), "active": In(1),
+            "n_steps": Out(unsigned_width(config.max_cycles_per_pass)),
+            "terms": Out(data.ArrayLayout(term_layout(config.bits - 2), n)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        n, mw = self.config.pe_length, self.config.bits - 1
         counts = []
         for i in range(n):
             pc = Popcount(mw)
             m.submodules[f"popcount{i}"] = pc
-            m.d.comb += pc.data.eq(self.i.payload.weights[i].mag)
+            m.d.comb += pc.data.eq(self.weights[i].mag)
             counts.append(pc.count)
         level = 0
         while len(counts) > 1:
@@ -110,36 +146,21 @@ class PragmaticPE(PE):
             if len(counts) % 2:
                 merged.append(counts[-1])
             counts = merged
-        seq = self.add_sequencer(m, self.max_steps, counts[0])
+        m.d.comb += self.n_steps.eq(counts[0])
 
         mag = [Signal(mw, name=f"mag{i}") for i in range(n)]
-        sx = [Signal(signed(self._sx_width), name=f"sx{i}") for i in range(n)]
+        sign = [Signal(name=f"sign{i}") for i in range(n)]
         lods = []
         for i in range(n):
-            lod = LeadingOneDetector(mw)
-            m.submodules[f"lod{i}"] = lod
-            m.d.comb += lod.data.eq(mag[i])
+            m.submodules[f"lod{i}"] = lod = LeadingOneDetector(mw)
+            m.d.comb += [lod.data.eq(mag[i]), self.terms[i].valid.eq(lod.valid), self.terms[i].sign.eq(sign[i])]
+            if mw > 1:
+                m.d.comb += self.terms[i].pos.eq(lod.index)
             lods.append(lod)
-            if B > 2:
-                sh = BarrelShifter(self._sx_width, B - 2, direction="left", arithmetic=True)
-                m.submodules[f"shift{i}"] = sh
-                m.d.comb += [sh.data.eq(sx[i]), sh.amount.eq(lod.index)]
-                shifted = sh.result.as_signed()
-            else:                                  # one magnitude bit: the only offset is 0
-                shifted = sx[i]
-            m.d.comb += tree.x[i].eq(Mux(lod.valid, shifted, 0))
-        with m.If(seq.load):
-            for i in range(n):
-                w, x = self.i.payload.weights[i], self.i.payload.acts[i]
-                m.d.sync += [mag[i].eq(w.mag), sx[i].eq(Mux(w.sign, -x, x))]
-        with m.Elif(seq.active):
+        with m.If(self.load):
+            m.d.sync += [mag[i].eq(self.weights[i].mag) for i in range(n)]
+            m.d.sync += [sign[i].eq(self.weights[i].sign) for i in range(n)]
+        with m.Elif(self.active):
             for i in range(n):                     # the offset just used is done
                 m.d.sync += mag[i].bit_select(lods[i].index, 1).eq(0)
-
-        acc, acc_next = self.acc, Signal(signed(self.config.acc_width))
-        m.d.comb += acc_next.eq(Mux(seq.step == 0, 0, acc) + tree.sum)
-        with m.If(seq.active):
-            m.d.sync += acc.eq(acc_next)
-        with m.If(seq.last):
-            m.d.sync += self.o.payload.eq(acc_next)
         return m

@@ -4,9 +4,12 @@
 Per input transaction, the exact dot product :func:`golden.bitbalance.dot` of ``pe_length`` encoded
 weights (a sign and ``k_max`` = ``config.k`` slots ``(valid, pos)``, MSB first, used slots first:
 :func:`golden.bitbalance.encode`) with ``pe_length`` activations. All lanes run in lock step: in step
-``c`` lane ``i`` takes slot ``c`` of its weight and contributes ``valid ? ±(x_i << pos) : 0`` (a barrel
-shifter, a negation, an AND), an adder tree sums the lanes and the accumulator adds the sum; the partial
-sums are :func:`golden.bitbalance.cycle_partial_sums`.
+``c`` lane ``i`` takes slot ``c`` of its weight and contributes ``valid ? ±(x_i << pos) : 0`` (a negation,
+a barrel shifter, an AND), an adder tree sums the lanes and the accumulator adds the sum; the partial
+sums are :func:`golden.bitbalance.cycle_partial_sums`. Two parts, so that a PE row shares the weight
+side (:class:`hw.array.shared_grid.RowSharedGrid`, docs/array.md): :class:`BitBalancePositions` (the
+slot registers, ``k``, the error terms) and :class:`~hw.blocks.shift_add_datapath.ShiftAddDatapath`
+(lanes, tree, accumulator).
 
 Built from a :class:`golden.bitbalance.BitBalanceConfig`. Ports: :mod:`hw.pe` plus ``weight_error :
 Out(1)``, sticky until ``clear``/reset. The ``weights`` payload is ``{codes, k}``: ``pe_length`` codes, each
@@ -25,17 +28,17 @@ Choice: the accumulator adds the tree sum, ``acc_width`` bits (every partial sum
 import numpy as np
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data
-from amaranth.lib.wiring import Out
+from amaranth.lib.wiring import In, Out
 
 from golden import bitbalance
 from golden.bitbalance import BitBalanceConfig
-from golden.bits import product_range, signed_width, twos_range, unsigned_width
+from golden.bits import unsigned_width
 from golden.check import check_int_array
-from hw.blocks.adder_tree import AdderTree
-from hw.blocks.barrel_shifter import BarrelShifter
+from hw.base import Component
+from hw.blocks.shift_add_datapath import ShiftAddDatapath, term_layout
 from hw.pe import PE
 
-__all__ = ["BitBalancePE"]
+__all__ = ["BitBalancePE", "BitBalancePositions"]
 
 
 class BitBalancePE(PE):
@@ -69,12 +72,6 @@ class BitBalancePE(PE):
         """The ``weights`` payload: ``pe_length`` codes and the run-time ``k`` of the group."""
         return data.StructLayout({"codes": data.ArrayLayout(cls.code_layout(config), config.pe_length),
                                   "k": unsigned(unsigned_width(config.k))})
-
-    @property
-    def term_width(self) -> int:
-        """Signed width of one lane's slot term ``±(x << pos)``, ``0 <= pos <= bits-2``."""
-        top = 1 << (self.config.bits - 2)
-        return signed_width(*product_range(twos_range(self.config.act_bits), (-top, top)))
 
     @property
     def max_steps(self) -> int:
@@ -111,56 +108,89 @@ class BitBalancePE(PE):
 
     # -- gateware ----------------------------------------------------------------------------------
 
+    def row_unit(self) -> "BitBalancePositions":
+        """The weight side of this PE: what a PE row shares (:class:`BitBalancePositions`)."""
+        return BitBalancePositions(self.config)
+
+    def datapath(self, tile_acc_width: int | None = None) -> ShiftAddDatapath:
+        """The activation side: ``pe_length`` lanes of ``±(x << pos)``, tree and accumulator
+        (:class:`~hw.blocks.shift_add_datapath.ShiftAddDatapath`; ``tile_acc_width``: its array variant)."""
+        cfg = self.config
+        return ShiftAddDatapath(cfg.pe_length, cfg.act_bits, cfg.bits - 2, cfg.acc_width, tile_acc_width)
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.positions = pos = self.row_unit()
+        m.submodules.datapath = dp = self.datapath()
+        seq = self.add_sequencer(m, self.max_steps, pos.n_steps)
+        acts = Signal.like(self.i.payload.acts)
+        with m.If(seq.load):
+            m.d.sync += acts.eq(self.i.payload.acts)
+        m.d.comb += [pos.weights.eq(self.i.payload.weights), pos.load.eq(seq.load), pos.active.eq(seq.active),
+                     dp.acts.eq(acts), dp.terms.eq(pos.terms), dp.active.eq(seq.active),
+                     dp.first.eq(seq.step == 0)]
+        # error of the group so far (bad positions in the steps done), and at its end the unconsumed slots
+        gerr = Signal()
+        gerr_next = Signal()
+        m.d.comb += gerr_next.eq(Mux(seq.step == 0, 0, gerr) | pos.bad_pos)
+        with m.If(seq.active):
+            m.d.sync += gerr.eq(gerr_next)
+        with m.If(seq.last):
+            m.d.sync += [self.o.payload.eq(dp.acc_next),
+                         self.weight_error.eq(self.weight_error | gerr_next | pos.left_over)]
+        with m.If(self.clear):
+            m.d.sync += self.weight_error.eq(0)
+        return m
+
+
+class BitBalancePositions(Component):
+    """The weight side of a Bit-balance PE, shared by a PE row: the group's step count and, every step,
+    each lane's current slot.
+
+    Ports: ``weights`` In(:meth:`BitBalancePE.weights_layout`), the offered group; ``load`` In(1) (register
+    it), ``active`` In(1) (a step executes: every lane's next slot moves to position 0); ``n_steps`` Out:
+    the offered group's ``k`` (``k > k_max`` runs ``k_max``); ``terms``
+    Out(``ArrayLayout(term_layout(B-2), pe_length)``): lane ``i``'s ``{pos, valid, sign}`` of its slot 0;
+    ``bad_pos`` Out(1): a valid slot 0 with ``pos > B-2``; ``left_over`` Out(1): a valid slot behind slot
+    0 (at a group's last step: a slot that ``k`` steps leave unconsumed). Per lane a shift register of
+    the ``k_max`` slots (the current slot is always slot 0: no ``k_max``:1 mux). Latency: the terms of a
+    group are there from the cycle after ``load``; each ``active`` cycle advances them.
+    """
+
+    def __init__(self, config: BitBalanceConfig):
+        self.config = config
+        super().__init__({
+            "weights": In(BitBalancePE.weights_layout(config)), "load": In(1), "active": In(1),
+            "n_steps": Out(unsigned_width(config.cycles_per_group)),
+            "terms": Out(data.ArrayLayout(term_layout(config.bits - 2), config.pe_length)),
+            "bad_pos": Out(1), "left_over": Out(1),
+        })
+
     def elaborate(self, platform):
         m = Module()
         cfg = self.config
         n, K, B = cfg.pe_length, cfg.k, cfg.bits
-        k_in = self.i.payload.weights.k
-        n_steps = k_in if (1 << len(k_in)) - 1 <= K else Mux(k_in > K, K, k_in)    # k > k_max: k_max steps
-        seq = self.add_sequencer(m, self.max_steps, n_steps)
-        code = self.code_layout(cfg)
+        k_in = self.weights.k
+        m.d.comb += self.n_steps.eq(k_in if (1 << len(k_in)) - 1 <= K else Mux(k_in > K, K, k_in))
+        code = BitBalancePE.code_layout(cfg)
         creg = [Signal(code, name=f"w{i}") for i in range(n)]
-        areg = [Signal(signed(cfg.act_bits), name=f"a{i}") for i in range(n)]
-        with m.If(seq.load):
-            m.d.sync += [creg[i].eq(self.i.payload.weights.codes[i]) for i in range(n)]
-            m.d.sync += [areg[i].eq(self.i.payload.acts[i]) for i in range(n)]
-        with m.Elif(seq.active):                      # next slot to position 0
+        with m.If(self.load):
+            m.d.sync += [creg[i].eq(self.weights.codes[i]) for i in range(n)]
+        with m.Elif(self.active):                      # next slot to position 0
             for i in range(n):
                 m.d.sync += [creg[i].slots[j].eq(creg[i].slots[j + 1]) for j in range(K - 1)]
                 m.d.sync += creg[i].slots[K - 1].eq(0)
-
-        tw = self.term_width
-        m.submodules.tree = tree = AdderTree(n, tw)
         bad_pos, left_over = [], []
         pos_spare = (1 << cfg.pos_width) - 1 > B - 2
         for i in range(n):
             cur = creg[i].slots[0]
+            m.d.comb += [self.terms[i].valid.eq(cur.valid), self.terms[i].sign.eq(creg[i].sign)]
             if B > 2:
-                m.submodules[f"shifter{i}"] = sh = BarrelShifter(cfg.act_bits, B - 2, "left", arithmetic=True)
-                m.d.comb += [sh.data.eq(areg[i]), sh.amount.eq(cur.pos)]
-                shifted = sh.result.as_signed()
-            else:
-                shifted = areg[i]
-            term = Signal(signed(tw), name=f"term{i}")
-            m.d.comb += [term.eq(Mux(cur.valid, Mux(creg[i].sign, -shifted, shifted), 0)), tree.x[i].eq(term)]
+                m.d.comb += self.terms[i].pos.eq(cur.pos)
             if pos_spare:
                 bad_pos.append(cur.valid & (cur.pos > B - 2))
             left_over += [creg[i].slots[j].valid for j in range(1, K)]
-
-        acc = Signal(signed(cfg.acc_width))
-        acc_next = Signal(signed(cfg.acc_width))
-        m.d.comb += acc_next.eq(Mux(seq.step == 0, 0, acc) + tree.sum)
-        # error of the group so far (bad positions in the steps done), and at its end the unconsumed slots
-        gerr = Signal()
-        gerr_next = Signal()
-        m.d.comb += gerr_next.eq(Mux(seq.step == 0, 0, gerr) | _or_all(bad_pos))
-        with m.If(seq.active):
-            m.d.sync += [acc.eq(acc_next), gerr.eq(gerr_next)]
-        with m.If(seq.last):
-            m.d.sync += [self.o.payload.eq(acc_next),
-                         self.weight_error.eq(self.weight_error | gerr_next | _or_all(left_over))]
-        with m.If(self.clear):
-            m.d.sync += self.weight_error.eq(0)
+        m.d.comb += [self.bad_pos.eq(_or_all(bad_pos)), self.left_over.eq(_or_all(left_over))]
         return m
 
 

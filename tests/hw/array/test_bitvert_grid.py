@@ -5,7 +5,6 @@ and cycle for cycle on a layer engine; its interface is PEGrid's; bad PEs and ar
 
 import numpy as np
 import pytest
-from amaranth.hdl import Module
 
 from golden.array import ArrayConfig, fc_reference
 from golden.bbs import BBSConfig, decode
@@ -17,9 +16,10 @@ from hw.baselines.stripes import StripesPE
 from hw.bitvert.datapath import BitVertDatapath
 from hw.bitvert.pe import BitVertPE
 from golden.baselines import DenseConfig
-from sim.amaranth_sim import run_sync
 from sim.bitvert_vectors import bitvert_passes, pruned_tensor
+from sim.amaranth_sim import run_sync
 from sim.engine_sim import run_engine
+from tests.hw.array.lockstep_bench import compare_with_pegrid
 
 
 def laplace_int8(rng, shape, scale=20.0):
@@ -71,62 +71,12 @@ def test_grid_cycle_by_cycle_against_pegrid(config, acc_width):
         e = pruned_tensor(rng, config, method=method, channels=4, sensitive_frac=0.5)
         words = pe.pack(e, rng.integers(-128, 128, (e.n_groups, e.group)))
         views += [pe.input_layout.from_bits(word) for word in words]
-    wl, al = shared.weights_layout.size, shared.acts_layout.size
-    m = Module()
-    m.submodules.shared, m.submodules.plain = shared, plain
-    seen = {"cycles": 0, "issued": 0, "done": 0, "reads": 0, "wrapped": 0, "mismatch": [], "values": set()}
-    lo, hi = -(1 << (acc_width - 1)), (1 << (acc_width - 1)) - 1
-
-    async def bench(ctx):
-        def drive(valid, clear, sel, passes):
-            ws = [int(views[rng.integers(len(views))].weights.as_value().value) for _ in range(rows)]
-            xs = [int(views[rng.integers(len(views))].acts.as_value().value) for _ in range(cols)]
-            word = sum(v << (i * wl) for i, v in enumerate(ws)) | \
-                sum(v << (rows * wl + i * al) for i, v in enumerate(xs))
-            for g in (shared, plain):
-                ctx.set(g.issue.payload.as_value(), word)
-                ctx.set(g.issue.valid, valid)
-                ctx.set(g.clear, clear)
-                ctx.set(g.sel_row, sel[0]), ctx.set(g.sel_col, sel[1]), ctx.set(g.tile_passes, passes)
-
-        async def cycle(valid, clear, sel, passes, read):
-            drive(valid, clear, sel, passes)
-            got = [(ctx.get(g.issue.ready), ctx.get(g.tile_done), ctx.get(g.acc)) for g in (shared, plain)]
-            compared = [x[:2] + ((x[2],) if read else ()) for x in got]
-            if compared[0] != compared[1]:
-                seen["mismatch"].append((seen["cycles"], got))
-            seen["cycles"] += 1
-            await ctx.tick()
-            return got[0]
-
-        for _ in range(tiles):
-            passes = int(rng.integers(1, 5))
-            issued = 0
-            while issued < passes:                              # offer the tile's passes, random gaps
-                valid = int(rng.random() < 0.7)
-                ready, _, _ = await cycle(valid, 0, (0, 0), passes, False)
-                issued += ready and valid
-            seen["issued"] += issued
-            while not (await cycle(0, 0, (0, 0), passes, False))[1]:     # wait for tile_done
-                pass
-            seen["done"] += 1
-            for r in range(rows):                               # read every accumulator, random repeats
-                for c in range(cols):
-                    for _ in range(int(rng.integers(1, 3))):
-                        _, done, value = await cycle(0, 0, (r, c), passes, True)
-                        assert done
-                        seen["reads"] += 1
-                        seen["values"].add(value)
-            await cycle(0, 1, (0, 0), passes, False)            # clear
-            for _ in range(int(rng.integers(0, 3))):
-                await cycle(0, 0, (0, 0), passes, False)
-
-    run_sync(m, bench)
-    assert seen["mismatch"] == []
+    seen = compare_with_pegrid(shared, plain, views, rng, tiles)
     # the comparison saw work: every pass issued, tiles completed, accumulators holding many values
     assert seen["done"] == tiles and seen["issued"] >= tiles
     assert seen["reads"] >= tiles * rows * cols and len(seen["values"]) > tiles * rows * cols // 2
     if acc_width == 14:     # the wrapped case: values spread over the whole 14-bit range
+        lo, hi = -(1 << (acc_width - 1)), (1 << (acc_width - 1)) - 1
         assert min(seen["values"]) < lo // 2 and max(seen["values"]) > hi // 2
 
 
