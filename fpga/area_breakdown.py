@@ -12,8 +12,9 @@ multipliers to MULT18X18D; iCE40: :data:`fpga.pnr.ICE40_SYNTH`, no DSP, the scri
 of docs/bbs.md's grid figures, so a PE's LUT4 include its multiplier) and ``stat -json`` counts every
 module.
 
-Groups (:func:`module_group`): PE datapaths (BitVert's per-PE datapath; a PEGrid's whole PE with its
-sequencer), row schedulers, row sequencers, column activation sums, and the logic of two modules that
+Groups (:func:`module_group`): PE datapaths (BitVert's and a RowSharedGrid's per-PE datapath; a PEGrid's
+whole PE with its sequencer), row schedulers (BitVert's), row weight units (a RowSharedGrid's: Pragmatic's
+offsets, Bit-balance's slot registers), row sequencers, column activation sums, and the logic of two modules that
 mixes several roles, split by :func:`attribute` over the mapped netlist: every register, block RAM, DSP,
 submodule input and output port is a *sink* named by :data:`TOP_RULES` / :data:`GRID_RULES`, and every
 LUT (carry cell) is charged to the sinks its outputs reach through combinational cells, in equal shares
@@ -22,7 +23,7 @@ address and write logic, the grid-input masking), the controller (the descriptor
 counters, FSM, cycle counter; with the ``conv_address`` module), the write-back (bias add, requantizing
 multiplier, shifter, clamp, output and activation-buffer write addresses) and the host ports (load,
 peek, drain); the grid module gives the PEs' tile accumulators (a PEGrid's, per PE), the column
-activation registers (BitVertGrid) and the grid glue (lock-step issue, delivery counters, the
+activation registers (BitVertGrid, RowSharedGrid) and the grid glue (lock-step issue, delivery counters, the
 accumulator read multiplexer).
 
 Non-flattened synthesis optimizes nothing across a kept boundary (no constant propagated into a module,
@@ -67,10 +68,10 @@ HEADLINE_LAYER = "_blocks.8._expand_conv"
 # -- the groups -----------------------------------------------------------------------------------
 
 #: group order of the tables
-GROUPS = ("PE datapaths", "PE tile accumulators", "row schedulers", "row sequencers", "column activation sums",
-          "column activation registers", "grid glue", "buffers", "controller", "write-back", "host ports",
-          "other")
-GRID_GROUPS = GROUPS[:7]
+GROUPS = ("PE datapaths", "PE tile accumulators", "row schedulers", "row weight units", "row sequencers",
+          "column activation sums", "column activation registers", "grid glue", "buffers", "controller",
+          "write-back", "host ports", "other")
+GRID_GROUPS = GROUPS[:8]
 #: groups whose logic is per PE (the PE level of the ratios)
 PE_GROUPS = ("PE datapaths", "PE tile accumulators")
 
@@ -98,6 +99,7 @@ GRID_RULES = [
     (r"^acts", "column activation registers"),   # acts_c<c> (or the datapaths' acts input it drives)
     (r"^(datapath|pe)_r\d+c\d+:", "PE datapaths"),
     (r"^scheduler_r\d+:", "row schedulers"),
+    (r"^row_unit_r\d+:", "row weight units"),
     (r"^seq_r\d+:", "row sequencers"),
     (r"^act_sums_c\d+:", "column activation sums"),
     (r"", "grid glue"),                           # got_r*, tile_done, issue.ready, the acc read mux
@@ -127,6 +129,7 @@ DETAIL_RULES = {
 }
 
 _KIDS = [(r"^grid\.(datapath|pe)_r\d+c\d+$", "PE datapaths"), (r"^grid\.scheduler_r\d+$", "row schedulers"),
+         (r"^grid\.row_unit_r\d+$", "row weight units"),
          (r"^grid\.seq_r\d+$", "row sequencers"), (r"^grid\.act_sums_c\d+$", "column activation sums"),
          (r"^conv_address$", "controller")]
 

@@ -13,6 +13,8 @@ def test_module_groups_by_path():
     assert ab.module_group("grid.pe_r0c1") == "PE datapaths"
     assert ab.module_group("grid.scheduler_r2") == "row schedulers"
     assert ab.module_group("grid.scheduler_r2.decoder0") == "row schedulers"
+    assert ab.module_group("grid.row_unit_r1") == "row weight units"
+    assert ab.module_group("grid.row_unit_r1.lod0") == "row weight units"
     assert ab.module_group("grid.seq_r0") == "row sequencers"
     assert ab.module_group("grid.act_sums_c3") == "column activation sums"
     assert ab.module_group("conv_address") == "controller"
