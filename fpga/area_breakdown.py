@@ -14,8 +14,9 @@ module.
 
 Groups (:func:`module_group`): PE datapaths (BitVert's and a RowSharedGrid's per-PE datapath; a PEGrid's
 whole PE with its sequencer), row schedulers (BitVert's), row weight units (a RowSharedGrid's: Pragmatic's
-offsets, Bit-balance's slot registers), row sequencers, column activation sums, and the logic of two modules that
-mixes several roles, split by :func:`attribute` over the mapped netlist: every register, block RAM, DSP,
+offsets, Bit-balance's slot registers, EBSP's weight decode), row sequencers, column activation sums
+(BitVert's), column LUTs (a RowSharedGrid's column units: EBSP's activation registers and LUTs), and the
+logic of two modules that mixes several roles, split by :func:`attribute` over the mapped netlist: every register, block RAM, DSP,
 submodule input and output port is a *sink* named by :data:`TOP_RULES` / :data:`GRID_RULES`, and every
 LUT (carry cell) is charged to the sinks its outputs reach through combinational cells, in equal shares
 when it reaches several groups. The top module (``LayerEngine``) gives the buffers (memories, their
@@ -69,9 +70,9 @@ HEADLINE_LAYER = "_blocks.8._expand_conv"
 
 #: group order of the tables
 GROUPS = ("PE datapaths", "PE tile accumulators", "row schedulers", "row weight units", "row sequencers",
-          "column activation sums", "column activation registers", "grid glue", "buffers", "controller",
+          "column activation sums", "column LUTs", "column activation registers", "grid glue", "buffers", "controller",
           "write-back", "host ports", "other")
-GRID_GROUPS = GROUPS[:8]
+GRID_GROUPS = GROUPS[:9]
 #: groups whose logic is per PE (the PE level of the ratios)
 PE_GROUPS = ("PE datapaths", "PE tile accumulators")
 
@@ -102,6 +103,7 @@ GRID_RULES = [
     (r"^row_unit_r\d+:", "row weight units"),
     (r"^seq_r\d+:", "row sequencers"),
     (r"^act_sums_c\d+:", "column activation sums"),
+    (r"^col_unit_c\d+:", "column LUTs"),          # a RowSharedGrid's column units (EBSP's activation LUTs)
     (r"", "grid glue"),                           # got_r*, tile_done, issue.ready, the acc read mux
 ]
 
@@ -131,6 +133,7 @@ DETAIL_RULES = {
 _KIDS = [(r"^grid\.(datapath|pe)_r\d+c\d+$", "PE datapaths"), (r"^grid\.scheduler_r\d+$", "row schedulers"),
          (r"^grid\.row_unit_r\d+$", "row weight units"),
          (r"^grid\.seq_r\d+$", "row sequencers"), (r"^grid\.act_sums_c\d+$", "column activation sums"),
+         (r"^grid\.col_unit_c\d+$", "column LUTs"),
          (r"^conv_address$", "controller")]
 
 

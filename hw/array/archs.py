@@ -9,8 +9,9 @@ per-channel weights ``q [K, C]`` with the method (BBS pruning and encoding, Bit-
 projection; the dense PEs take ``q`` as it is). ``bitvert`` is the BBS paper's array
 (:class:`~hw.array.bitvert_grid.BitVertGrid`: one scheduler per PE row, one activation-sum unit per PE
 column); ``bitvert_unshared`` the same PEs in a ``PEGrid``, each with its own scheduler and sums, for the
-comparison (same outputs, same cycles). ``pragmatic`` and ``bitbalance`` share the weight side per row
-(:class:`~hw.array.shared_grid.RowSharedGrid`: Pragmatic's offsets, Bit-balance's slot registers).
+comparison (same outputs, same cycles). ``pragmatic``, ``bitbalance`` and ``ebsp`` share the weight side
+per row (:class:`~hw.array.shared_grid.RowSharedGrid`: Pragmatic's offsets, Bit-balance's slot
+registers, EBSP's weight decode), and ``ebsp`` its activation registers and LUTs per column.
 :func:`engine` builds a :class:`~hw.array.layer.LayerEngine` of
 one of them.
 """
@@ -104,7 +105,8 @@ ARCHS = {a.name: a for a in [
     Arch("bitbalance", "hw.bitbalance.pe.BitBalancePE", BitBalanceConfig(bits=8, k=3, pe_length=16, act_bits=8),
          grid=_ROW_SHARED, note="Bit-balance, k = 3; the slot registers once per row"),
     Arch("ebsp", "hw.ebsp.pe.EBSPPE", EBSPConfig(bits=8, window=3, pe_length=16, act_bits=8, lut_sharing=1),
-         options=(("weight_format", "encoded"),), note="EBSP, window 3, pre-encoded"),
+         options=(("weight_format", "encoded"),), grid=_ROW_SHARED,
+         note="EBSP, window 3, pre-encoded; the weight decode once per row, the LUTs once per column"),
 ]}
 
 

@@ -7,6 +7,12 @@ from a leading-one detector and a digit mux (``weight_format="plain"``) or strai
 (``"encoded"``); the lane's LUT (:class:`hw.ebsp.lut.EBSPLut`) gives ``d * x``, a barrel shifter ``<< p``,
 the sign negates, and one adder tree per row sums the lanes into the row's result register.
 
+Three parts, so that a PE row shares the weight side and a PE column the activation side
+(:class:`hw.array.shared_grid.RowSharedGrid`, docs/array.md): :class:`EBSPWeights` (the weight
+registers and their decode into per-lane digits, shift and sign, and the format error),
+:class:`EBSPActs` (the activation registers and the lanes' LUTs, one read port per weight row) and
+:class:`EBSPDatapath` (per weight row: shifters, signs, adder tree; in an array, the tile accumulator).
+
 Built from a :class:`golden.ebsp.EBSPConfig`. Ports: :mod:`hw.pe` plus ``weight_error : Out(1)``, sticky
 until ``clear``/reset, raised with the ``o.valid`` of a group that held a weight outside its format. The
 ``weights`` payload is ``pe_length`` sign-magnitude words ``{mag, sign}`` (plain) or
@@ -27,18 +33,21 @@ import functools
 import numpy as np
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data
-from amaranth.lib.wiring import Out
+from amaranth.lib.wiring import In, Out
 
 from golden import ebsp
+from golden.bits import unsigned_width
 from golden.check import check_choice, check_int, check_sign_magnitude_array
 from golden.ebsp import EBSPConfig
 from hw.blocks.adder_tree import AdderTree
 from hw.blocks.barrel_shifter import BarrelShifter
 from hw.blocks.lod import LeadingOneDetector
+from hw.base import Component
 from hw.ebsp.lut import EBSPLut
 from hw.pe import PE
 
-__all__ = ["EBSPPE", "WEIGHT_FORMATS"]
+__all__ = ["EBSPPE", "EBSPWeights", "EBSPActs", "EBSPDatapath", "WEIGHT_FORMATS", "term_layout",
+           "row_terms_layout"]
 
 WEIGHT_FORMATS = ("plain", "encoded")
 
@@ -140,6 +149,82 @@ class EBSPPE(PE):
 
     # -- gateware ----------------------------------------------------------------------------------
 
+    def row_unit(self) -> "EBSPWeights":
+        """The weight side of this PE: what a PE row shares (:class:`EBSPWeights`)."""
+        return EBSPWeights(self.config, self.weight_format)
+
+    def column_unit(self, read_ports: int | None = None) -> "EBSPActs":
+        """The activation side: what a PE column shares (:class:`EBSPActs`), its LUTs read by
+        ``read_ports`` weight rows (default ``lut_sharing``)."""
+        return EBSPActs(self.config, self.config.lut_sharing if read_ports is None else read_ports)
+
+    def datapath(self, tile_acc_width: int | None = None) -> "EBSPDatapath":
+        """The rest of one weight row: shifters, signs and adder tree over the lanes' LUT values
+        (:class:`EBSPDatapath`; ``tile_acc_width``: its array variant)."""
+        return EBSPDatapath(self.config, tile_acc_width)
+
+    def elaborate(self, platform):
+        m = Module()
+        R = self.config.lut_sharing
+        seq = self.add_sequencer(m, self.max_steps, 1)
+        m.submodules.weights = unit = self.row_unit()
+        m.submodules.acts = col = self.column_unit()
+        m.d.comb += [unit.weights.eq(self.i.payload.weights), unit.load.eq(seq.load), unit.active.eq(seq.active),
+                     col.acts.eq(self.i.payload.acts), col.load.eq(seq.load)]
+        sums = []
+        for r in range(R):
+            m.submodules[f"datapath{r}"] = dp = self.datapath()
+            terms = unit.terms if R == 1 else unit.terms[r]
+            m.d.comb += [col.terms[r].eq(terms), dp.terms.eq(terms), dp.values.eq(col.values[r])]
+            sums.append(dp.sum)
+        with m.If(seq.last):
+            if R == 1:
+                m.d.sync += self.o.payload.eq(sums[0])
+            else:
+                m.d.sync += [self.o.payload[r].eq(sums[r]) for r in range(R)]
+            m.d.sync += self.weight_error.eq(self.weight_error | unit.error)
+        with m.If(self.clear):
+            m.d.sync += self.weight_error.eq(0)
+        return m
+
+
+def term_layout(config: EBSPConfig) -> data.StructLayout:
+    """One lane's decoded weight: ``digits`` (the LUT index ``d``), ``shift`` (``p``, 0 bits when L = B-1),
+    ``sign``; ``|w| = d << p``."""
+    return data.StructLayout({"digits": unsigned(config.digit_width), "shift": unsigned(config.shift_width),
+                              "sign": 1})
+
+
+def row_terms_layout(config: EBSPConfig) -> data.ArrayLayout:
+    """The terms of one weight row: ``pe_length`` lanes of :func:`term_layout`."""
+    return data.ArrayLayout(term_layout(config), config.pe_length)
+
+
+class EBSPWeights(Component):
+    """The weight side of an EBSP PE, shared by a PE row: the registered weights of one group and their
+    decode into each lane's digits, shift and sign.
+
+    Ports: ``weights`` In(:meth:`EBSPPE.weights_layout`), the offered group; ``load`` In(1) (register it);
+    ``active`` In(1) (no effect: a group is one step); ``n_steps`` Out: 1; ``terms``
+    Out(:func:`row_terms_layout`, or an array of ``lut_sharing`` of them when it is > 1): each lane's
+    decoded registered weight (plain: a leading-one detector and a digit mux per lane; encoded: the
+    fields); ``error`` Out(1): a registered weight is outside its format (plain: one bits below the
+    shift, computed as :func:`golden.ebsp.decode_plain`; encoded: a shift above ``max_shift``). Latency:
+    the terms and ``error`` of a group are there from the cycle after ``load`` until the next ``load``.
+    """
+
+    def __init__(self, config: EBSPConfig, weight_format: str = "encoded"):
+        self.config = config
+        self.weight_format = check_choice("weight_format", weight_format, WEIGHT_FORMATS)
+        R = config.lut_sharing
+        terms = row_terms_layout(config)
+        super().__init__({
+            "weights": In(EBSPPE.weights_layout(config, weight_format)), "load": In(1), "active": In(1),
+            "n_steps": Out(unsigned_width(config.cycles_per_group)),
+            "terms": Out(terms if R == 1 else data.ArrayLayout(terms, R)),
+            "error": Out(1),
+        })
+
     def _decode_plain(self, m, w, name):
         """LOD + digit mux on a registered sign-magnitude weight: (shift, digits, error)."""
         cfg, L = self.config, self.config.window
@@ -170,47 +255,107 @@ class EBSPPE(PE):
         m = Module()
         cfg = self.config
         n, R = cfg.pe_length, cfg.lut_sharing
-        seq = self.add_sequencer(m, self.max_steps, 1)
-        wreg = Signal(self.weights_layout(cfg))
-        areg = Signal(data.ArrayLayout(signed(cfg.act_bits), n))
-        with m.If(seq.load):
-            m.d.sync += [wreg.eq(self.i.payload.weights), areg.eq(self.i.payload.acts)]
+        m.d.comb += self.n_steps.eq(1)
+        wreg = Signal(EBSPPE.weights_layout(cfg, self.weight_format))
+        with m.If(self.load):
+            m.d.sync += wreg.eq(self.weights)
         rows = [wreg] if R == 1 else [wreg[r] for r in range(R)]
-
-        luts = []
-        for i in range(n):
-            m.submodules[f"lut{i}"] = lut = EBSPLut(cfg.act_bits, cfg.window, read_ports=R)
-            m.d.comb += lut.x.eq(areg[i])
-            luts.append(lut)
-
+        terms = [self.terms] if R == 1 else [self.terms[r] for r in range(R)]
         decode = self._decode_plain if self.weight_format == "plain" else self._decode_encoded
-        sums, errors = [], []
+        errors = []
         for r, row in enumerate(rows):
-            m.submodules[f"tree{r}"] = tree = AdderTree(n, cfg.product_width)
             for i in range(n):
-                name = f"r{r}_l{i}"
-                w = row[i]
-                p, d, err = decode(m, w, name)
+                p, d, err = decode(m, row[i], f"r{r}_l{i}")
                 errors.append(err)
-                m.d.comb += luts[i].digit[r].eq(d)
-                t = luts[i].value[r]
+                m.d.comb += [terms[r][i].digits.eq(d), terms[r][i].sign.eq(row[i].sign)]
                 if p is not None:
-                    m.submodules[f"shifter_{name}"] = sh = BarrelShifter(cfg.lut_entry_width, cfg.max_shift,
-                                                                          "left", arithmetic=True)
-                    m.d.comb += [sh.data.eq(t), sh.amount.eq(p)]
-                    t = sh.result.as_signed()
-                prod = Signal(signed(cfg.product_width), name=f"product_{name}")
-                m.d.comb += [prod.eq(Mux(w.sign, -t, t)), tree.x[i].eq(prod)]
-            sums.append(tree.sum)
+                    m.d.comb += terms[r][i].shift.eq(p)
+        m.d.comb += self.error.eq(Cat(*errors).any())              # one reduction, not a chain of ORs
+        return m
 
-        any_error = Signal()
-        m.d.comb += any_error.eq(Cat(*errors).any())              # one reduction, not a chain of ORs
-        with m.If(seq.last):
-            if R == 1:
-                m.d.sync += self.o.payload.eq(sums[0])
-            else:
-                m.d.sync += [self.o.payload[r].eq(sums[r]) for r in range(R)]
-            m.d.sync += self.weight_error.eq(self.weight_error | any_error)
-        with m.If(self.clear):
-            m.d.sync += self.weight_error.eq(0)
+
+class EBSPActs(Component):
+    """The activation side of an EBSP PE, shared by a PE column: the registered activations of one group
+    and per lane an :class:`~hw.ebsp.lut.EBSPLut` of their multiples, read by ``read_ports`` weight rows.
+
+    Ports: ``acts`` In(``ArrayLayout(signed(act_bits), pe_length)``), the offered group's; ``load``
+    In(1) (register them); ``terms`` In(``ArrayLayout(row_terms_layout, read_ports)``): read port ``k``'s
+    weight row (only the ``digits`` are used); ``values``
+    Out(``ArrayLayout(ArrayLayout(signed(lut_entry_width), pe_length), read_ports)``): lane ``i`` of port
+    ``k`` is ``terms[k][i].digits * x_i`` of the registered activation ``x_i`` (combinational). Latency:
+    the activations are registered in the cycle of ``load``, the values follow the terms in the same cycle.
+    """
+
+    def __init__(self, config: EBSPConfig, read_ports: int = 1):
+        self.config = config
+        self.read_ports = check_int("read_ports", read_ports, lo=1, hi=64)
+        n = config.pe_length
+        super().__init__({
+            "acts": In(data.ArrayLayout(signed(config.act_bits), n)), "load": In(1),
+            "terms": In(data.ArrayLayout(row_terms_layout(config), self.read_ports)),
+            "values": Out(data.ArrayLayout(data.ArrayLayout(signed(config.lut_entry_width), n), self.read_ports)),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.config
+        areg = Signal(data.ArrayLayout(signed(cfg.act_bits), cfg.pe_length))
+        with m.If(self.load):
+            m.d.sync += areg.eq(self.acts)
+        for i in range(cfg.pe_length):
+            m.submodules[f"lut{i}"] = lut = EBSPLut(cfg.act_bits, cfg.window, read_ports=self.read_ports)
+            m.d.comb += lut.x.eq(areg[i])
+            for k in range(self.read_ports):
+                m.d.comb += [lut.digit[k].eq(self.terms[k][i].digits), self.values[k][i].eq(lut.value[k])]
+        return m
+
+
+class EBSPDatapath(Component):
+    """One weight row of an EBSP PE against one column's LUT values: per lane ``±(value << shift)`` (a
+    barrel shifter, a negation), an adder tree over the lanes.
+
+    Two variants (``tile_acc_width``):
+
+    * PE (``None``): ``sum`` Out(``signed(acc_width)``), the group's dot product (combinational);
+    * array (``W``): a ``W``-bit accumulator ``acc`` that adds the sum in every ``active`` cycle (every
+      pass of a tile) and is zeroed by ``clear``; it is the PE's output accumulator, modulo ``2**W``.
+
+    Ports: ``values`` In(``ArrayLayout(signed(lut_entry_width), pe_length)``), the lanes' LUT reads
+    ``d_i * x_i``; ``terms`` In(:func:`row_terms_layout`); ``sum``; array variant ``active`` In(1),
+    ``clear`` In(1), ``acc`` Out(signed(W)). Golden function: :func:`golden.ebsp.dot`. Latency: the sum
+    is combinational; the accumulator holds it one cycle after an ``active`` cycle.
+    """
+
+    def __init__(self, config: EBSPConfig, tile_acc_width: int | None = None):
+        self.config = config
+        self.tile_acc_width = None if tile_acc_width is None else check_int("tile_acc_width", tile_acc_width,
+                                                                             lo=2, hi=64)
+        n = config.pe_length
+        ports = {"values": In(data.ArrayLayout(signed(config.lut_entry_width), n)),
+                 "terms": In(row_terms_layout(config)),
+                 "sum": Out(signed(config.acc_width))}
+        if self.tile_acc_width is not None:
+            ports.update({"active": In(1), "clear": In(1), "acc": Out(signed(self.tile_acc_width))})
+        super().__init__(ports)
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.config
+        n = cfg.pe_length
+        m.submodules.tree = tree = AdderTree(n, cfg.product_width)
+        for i in range(n):
+            t, term = self.values[i], self.terms[i]
+            if cfg.shift_width:
+                m.submodules[f"shifter_l{i}"] = sh = BarrelShifter(cfg.lut_entry_width, cfg.max_shift,
+                                                                    "left", arithmetic=True)
+                m.d.comb += [sh.data.eq(t), sh.amount.eq(term.shift)]
+                t = sh.result.as_signed()
+            prod = Signal(signed(cfg.product_width), name=f"product_l{i}")
+            m.d.comb += [prod.eq(Mux(term.sign, -t, t)), tree.x[i].eq(prod)]
+        m.d.comb += self.sum.eq(tree.sum)
+        if self.tile_acc_width is not None:
+            with m.If(self.active):
+                m.d.sync += self.acc.eq(self.acc + tree.sum)
+            with m.If(self.clear):
+                m.d.sync += self.acc.eq(0)
         return m

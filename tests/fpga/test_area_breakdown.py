@@ -17,6 +17,8 @@ def test_module_groups_by_path():
     assert ab.module_group("grid.row_unit_r1.lod0") == "row weight units"
     assert ab.module_group("grid.seq_r0") == "row sequencers"
     assert ab.module_group("grid.act_sums_c3") == "column activation sums"
+    assert ab.module_group("grid.col_unit_c1") == "column LUTs"
+    assert ab.module_group("grid.col_unit_c1.lut0") == "column LUTs"
     assert ab.module_group("conv_address") == "controller"
     assert ab.module_group("something") == "other"
 
