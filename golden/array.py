@@ -228,22 +228,26 @@ def engine_cycles(steps, *, config: ArrayConfig, tokens: int | None = None, out_
     ``latency``: the PE's :attr:`hw.pe.PE.latency`; ``act_words``: the activation words the host loads
     (default: the fully connected layout's ``t_tiles * P``; 0 when the layer before wrote them).
 
-    Per tile (``kt``, ``tt``; ``tt`` outer), with ``s_p = max over the tile's rows of steps[k, p]``:
+    Per tile ``j`` (``kt``, ``tt``; ``tt`` outer), with ``S_j = sum_p s_p`` and ``s_p = max over the tile's
+    rows of steps[k, p]`` (a pass is issued to every PE in the cycle the slowest row takes its last step of
+    the pass before, the next pass having been read from the buffers meanwhile):
 
-    * ``S = sum_p s_p`` for the passes: a pass is issued to every PE in the cycle the slowest row takes
-      its last step of the pass before (the next pass was read from the buffers meanwhile);
-    * ``latency + 1``: the last pass's results reach the PE outputs ``latency`` cycles after its last
-      step, and the accumulators and the per-row delivery counters one cycle later;
-    * one cycle in which the controller sees the tile complete (and reads the channel parameters);
-    * ``rows * cols`` cycles of write-back, one output per cycle;
-    * one cycle to step to the next tile (the accumulators are cleared), one before its first pass is
-      issued (the controller is back in its issue state).
+    * the tile is done ``S_j + latency + 2`` cycles after the tile before was captured (its first pass
+      is issued the cycle after; ``latency + 1`` for the last results to reach the accumulators and the
+      delivery counters, one for the controller to see it), and is captured into the result registers
+      then, or when the write-back of the tile before has finished, ``rows * cols + 2`` cycles after
+      that tile's capture (``rows * cols`` outputs, one per cycle, a step to the next tile's place, one
+      cycle for the write-back to be free), whichever is later: a tile costs
+      ``max(S_j + latency, rows * cols) + 2``;
+    * the first tile is done ``FILL + S_0 + latency + 2`` cycles after ``start`` (``FILL = 1``, the first
+      buffer read, and the cycle after ``start``), and the last tile's write-back takes ``rows * cols + 1``
+      cycles after its capture (the last output is written in the step cycle, counted).
 
-    So a tile costs ``S + latency + rows * cols + 3`` and the layer ``FILL + sum over tiles``, with
-    ``FILL = 1`` (the first buffer read); the engine's ``cycles`` counter counts from the cycle after
-    ``start`` to the last tile's step cycle inclusive (the first tile's issue cycle is in ``FILL``, the
-    last tile's has none: they cancel). Padding rows (``K`` not a
-    multiple of ``rows``) repeat their tile's first row, so they never change ``s_p``.
+    So the layer costs ``FILL + S_0 + latency + rows * cols + 3 + sum_{j >= 1} (max(S_j + latency,
+    rows * cols) + 2)``: the write-back is hidden behind every tile after the first whose passes take
+    at least ``rows * cols`` cycles. The engine's ``cycles`` counter counts from the cycle after
+    ``start`` to the cycle of the last write (inclusive). Padding rows (``K`` not a multiple of ``rows``)
+    repeat their tile's first row, so they never change ``s_p``.
     """
     s = check_int_array("steps", steps, lo=1, ndim=2)
     if not isinstance(config, ArrayConfig):
@@ -262,8 +266,11 @@ def engine_cycles(steps, *, config: ArrayConfig, tokens: int | None = None, out_
     pad = np.zeros((kt * config.rows - K, P), dtype=s.dtype)
     per_tile = np.concatenate([s, pad]).reshape(kt, config.rows, P).max(axis=1).sum(axis=1)   # [kt]
     compute_only = int(per_tile.sum()) * tt
-    tile_overhead = latency + config.pes + 3
-    compute = FILL + compute_only + kt * tt * tile_overhead
+    pes = config.pes
+    first = int(per_tile[0]) + latency + pes + 3
+    tile_costs = [max(int(x) + latency, pes) + 2 for x in per_tile]     # Python ints: no overflow
+    later = sum(tile_costs) * tt - tile_costs[0]
+    compute = FILL + first + later
     act_words = tt * P if act_words is None else check_int("act_words", act_words, lo=0)
     return EngineCycles(compute=compute, compute_only=compute_only, load=kt * P + act_words + kt,
                         drain=K * n_tokens)

@@ -21,10 +21,15 @@ Ports
     Passes of the current tile (``P``).
 ``tile_done`` : ``Out(1)``
     Every row has delivered ``P`` results since the last ``clear``: the accumulators hold the tile.
+``capture`` : ``In(1)``
+    Copy every accumulator into its PE's result register (at ``tile_done``): the write-back reads the
+    result registers while the accumulators already sum the next tile (docs/array.md).
 ``sel_row``, ``sel_col`` : ``In``; ``acc`` : ``Out(signed(acc_width))``
-    ``acc`` is the accumulator of PE ``(sel_row, sel_col)`` (combinational read).
+    ``acc`` is the result register of PE ``(sel_row, sel_col)`` (combinational read): the accumulator as
+    the last ``capture`` took it.
 ``clear`` : ``In(1)``
-    Zero the accumulators and the delivery counters (between tiles).
+    Zero the accumulators and the delivery counters (between tiles; with ``capture`` in one cycle, the
+    result registers take the accumulators before they are zeroed).
 
 Latency: a pass of ``n`` steps accepted in cycle ``t`` is in the accumulators from cycle
 ``t + n + latency + 1`` (the PE's latency, one more for the accumulator register).
@@ -69,6 +74,7 @@ class LockStepGrid(Component):
             "sel_col": In(unsigned_width(max(self.cols - 1, 1))),
             "acc": Out(signed(self.acc_width)),
             "clear": In(1),
+            "capture": In(1),
         })
 
     def issue_all(self, m: Module, ready_terms) -> Signal:
@@ -109,9 +115,14 @@ class LockStepGrid(Component):
         m.d.comb += self.tile_done.eq(_and_all([g == self.tile_passes for g in got]))
 
     def read_out(self, m: Module, accs) -> None:
-        """``acc`` = ``accs[sel_row][sel_col]`` (combinational read of the accumulators)."""
-        acc_rows = Array(Array(row) for row in accs)
-        m.d.comb += self.acc.eq(acc_rows[self.sel_row][self.sel_col])
+        """Per PE a result register that takes ``accs[r][c]`` in the cycles of ``capture``; ``acc`` = the
+        result register of ``(sel_row, sel_col)`` (combinational read)."""
+        results = [[Signal(signed(self.acc_width), name=f"result_r{r}c{c}") for c in range(self.cols)]
+                   for r in range(self.rows)]
+        with m.If(self.capture):
+            m.d.sync += [results[r][c].eq(accs[r][c]) for r in range(self.rows) for c in range(self.cols)]
+        result_rows = Array(Array(row) for row in results)
+        m.d.comb += self.acc.eq(result_rows[self.sel_row][self.sel_col])
 
 
 class PEGrid(LockStepGrid):

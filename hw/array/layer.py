@@ -4,8 +4,9 @@
 The host loads the weight, activation and parameter buffers through ``load``, sets the descriptor and
 pulses ``start``; the engine then runs every tile of the layer without the host: for each token tile
 ``tt`` and channel tile ``kt`` (``tt`` outer) it streams the tile's ``P`` passes from the buffers into the
-:class:`~hw.array.grid.PEGrid`, waits for the accumulators, and writes the ``rows x cols`` outputs
-(plus bias, optionally requantized to INT8) into the output buffer, which ``drain`` streams back.
+:class:`~hw.array.grid.PEGrid`, waits for the accumulators, captures them into the grid's result
+registers and, while the next tile's passes run, writes the ``rows x cols`` outputs (plus bias,
+optionally requantized to INT8) into the output buffer, which ``drain`` streams back.
 
 Buffers (``amaranth.lib.memory``, one write and one read port each; depths from :class:`golden.array.ArrayConfig`)
 
@@ -117,8 +118,9 @@ class LayerEngine(Component):
     per-column logic has the same constructor and ports, and ``grid.pe`` a PE of the same payload).
 
     See the module docstring for the buffers and ports; the exact cycle count is
-    :func:`golden.array.engine_cycles`. The write-back is two pipeline stages (the accumulator select and
-    bias add, then the requantization and the buffer writes; docs/array.md), which costs no cycle. ``hold_desc``: the driver of ``desc`` holds it constant from
+    :func:`golden.array.engine_cycles`. The write-back of a tile runs from the grid's result registers
+    while the next tile computes, in two pipeline stages (the result select and bias add, then the
+    requantization and the buffer writes; docs/array.md). ``hold_desc``: the driver of ``desc`` holds it constant from
     ``start`` until ``busy`` falls (the host link does: it refuses ``DESC`` while busy), so the engine
     reads the port instead of latching a copy (one flip-flop per descriptor bit less); default False.
     ``param_ram``: ``"auto"`` (default) lets synthesis choose how to build the shallow parameter buffer,
@@ -285,11 +287,11 @@ class LayerEngine(Component):
         bias = Signal(signed(BIAS_BITS))
         mult = Signal(MULT_BITS)
         m.d.comb += [bias.eq(prm[wb_r].bias), mult.eq(prm[wb_r].mult)]
-        # the write-back is two stages: in WRITE, stage 1 selects PE (wb_r, wb_c)'s accumulator, adds its
-        # row's bias and registers the sum with the output's place (wb_*); stage 2, a cycle later (WRITE or
-        # the tile's NEXT cycle), requantizes it and writes both buffers. The accumulator select and the
-        # requantizing multiplier are thus on separate paths; the cycle count is unchanged (stage 2 of the
-        # last output lands in NEXT, which the controller spends anyway)
+        # the write-back is two stages: in WRITE, stage 1 selects PE (wb_r, wb_c)'s result register, adds
+        # its row's bias and registers the sum with the output's place (wb_*); stage 2, a cycle later (WRITE
+        # or WB_NEXT), requantizes it and writes both buffers. The result select and the requantizing
+        # multiplier are thus on separate paths; the cycle count is unchanged (stage 2 of the last output
+        # lands in WB_NEXT, which the write-back spends anyway)
         raw = Signal(signed(cfg.acc_width))
         m.d.comb += raw.eq(grid.acc + bias)
         wb_raw = Signal.like(raw)
@@ -356,6 +358,16 @@ class LayerEngine(Component):
         with m.If(busy_compute):
             m.d.sync += self.cycles.eq(self.cycles + 1)
 
+        # the controller: COMPUTE issues a tile's passes, WAIT captures its results into the grid's result
+        # registers (and clears the accumulators) once the tile is done and the write-back of the tile
+        # before has finished; the next tile's passes are issued from the next cycle while the write-back
+        # FSM below writes the captured tile (docs/array.md: the write-back is overlapped)
+        c_kt = Signal.like(desc.k_tiles)          # the tile being computed (kt, tt: the one written back)
+        c_tt = Signal.like(desc.t_tiles)
+        wb_start = Signal()
+        wb_idle = Signal()                        # the write-back FSM can take a tile this cycle
+        wb_ending = Signal()                      # ... or has written its last output (WB_NEXT or idle)
+        m.d.comb += [grid.capture.eq(wb_start), grid.clear.eq(wb_start)]
         with m.FSM():
             with m.State("IDLE"):
                 with m.If(self.start):
@@ -366,7 +378,7 @@ class LayerEngine(Component):
                                  rd_p.eq(0), rd_kt.eq(0), rd_tt.eq(0), rd_wbase.eq(self.desc.w_base), rd_abase.eq(self.desc.a_base),
                                  rd_more.eq(1), k_div.eq(0), k_mod.eq(0), k0_div.eq(0), k0_mod.eq(0),
                                  dst_tbase.eq(self.desc.dst_base), dst_rowbase.eq(self.desc.dst_base),
-                                 staged.eq(0), issued.eq(0), issuing.eq(1),
+                                 staged.eq(0), issued.eq(0), issuing.eq(1), c_kt.eq(0), c_tt.eq(0),
                                  kt.eq(0), tt.eq(0), k0.eq(0), ox0.eq(0), t_row.eq(0), row_addr.eq(0)]
                     m.next = "COMPUTE"
             with m.State("COMPUTE"):
@@ -376,7 +388,46 @@ class LayerEngine(Component):
                         m.d.sync += issuing.eq(0)
                         m.next = "WAIT"
             with m.State("WAIT"):
-                with m.If(grid.tile_done):
+                with m.If(grid.tile_done & wb_idle):
+                    m.d.comb += wb_start.eq(1)
+                    m.d.sync += issued.eq(0)
+                    with m.If(c_kt + 1 == desc.k_tiles):
+                        m.d.sync += [c_kt.eq(0), c_tt.eq(c_tt + 1)]
+                        with m.If(c_tt + 1 == desc.t_tiles):
+                            m.next = "FINISH"
+                        with m.Else():
+                            m.d.sync += issuing.eq(1)
+                            m.next = "COMPUTE"
+                    with m.Else():
+                        m.d.sync += [c_kt.eq(c_kt + 1), issuing.eq(1)]
+                        m.next = "COMPUTE"
+            with m.State("FINISH"):                   # the last tile's write-back ends this cycle
+                with m.If(wb_ending):
+                    m.d.sync += [busy_compute.eq(0), d_addr.eq(0), d_more.eq(1), d_valid.eq(0)]
+                    with m.If(desc.drain):
+                        m.next = "DRAIN"
+                    with m.Else():
+                        m.d.sync += self.busy.eq(0)
+                        m.next = "IDLE"
+            with m.State("DRAIN"):
+                m.d.comb += d_en.eq(d_more & (~d_valid | self.drain.ready))
+                with m.If(d_en):
+                    m.d.sync += [d_valid.eq(1), d_addr.eq(d_addr + 1)]
+                    with m.If(d_addr + 1 == total):
+                        m.d.sync += d_more.eq(0)
+                with m.Elif(self.drain.ready):
+                    m.d.sync += d_valid.eq(0)
+                with m.If(~d_more & d_valid & self.drain.ready):      # the last word is taken
+                    m.d.sync += self.busy.eq(0)
+                    m.next = "IDLE"
+
+
+        # the write-back FSM: the channel parameters read at wb_start, rows * cols outputs from the result
+        # registers (WRITE, one a cycle), then the step to the next tile's place (WB_NEXT)
+        with m.FSM():
+            with m.State("WB_IDLE"):
+                m.d.comb += [wb_idle.eq(1), wb_ending.eq(1)]
+                with m.If(wb_start):
                     m.d.comb += p_rd.en.eq(1)
                     m.d.sync += [wb_r.eq(0), wb_c.eq(0), k_div.eq(k0_div), k_mod.eq(k0_mod)]
                     m.next = "WRITE"
@@ -389,12 +440,11 @@ class LayerEngine(Component):
                     with m.Else():
                         m.d.sync += k_mod.eq(k_mod + 1)
                     with m.If(wb_r == rows - 1):
-                        m.next = "NEXT"
+                        m.next = "WB_NEXT"
                 with m.Else():
                     m.d.sync += wb_c.eq(wb_c + 1)
-            with m.State("NEXT"):
-                m.d.comb += grid.clear.eq(1)
-                m.d.sync += [issued.eq(0), issuing.eq(1)]
+            with m.State("WB_NEXT"):
+                m.d.comb += wb_ending.eq(1)
                 with m.If(kt + 1 == desc.k_tiles):
                     m.d.sync += [kt.eq(0), k0.eq(0), tt.eq(tt + 1),
                                  k0_div.eq(0), k0_mod.eq(0)]
@@ -410,32 +460,11 @@ class LayerEngine(Component):
                         with m.If(desc.to_map):
                             m.d.sync += [dst_rowbase.eq(dst_rowbase + desc.dst_row_words),
                                          dst_tbase.eq(dst_rowbase + desc.dst_row_words)]
-                    with m.If(tt + 1 == desc.t_tiles):
-                        m.d.sync += [busy_compute.eq(0), issuing.eq(0), d_addr.eq(0), d_more.eq(1),
-                                     d_valid.eq(0)]
-                        with m.If(desc.drain):
-                            m.next = "DRAIN"
-                        with m.Else():
-                            m.d.sync += self.busy.eq(0)
-                            m.next = "IDLE"
-                    with m.Else():
-                        m.next = "COMPUTE"
                 with m.Else():
                     # row_addr has stepped rows * T during the write-back: (k0 + rows) * T + t0 already,
                     # with t0 = t_row + ox0 the tile's first token
                     m.d.sync += [kt.eq(kt + 1), k0.eq(k0 + rows), k0_div.eq(k_div), k0_mod.eq(k_mod)]
-                    m.next = "COMPUTE"
-            with m.State("DRAIN"):
-                m.d.comb += d_en.eq(d_more & (~d_valid | self.drain.ready))
-                with m.If(d_en):
-                    m.d.sync += [d_valid.eq(1), d_addr.eq(d_addr + 1)]
-                    with m.If(d_addr + 1 == total):
-                        m.d.sync += d_more.eq(0)
-                with m.Elif(self.drain.ready):
-                    m.d.sync += d_valid.eq(0)
-                with m.If(~d_more & d_valid & self.drain.ready):      # the last word is taken
-                    m.d.sync += self.busy.eq(0)
-                    m.next = "IDLE"
+                m.next = "WB_IDLE"
 
         # -- peek: while idle the read ports serve the host (these assignments come last, so they win) --
         pk = self.peek.payload

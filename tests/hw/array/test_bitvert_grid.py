@@ -83,8 +83,9 @@ def test_grid_cycle_by_cycle_against_pegrid(config, acc_width):
 def test_array_datapath_accumulates_the_tile():
     """The fused accumulators of BitVertGrid against golden pass dot products: row r takes the passes of
     its own pruned tensor (RA, some INT8 channels), column c its own activations; after the tile's 8
-    passes (back to back) each acc is the plain integer sum of its PE's 8 golden pass results, read in
-    the cycles of tile_done; one clear zeroes every accumulator."""
+    passes (back to back) each acc is the plain integer sum of its PE's 8 golden pass results, captured
+    (with clear) in a cycle of tile_done and read from the result registers; the clear zeroed every
+    accumulator."""
     config = BBSConfig()
     rows, cols = 2, 2
     rng = np.random.default_rng(5)
@@ -117,19 +118,22 @@ def test_array_datapath_accumulates_the_tile():
         ctx.set(grid.issue.valid, 0)
         while not ctx.get(grid.tile_done):
             await ctx.tick()
-        for r in range(rows):
-            for c in range(cols):
-                ctx.set(grid.sel_row, r), ctx.set(grid.sel_col, c)
-                assert ctx.get(grid.tile_done)
-                seen[r, c] = ctx.get(grid.acc)
-                await ctx.tick()
-        ctx.set(grid.clear, 1)
+        ctx.set(grid.capture, 1), ctx.set(grid.clear, 1)
         await ctx.tick()
-        ctx.set(grid.clear, 0)
+        ctx.set(grid.capture, 0), ctx.set(grid.clear, 0)
         for r in range(rows):
             for c in range(cols):
                 ctx.set(grid.sel_row, r), ctx.set(grid.sel_col, c)
-                after[r, c] = (ctx.get(grid.acc), ctx.get(grid.tile_done))
+                seen[r, c] = ctx.get(grid.acc)
+                after[r, c] = ctx.get(grid.tile_done)
+                await ctx.tick()
+        ctx.set(grid.capture, 1)                      # the cleared accumulators, captured again
+        await ctx.tick()
+        ctx.set(grid.capture, 0)
+        for r in range(rows):
+            for c in range(cols):
+                ctx.set(grid.sel_row, r), ctx.set(grid.sel_col, c)
+                after[r, c] = (ctx.get(grid.acc), after[r, c])
 
     run_sync(grid, bench)
     assert n == 8 and len(set(want.values())) == rows * cols

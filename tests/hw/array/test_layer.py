@@ -99,14 +99,19 @@ def test_two_layers_back_to_back(arch):
 
 
 def test_engine_cycles_by_hand():
-    """Two channel tiles (rows 2) of 3 passes, one token tile: pass costs are the slowest row's."""
+    """Two channel tiles (rows 2) of 3 passes, one token tile: pass costs are the slowest row's; the
+    second tile's write-back is hidden behind its passes unless they are shorter than rows * cols."""
     steps = np.array([[6, 6, 8], [6, 8, 6], [6, 6, 6]])
     cfg = ArrayConfig(rows=2, cols=2)
     c = engine_cycles(steps, tokens=2, config=cfg, latency=1)
-    # tile 0: 6 + 8 + 8 = 22, tile 1 (one real row): 18; each tile + latency + rows*cols + 3 = 8
+    # tile 0: 6 + 8 + 8 = 22 (+ latency + rows*cols + 3 = 8), tile 1 (one real row): 18 (+ latency + 2)
     assert c.compute_only == 40
-    assert c.compute == 1 + 22 + 8 + 18 + 8
+    assert c.compute == 1 + 22 + 8 + 18 + 3
     assert c.load == 2 * 3 + 1 * 3 + 2 and c.drain == 6
+    # 4 x 4 (16 outputs a tile), 1-step passes: tile 1's write-back (16 + 2) is longer than its passes
+    # (3 + latency + 2), so it costs rows * cols + 2; two token tiles repeat the channel tiles
+    short = engine_cycles(np.ones((8, 3), dtype=int), tokens=8, config=ArrayConfig(rows=4, cols=4), latency=1)
+    assert short.compute == 1 + (3 + 1 + 16 + 3) + 3 * (16 + 2)
 
 
 def test_load_error_on_bad_buffer_and_address():
