@@ -23,7 +23,8 @@ when it reaches several groups. The top module (``LayerEngine``) gives the buffe
 address and write logic, the grid-input masking), the controller (the descriptor, pass reader, tile
 counters, FSM, cycle counter; with the ``conv_address`` module), the write-back (bias add, requantizing
 multiplier, shifter, clamp, output and activation-buffer write addresses) and the host ports (load,
-peek, drain); the grid module gives the PEs' tile accumulators (a PEGrid's, per PE), the column
+peek, drain); the grid module gives the PEs' tile accumulators (a PEGrid's, per PE), the PEs' result registers (the tile the
+write-back reads while the next one computes), the column
 activation registers (BitVertGrid, RowSharedGrid) and the grid glue (lock-step issue, delivery counters, the
 accumulator read multiplexer).
 
@@ -69,12 +70,12 @@ HEADLINE_LAYER = "_blocks.8._expand_conv"
 # -- the groups -----------------------------------------------------------------------------------
 
 #: group order of the tables
-GROUPS = ("PE datapaths", "PE tile accumulators", "row schedulers", "row weight units", "row sequencers",
+GROUPS = ("PE datapaths", "PE tile accumulators", "PE result registers", "row schedulers", "row weight units", "row sequencers",
           "column activation sums", "column LUTs", "column activation registers", "grid glue", "buffers", "controller",
           "write-back", "host ports", "other")
-GRID_GROUPS = GROUPS[:9]
+GRID_GROUPS = GROUPS[:10]
 #: groups whose logic is per PE (the PE level of the ratios)
-PE_GROUPS = ("PE datapaths", "PE tile accumulators")
+PE_GROUPS = ("PE datapaths", "PE tile accumulators", "PE result registers")
 
 #: sinks of the top module (LayerEngine's own logic), by name (first match). A sink's name is the net its
 #: register drives (``wb_raw``), a memory or DSP cell's type and name, ``<instance>:<port>`` for an input
@@ -97,6 +98,7 @@ TOP_OVERRIDES = [("buffers", "write-back", "write-back")]
 #: sinks of the grid module
 GRID_RULES = [
     (r"^acc_r\d+c\d+", "PE tile accumulators"),
+    (r"^result_r\d+c\d+", "PE result registers"),  # the captured tile the write-back reads
     (r"^acts", "column activation registers"),   # acts_c<c> (or the datapaths' acts input it drives)
     (r"^(datapath|pe)_r\d+c\d+:", "PE datapaths"),
     (r"^scheduler_r\d+:", "row schedulers"),
