@@ -273,7 +273,6 @@ class LayerEngine(Component):
 
         # -- tile position, write-back and requantization -----------------------------------------
         kt = Signal.like(desc.k_tiles)
-        tt = Signal.like(desc.t_tiles)
         k0 = Signal(unsigned_width(cfg.out_depth) + 7)       # first channel of the tile
         ox0 = Signal.like(desc.row_tokens)                   # the tile's first column in its row
         t_row = Signal(unsigned_width(cfg.out_depth) + 7)    # first token of the tile's row (oy * OW)
@@ -362,7 +361,7 @@ class LayerEngine(Component):
         # registers (and clears the accumulators) once the tile is done and the write-back of the tile
         # before has finished; the next tile's passes are issued from the next cycle while the write-back
         # FSM below writes the captured tile (docs/array.md: the write-back is overlapped)
-        c_kt = Signal.like(desc.k_tiles)          # the tile being computed (kt, tt: the one written back)
+        c_kt = Signal.like(desc.k_tiles)          # the tile being computed (kt and the tile position: the one written back)
         c_tt = Signal.like(desc.t_tiles)
         wb_start = Signal()
         wb_idle = Signal()                        # the write-back FSM can take a tile this cycle
@@ -379,7 +378,7 @@ class LayerEngine(Component):
                                  rd_more.eq(1), k_div.eq(0), k_mod.eq(0), k0_div.eq(0), k0_mod.eq(0),
                                  dst_tbase.eq(self.desc.dst_base), dst_rowbase.eq(self.desc.dst_base),
                                  staged.eq(0), issued.eq(0), issuing.eq(1), c_kt.eq(0), c_tt.eq(0),
-                                 kt.eq(0), tt.eq(0), k0.eq(0), ox0.eq(0), t_row.eq(0), row_addr.eq(0)]
+                                 kt.eq(0), k0.eq(0), ox0.eq(0), t_row.eq(0), row_addr.eq(0)]
                     m.next = "COMPUTE"
             with m.State("COMPUTE"):
                 with m.If(fire):
@@ -446,7 +445,7 @@ class LayerEngine(Component):
             with m.State("WB_NEXT"):
                 m.d.comb += wb_ending.eq(1)
                 with m.If(kt + 1 == desc.k_tiles):
-                    m.d.sync += [kt.eq(0), k0.eq(0), tt.eq(tt + 1),
+                    m.d.sync += [kt.eq(0), k0.eq(0),
                                  k0_div.eq(0), k0_mod.eq(0)]
                     with m.If(~desc.to_map):
                         m.d.sync += dst_tbase.eq(dst_tbase + desc.dst_passes)
