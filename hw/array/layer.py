@@ -420,7 +420,6 @@ class LayerEngine(Component):
                     m.d.sync += self.busy.eq(0)
                     m.next = "IDLE"
 
-
         # the write-back FSM: the channel parameters read at wb_start, rows * cols outputs from the result
         # registers (WRITE, one a cycle), then the step to the next tile's place (WB_NEXT)
         with m.FSM():
