@@ -151,7 +151,10 @@ def pe_lanes(arch: str) -> tuple[int, str]:
       BBS paper's bit-serial lanes: one live column of ``Gs`` bits in ``Gs / 2`` two-bit windows), so a
       16-weight PE has 8;
     * EBSPPE: ``pe_length`` LUT lanes (a whole weight per cycle, not bit-serial);
-    * ParallelMAC: ``pe_length`` bit-parallel multipliers (not bit-serial).
+    * ParallelMAC: ``pe_length`` bit-parallel multipliers (not bit-serial);
+    * BitletPE: ``n_channel`` lanes, one per magnitude bit (each adds one activation per cycle: the
+      pair its scheduler picks among those with a one there), so an INT8 PE has 7 whatever its
+      ``n_total`` (no Stripes row has 7 lanes: its equal-lanes ratio is None).
     """
     a = ARCHS[check_choice("arch", arch, ARCHS)]
     cls = a.pe_class.rpartition(".")[2]
@@ -164,8 +167,10 @@ def pe_lanes(arch: str) -> tuple[int, str]:
         return n, "pe_length LUT lanes (one weight per cycle each, not bit-serial)"
     if cls == "ParallelMAC":
         return n, "pe_length bit-parallel multipliers (not bit-serial)"
+    if cls == "BitletPE":
+        return a.config.n_channel, "n_channel significance lanes (one per magnitude bit)"
     raise ValueError(f"arch {arch!r}: no lane rule for PE class {cls}; known: StripesPE, PragmaticPE, "
-                     f"BitBalancePE, BitVertPE, EBSPPE, ParallelMAC")
+                     f"BitBalancePE, BitVertPE, EBSPPE, ParallelMAC, BitletPE")
 
 
 def _bbs(arch: str) -> bool:

@@ -209,6 +209,12 @@ class BitletConfig:
         return (1 << self.n_channel) - 1
 
     @property
+    def pe_length(self) -> int:
+        """Weights per pass, ``n_total``: the name the other PE configurations give it (the layer engine
+        sizes its passes by it)."""
+        return self.n_total
+
+    @property
     def load_cycles(self) -> int:
         """Cycles to load one pass of activations, ``n_total / n_input``."""
         return self.n_total // self.n_input

@@ -182,6 +182,11 @@ class PE(Component):
         return self.config.pe_length
 
     @property
+    def beats_per_pass(self) -> int:
+        """Input transactions per pass (one group; Bitlet: ``n_total / n_input`` beats)."""
+        return 1
+
+    @property
     def input_act_bits(self) -> int:
         """Width of one activation field."""
         return self.config.act_bits

@@ -11,7 +11,9 @@ projection; the dense PEs take ``q`` as it is). ``bitvert`` is the BBS paper's a
 column); ``bitvert_unshared`` the same PEs in a ``PEGrid``, each with its own scheduler and sums, for the
 comparison (same outputs, same cycles). ``pragmatic``, ``bitbalance`` and ``ebsp`` share the weight side
 per row (:class:`~hw.array.shared_grid.RowSharedGrid`: Pragmatic's offsets, Bit-balance's slot
-registers, EBSP's weight decode), and ``ebsp`` its activation registers and LUTs per column.
+registers, EBSP's weight decode), and ``ebsp`` its activation registers and LUTs per column. ``bitlet``
+is Bitlet's fixed-point PE with a pass of 16 pairs loaded in one beat (``n_input = n_total``: the grid
+issues a pass as one transaction) in a ``PEGrid``, each PE with its own lane schedulers.
 :func:`engine` builds a :class:`~hw.array.layer.LayerEngine` of
 one of them.
 """
@@ -27,6 +29,7 @@ from golden.array import ArrayConfig
 from golden.baselines import DenseConfig, PragmaticConfig
 from golden.bbs import BBSConfig
 from golden.bitbalance import BitBalanceConfig
+from golden.bitlet import BitletConfig
 from golden.check import check_choice, check_int_array
 from golden.ebsp import EBSPConfig
 
@@ -104,6 +107,9 @@ ARCHS = {a.name: a for a in [
          note="BitVert as bitvert, every PE with its own scheduler and activation sums"),
     Arch("bitbalance", "hw.bitbalance.pe.BitBalancePE", BitBalanceConfig(bits=8, k=3, pe_length=16, act_bits=8),
          grid=_ROW_SHARED, note="Bit-balance, k = 3; the slot registers once per row"),
+    Arch("bitlet", "hw.bitlet.pe.BitletPE",
+         BitletConfig(n_total=16, n_input=16, n_channel=7, n_check=8, mode="fixed", act_bits=8),
+         note="Bitlet, 16 pairs per pass in one beat, 7 magnitude lanes (INT8), 8-bit check windows"),
     Arch("ebsp", "hw.ebsp.pe.EBSPPE", EBSPConfig(bits=8, window=3, pe_length=16, act_bits=8, lut_sharing=1),
          options=(("weight_format", "encoded"),), grid=_ROW_SHARED,
          note="EBSP, window 3, pre-encoded; the weight decode once per row, the LUTs once per column"),

@@ -62,6 +62,12 @@ class LockStepGrid(Component):
         self.acc_width = check_int("acc_width", acc_width, lo=2, hi=64)
         #: a PE of the grid: its payload layouts and codec are the grid's (hw.array.layer uses them)
         self.pe = pe = make_pe()
+        if pe.beats_per_pass != 1:
+            raise ValueError(f"a grid issues a pass as one transaction; this {type(pe).__name__} takes "
+                             f"{pe.beats_per_pass} beats per pass (Bitlet: set n_input = n_total)")
+        if getattr(pe, "fp32", False):
+            raise ValueError(f"a grid accumulates integer results; this {type(pe).__name__} is in fp32 mode "
+                             f"(its results are binary32 bit patterns)")
         self.weights_layout = pe.input_layout.members["weights"]
         self.acts_layout = pe.input_layout.members["acts"]
         self.issue_layout = data.StructLayout({"weights": data.ArrayLayout(self.weights_layout, self.rows),

@@ -39,8 +39,11 @@ def pass_steps(pe, w_passes, sensitive=None) -> np.ndarray:
         return gcycles.group_cycles_ebsp(w_passes, bits=cfg.bits, window=cfg.window)
     if name == "BitVertPE":
         return gcycles.group_cycles_bitvert(w_passes, bits=cfg.bits, pruned=cfg.pruned, sensitive=sensitive)
+    if name == "BitletPE":       # every lane enabled (the payloads' default lane mask); a pass takes >= 1 step
+        return np.maximum(1, gcycles.group_cycles_bitlet(w_passes, bits=cfg.n_channel + 1, n_total=cfg.n_total,
+                                                         n_check=cfg.n_check, lane_mask=cfg.full_lane_mask))
     raise TypeError(f"the layer engine has no cycle model for {name}; supported: StripesPE, ParallelMAC, "
-                    f"PragmaticPE, BitBalancePE, EBSPPE, BitVertPE")
+                    f"PragmaticPE, BitBalancePE, EBSPPE, BitVertPE, BitletPE")
 
 
 @dataclass(frozen=True, eq=False)

@@ -84,6 +84,10 @@ class BitletPE(PE):
         return self.config.n_input
 
     @property
+    def beats_per_pass(self) -> int:
+        return self.config.load_cycles
+
+    @property
     def input_act_bits(self) -> int:
         return 32 if self.fp32 else self.config.act_bits
 

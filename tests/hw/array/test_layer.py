@@ -159,6 +159,11 @@ def test_bad_layers_refused():
         ArrayConfig(rows=0)
     with pytest.raises(ValueError, match="param_ram must be one of 'auto', 'block', got 'spram'"):
         engine("stripes", SMALL, param_ram="spram")
+    bitlet = ARCHS["bitlet"].config
+    with pytest.raises(ValueError, match="this BitletPE takes 4 beats per pass \\(Bitlet: set n_input = n_total\\)"):
+        engine("bitlet", SMALL, dataclasses.replace(bitlet, n_total=64))
+    with pytest.raises(ValueError, match="this BitletPE is in fp32 mode"):
+        engine("bitlet", SMALL, dataclasses.replace(bitlet, mode="fp32", n_channel=24, act_bits=25))
 
 
 def test_buffers_carry_their_synthesis_attributes():
