@@ -13,7 +13,8 @@ comparison (same outputs, same cycles). ``pragmatic``, ``bitbalance`` and ``ebsp
 per row (:class:`~hw.array.shared_grid.RowSharedGrid`: Pragmatic's offsets, Bit-balance's slot
 registers, EBSP's weight decode), and ``ebsp`` its activation registers and LUTs per column. ``bitlet``
 is Bitlet's fixed-point PE with a pass of 16 pairs loaded in one beat (``n_input = n_total``: the grid
-issues a pass as one transaction) in a ``PEGrid``, each PE with its own lane schedulers.
+issues a pass as one transaction) in a :class:`~hw.array.bitlet_grid.BitletGrid`: one set of lane
+schedulers per row, the activation registers per column, a MAC per PE.
 :func:`engine` builds a :class:`~hw.array.layer.LayerEngine` of
 one of them.
 """
@@ -109,7 +110,9 @@ ARCHS = {a.name: a for a in [
          grid=_ROW_SHARED, note="Bit-balance, k = 3; the slot registers once per row"),
     Arch("bitlet", "hw.bitlet.pe.BitletPE",
          BitletConfig(n_total=16, n_input=16, n_channel=7, n_check=8, mode="fixed", act_bits=8),
-         note="Bitlet, 16 pairs per pass in one beat, 7 magnitude lanes (INT8), 8-bit check windows"),
+         grid="hw.array.bitlet_grid.BitletGrid",
+         note="Bitlet, 16 pairs per pass in one beat, 7 magnitude lanes (INT8), 8-bit check windows; the lane "
+              "schedulers once per row"),
     Arch("ebsp", "hw.ebsp.pe.EBSPPE", EBSPConfig(bits=8, window=3, pe_length=16, act_bits=8, lut_sharing=1),
          options=(("weight_format", "encoded"),), grid=_ROW_SHARED,
          note="EBSP, window 3, pre-encoded; the weight decode once per row, the LUTs once per column"),

@@ -9,7 +9,7 @@ inputs, so one set of schedulers could drive several MACs that share the weights
 Ports: in ``acts`` (the pass's activations: signed ``x_width``-bit, or unsigned 24-bit fp32 mantissas),
 ``sel`` and ``neg`` per lane, ``step`` / ``first`` / ``last`` (a step enters; its pass's first / last),
 ``hold`` (freeze every stage), ``clear`` (drop the steps in stages 1 and 2; ``acc`` is undefined until
-the next ``first``); out ``acc`` (the accumulator register), ``acc_next`` (``(first ? 0 : acc) + psum``
+the next ``first``, or with ``clear_acc`` zero); out ``acc`` (the accumulator register), ``acc_next`` (``(first ? 0 : acc) + psum``
 of the step in the accumulate stage) and ``finishing`` (that step is its pass's last: ``acc_next`` is
 the pass's result).
 
@@ -61,17 +61,23 @@ class BitletMAC(Component):
         Activations are signed ``x_width``-bit (fixed) or unsigned ``x_width - 1``-bit (fp32 mantissas).
         A bool (``numpy.bool_`` too); anything else, such as ``"False"`` or ``1``, is a ``TypeError``.
     acc_width : int
-        Accumulator width, 2..64 (the caller's exact worst case).
+        Accumulator width, 2..64 (the caller's exact worst case, or the tile accumulator's width).
+    clear_acc : bool
+        ``clear`` also zeroes ``acc`` (default False): with ``first`` held low, ``acc`` then sums every
+        step since ``clear`` modulo ``2**acc_width``, the tile accumulator of
+        :class:`hw.array.bitlet_grid.BitletGrid`.
     """
 
     latency = 2
 
-    def __init__(self, n_total: int, n_lanes: int, x_width: int, act_signed: bool, acc_width: int):
+    def __init__(self, n_total: int, n_lanes: int, x_width: int, act_signed: bool, acc_width: int,
+                 clear_acc: bool = False):
         self.n_total = check_int("n_total", n_total, lo=1, hi=64)
         self.n_lanes = check_int("n_lanes", n_lanes, lo=1, hi=24)
         self.x_width = check_int("x_width", x_width, lo=2, hi=25)
         self.act_signed = check_bool("act_signed", act_signed)
         self.acc_width = check_int("acc_width", acc_width, lo=2, hi=64)
+        self.clear_acc = check_bool("clear_acc", clear_acc)
         act_shape = signed(self.x_width) if self.act_signed else self.x_width - 1
         super().__init__({
             "acts": In(act_shape).array(self.n_total),
@@ -119,4 +125,7 @@ class BitletMAC(Component):
         m.d.comb += [self.acc_next.eq(Mux(f2, 0, self.acc) + psum), self.finishing.eq(v2 & l2)]
         with m.If(v2 & go):
             m.d.sync += self.acc.eq(self.acc_next)
+        if self.clear_acc:
+            with m.If(self.clear):
+                m.d.sync += self.acc.eq(0)
         return m

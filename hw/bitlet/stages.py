@@ -14,7 +14,7 @@ the next stage can take it); every stage also has ``clear`` (drop what it holds)
     The aligned registers: the pass with its weight mantissas aligned to its block exponent
     (:class:`hw.bitlet.fp32.Fp32Align`). Takes a pass only when empty (``ready`` is a register).
 :class:`BitletCompute`
-    The compute registers, the lane schedulers (:class:`hw.bitlet.lane.BitletLane`), the MAC
+    The compute registers, the lane schedulers (:class:`hw.bitlet.lanes.BitletLanes`), the MAC
     (:class:`hw.bitlet.mac.BitletMAC`) and the result register (``o``); takes a pass when idle or in its
     last step, ``max(1, pass_cycles)`` steps (``cycles`` counts them); everything waits while the last
     step of a pass cannot be written because ``o`` holds a result not yet taken.
@@ -34,7 +34,7 @@ from amaranth.lib.wiring import In, Out
 from golden.bitlet import BitletConfig
 from hw.base import Component
 from hw.bitlet.fp32 import ESUM_WIDTH, MAN_WIDTH, Fp32Align, Fp32Decode, Fp32Repack
-from hw.bitlet.lane import BitletLane
+from hw.bitlet.lanes import BitletLanes
 from hw.bitlet.mac import BitletMAC
 from hw.pe import CYCLE_COUNTER_WIDTH
 
@@ -218,45 +218,31 @@ class BitletCompute(Component):
         n, nch = cfg.n_total, cfg.n_channel
         fp = cfg.mode == "fp32"
         p = self.i.payload
-        busy = Signal()          # the compute registers hold a pass that is not finished
-        first = Signal()         # next step is the pass's first (the accumulator restarts)
         res_free = Signal()      # the result register can be written this cycle
         hold = Signal()          # the accumulate stage holds a pass's last step that cannot be written
-        last = Signal()          # the pass's last step
-        active = Signal()        # a step executes this cycle
         load = Signal()          # a pass enters the compute registers
 
-        lanes = [BitletLane(n, cfg.n_check) for _ in range(nch)]
-        for g, lane in enumerate(lanes):
-            m.submodules[f"lane{g}"] = lane
+        m.submodules.lanes = lanes = BitletLanes(cfg)
         m.submodules.mac = mac = BitletMAC(n, nch, cfg.act_bits, not fp, cfg.acc_width)
         m.d.comb += [
             res_free.eq(~self.o.valid | self.o.ready),
             hold.eq(mac.finishing & ~res_free),
-            last.eq(busy & Cat(*[lane.done for lane in lanes]).all() & ~hold),
-            active.eq(busy & ~hold),
-            self.i.ready.eq(~busy | last),
+            self.i.ready.eq(lanes.ready),
             load.eq(self.i.valid & self.i.ready),
         ]
 
-        # the activations wait in registers; the weights live in the lanes (columns) and in one sign
-        # register, from which each lane registers its next decision a cycle ahead
+        # the activations wait in registers; the weights live in the lanes (columns and signs)
         acts = [Signal(p.act[i].shape(), name=f"act{i}") for i in range(n)]
-        signs, pass_signs = Signal(n), Cat(*[p.w[i].sign for i in range(n)])
         with m.If(load):
             m.d.sync += [acts[i].eq(p.act[i]) for i in range(n)]
-            m.d.sync += signs.eq(pass_signs)
-        for g, lane in enumerate(lanes):
-            m.d.comb += [
-                lane.load.eq(load), lane.clear.eq(self.clear),
-                lane.column.eq(Cat(*[p.w[i].mag[g] for i in range(n)])),
-                lane.signs.eq(Mux(load, pass_signs, signs)),
-                lane.enable.eq(p.lane_mask[g]), lane.step.eq(active),
-                mac.sel[g].eq(lane.sel), mac.neg[g].eq(lane.neg),
-            ]
+        m.d.comb += [lanes.columns[g].eq(Cat(*[p.w[i].mag[g] for i in range(n)])) for g in range(nch)]
+        m.d.comb += [lanes.signs.eq(Cat(*[p.w[i].sign for i in range(n)])), lanes.lane_mask.eq(p.lane_mask),
+                     lanes.load.eq(load), lanes.hold.eq(hold), lanes.clear.eq(self.clear)]
+        m.d.comb += [mac.sel[g].eq(lanes.sel[g]) for g in range(nch)]
+        m.d.comb += [mac.neg[g].eq(lanes.neg[g]) for g in range(nch)]
         m.d.comb += [mac.acts[i].eq(acts[i]) for i in range(n)]
-        m.d.comb += [mac.step.eq(active), mac.first.eq(first), mac.last.eq(last), mac.hold.eq(hold),
-                     mac.clear.eq(self.clear)]
+        m.d.comb += [mac.step.eq(lanes.active), mac.first.eq(lanes.first), mac.last.eq(lanes.last),
+                     mac.hold.eq(hold), mac.clear.eq(self.clear)]
 
         # the result register
         with m.If(res_free):
@@ -277,14 +263,10 @@ class BitletCompute(Component):
             with m.If(mac.finishing & res_free):
                 m.d.sync += self.o.payload.eq(mac.acc_next)
 
-        with m.If(active):
-            m.d.sync += [first.eq(0), self.cycles.eq(self.cycles + 1)]
-        with m.If(last):
-            m.d.sync += busy.eq(0)
-        with m.If(load):
-            m.d.sync += [busy.eq(1), first.eq(1)]
+        with m.If(lanes.active):
+            m.d.sync += self.cycles.eq(self.cycles + 1)
         with m.If(self.clear):
-            m.d.sync += [busy.eq(0), self.o.valid.eq(0), self.cycles.eq(0)]
+            m.d.sync += [self.o.valid.eq(0), self.cycles.eq(0)]
         return m
 
 
