@@ -13,7 +13,8 @@ of docs/bbs.md's grid figures, so a PE's LUT4 include its multiplier) and ``stat
 module.
 
 Groups (:func:`module_group`): PE datapaths (BitVert's and a RowSharedGrid's per-PE datapath; a PEGrid's
-whole PE with its sequencer), row schedulers (BitVert's), row weight units (a RowSharedGrid's: Pragmatic's
+whole PE with its sequencer; a BitletGrid's MACs), row schedulers (BitVert's; a BitletGrid's lane
+schedulers), row weight units (a RowSharedGrid's: Pragmatic's
 offsets, Bit-balance's slot registers, EBSP's weight decode), row sequencers, column activation sums
 (BitVert's), column LUTs (a RowSharedGrid's column units: EBSP's activation registers and LUTs), and the
 logic of two modules that mixes several roles, split by :func:`attribute` over the mapped netlist: every register, block RAM, DSP,
@@ -100,8 +101,8 @@ GRID_RULES = [
     (r"^acc_r\d+c\d+", "PE tile accumulators"),
     (r"^result_r\d+c\d+", "PE result registers"),  # the captured tile the write-back reads
     (r"^acts", "column activation registers"),   # acts_c<c> (or the datapaths' acts input it drives)
-    (r"^(datapath|pe)_r\d+c\d+:", "PE datapaths"),
-    (r"^scheduler_r\d+:", "row schedulers"),
+    (r"^(datapath|pe|mac)_r\d+c\d+:", "PE datapaths"),
+    (r"^(scheduler|lanes)_r\d+:", "row schedulers"),
     (r"^row_unit_r\d+:", "row weight units"),
     (r"^seq_r\d+:", "row sequencers"),
     (r"^act_sums_c\d+:", "column activation sums"),
@@ -132,7 +133,7 @@ DETAIL_RULES = {
     ],
 }
 
-_KIDS = [(r"^grid\.(datapath|pe)_r\d+c\d+$", "PE datapaths"), (r"^grid\.scheduler_r\d+$", "row schedulers"),
+_KIDS = [(r"^grid\.(datapath|pe|mac)_r\d+c\d+$", "PE datapaths"), (r"^grid\.(scheduler|lanes)_r\d+$", "row schedulers"),
          (r"^grid\.row_unit_r\d+$", "row weight units"),
          (r"^grid\.seq_r\d+$", "row sequencers"), (r"^grid\.act_sums_c\d+$", "column activation sums"),
          (r"^grid\.col_unit_c\d+$", "column LUTs"),

@@ -11,6 +11,8 @@ def test_module_groups_by_path():
     assert ab.module_group("grid.datapath_r1c3") == "PE datapaths"
     assert ab.module_group("grid.datapath_r0c0.shifter") == "PE datapaths"
     assert ab.module_group("grid.pe_r0c1") == "PE datapaths"
+    assert ab.module_group("grid.mac_r2c1") == "PE datapaths"             # a BitletGrid's MACs
+    assert ab.module_group("grid.lanes_r3.lane5") == "row schedulers"     # and its lane schedulers
     assert ab.module_group("grid.scheduler_r2") == "row schedulers"
     assert ab.module_group("grid.scheduler_r2.decoder0") == "row schedulers"
     assert ab.module_group("grid.row_unit_r1") == "row weight units"
