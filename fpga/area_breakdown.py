@@ -32,7 +32,7 @@ accumulator read multiplexer).
 Non-flattened synthesis optimizes nothing across a kept boundary (no constant propagated into a module,
 no logic merged between modules), so the sum of the groups is larger than the flattened engine's area;
 the flattened engine (and grid) of ``fpga.array_report`` is synthesized too (the same cache,
-``build/reports/array_cache.json``) and given next to the sum.
+``docs/array_cache.json``) and given next to the sum.
 
 Writes ``build/reports/area_breakdown.json`` (a list of rows, merged by ``name`` = ``<engine>_<family>``,
 ``_d<depth>`` added for another ``--depth``)
@@ -633,7 +633,7 @@ def main(argv=None) -> int:
     ap.add_argument("--no-flat", action="store_true", help="skip the flattened engine and grid")
     ap.add_argument("--reports", default=str(ar.REPORTS))
     args = ap.parse_args(argv)
-    cache = ar.Cache(Path(args.reports) / "array_cache.json")
+    cache = ar.Cache(ar.CACHE)
     rows = []
     for family in args.family or ["ecp5"]:
         for shape in args.shape or [ar.ECP5_SHAPE]:

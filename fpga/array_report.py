@@ -34,7 +34,8 @@ MULT18X18D), ``buffers`` (each buffer's Yosys mapping: ``SB_RAM40_4K``, ``DP16KD
 ``fits``, ``fmax_mhz`` (after nextpnr on the engine in :class:`fpga.pin_wrapper.BlockPinWrapper`; None
 when not placed), ``placed`` (nextpnr's utilization of the wrapped engine, ``{cell: [used, available]}``,
 also when it does not fit), ``note`` and for the ECP5 ``pnr`` (nextpnr-ecp5's placer and router: its
-defaults, HeAP and router1, unless ``--ecp5-placer``/``--ecp5-router`` say otherwise for the 4 x 4 rows);
+defaults, HeAP and router1, but router2 for Bitlet (:data:`ECP5_FLOWS`), unless ``--ecp5-placer``/
+``--ecp5-router`` say otherwise for the 4 x 4 rows);
 ``wrapper_ffs``: flip-flops the pin wrapper adds for place and route (every engine input bit);
 ``grid_ecp5_lut4`` (the grid alone: PEs, their shared logic, accumulators, lock-step issue) and
 ``lut4_per_pe`` = ``grid_ecp5_lut4 / pes``;
@@ -63,9 +64,10 @@ over the pixels); BitVert keeps the channels :func:`golden.bbs.select_sensitive`
 ``cons`` point) INT8.
 
 Caching and progress. Every step's result (Yosys, nextpnr, simulation) is kept in
-``build/reports/array_cache.json`` under a key of the engine's Verilog and the step's inputs, and the
-tools keep their work directories under ``build/array/`` (:func:`fpga.synth.reuse_or_fresh`), so a rerun
-only redoes what changed; ``array.json`` is merged by name (:func:`fpga.synth.merge_records`) and
+``docs/array_cache.json`` (committed, like ``docs/boards.json``) under a key of the engine's Verilog and
+the step's inputs, and the tools keep their work directories under ``build/array/``
+(:func:`fpga.synth.reuse_or_fresh`), so a rerun, also on a fresh clone, only redoes what changed (a
+changed design has a new key; ``--cache`` names another file, ``--cache ''`` measures everything); ``array.json`` is merged by name (:func:`fpga.synth.merge_records`) and
 written after every architecture. Each step is printed with the elapsed time.
 
 ``python -m fpga.array_report [--arch A ...] [--shape RxC ...]``: ``--shape`` characterizes those shapes
@@ -77,6 +79,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import re
 import sys
 import threading
@@ -95,9 +98,11 @@ from hw.array.images import conv_layer, fc_layer, pass_steps
 ROOT = Path(__file__).resolve().parent.parent
 REPORTS = ROOT / "build" / "reports"
 WORK = ROOT / "build" / "array"
+#: the step results of every run, by design key (see "Caching and progress" above)
+CACHE = ROOT / "docs" / "array_cache.json"
 
 __all__ = ["pe_lanes", "slice_layers", "slice_buffers", "whole_layer_cycles", "characterize", "ice40_search",
-           "add_ratios", "markdown", "headline", "main", "BASELINES", "ECP5_SHAPE", "ICE40_SHAPES", "ICE40_UP5K", "ECP5_85F"]
+           "add_ratios", "markdown", "headline", "main", "ecp5_flow", "ECP5_FLOWS", "BASELINES", "ECP5_SHAPE", "ICE40_SHAPES", "ICE40_UP5K", "ECP5_85F"]
 
 #: the Stripes baselines, by name: 16 lanes (equal weights per pass with the 16-weight PEs) and 8 lanes
 #: (equal bit-serial lanes with BitVert's 8 window lanes)
@@ -110,6 +115,20 @@ ICE40_SHAPES = [(r, c) for r in range(1, 5) for c in range(1, 5)]
 ICE40_UP5K = {"lut4": 5280, "bram": 30, "dsp": 8}
 #: ECP5-85F (nextpnr-ecp5 --85k): TRELLIS_COMB (LUT4), DP16KD, MULT18X18D
 ECP5_85F = {"lut4": 83640, "bram": 208, "dsp": 156}
+#: nextpnr-ecp5 (placer, router) for the 4 x 4 engines: its defaults, HeAP and router1, except where router1
+#: did not converge: on the shared-lane Bitlet engine (BitletGrid) it still had about 57,000 arcs to
+#: reroute after hours, so router2 routes that one (docs/array.md)
+ECP5_FLOWS = {"bitlet": ("heap", "router2")}
+ECP5_DEFAULT_FLOW = ("heap", "router1")
+
+
+def ecp5_flow(arch: str, placer: str | None = None, router: str | None = None) -> tuple[str, str]:
+    """The (placer, router) for ``arch``'s 4 x 4 engine: :data:`ECP5_FLOWS` or nextpnr's defaults, each
+    overridden by ``placer``/``router`` when given."""
+    if arch not in ARCHS:
+        raise ValueError(f"arch={arch!r}: not an architecture; allowed: {', '.join(ARCHS)}")
+    p, r = ECP5_FLOWS.get(arch, ECP5_DEFAULT_FLOW)
+    return placer or p, router or r
 #: SB_RAM40_4K shapes (width, depth)
 EBR_MODES = ((16, 256), (8, 512), (4, 1024), (2, 2048))
 SLICE_LAYERS = ("_fc", "_blocks.8._expand_conv", "_conv_stem")
@@ -311,7 +330,7 @@ class Cache:
             if self.path.exists():                    # another run may have added results meanwhile
                 self.data = {**json.loads(self.path.read_text()), **self.data}
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(".tmp")
+            tmp = self.path.with_suffix(f".{os.getpid()}.tmp")   # runs in other processes share the file
             tmp.write_text(json.dumps(self.data, indent=1) + "\n")
             tmp.replace(self.path)
         return value
@@ -800,17 +819,20 @@ def main(argv=None, prog: str = "python -m fpga.array_report") -> int:
     ap.add_argument("--shape", action="append", type=_shape, help="characterize RxC on both FPGAs instead of the "
                                                                   "default plan (ECP5 4x4 and the iCE40 search)")
     ap.add_argument("--jobs", type=int, default=1, help="architectures run at once (default 1)")
-    ap.add_argument("--ecp5-placer", choices=("heap", "static"), default="heap",
+    ap.add_argument("--ecp5-placer", choices=("heap", "static"),
                     help="nextpnr-ecp5 placer for the 4x4 engines (default heap)")
-    ap.add_argument("--ecp5-router", choices=("router1", "router2"), default="router1",
-                    help="nextpnr-ecp5 router for the 4x4 engines (default router1)")
+    ap.add_argument("--ecp5-router", choices=("router1", "router2"),
+                    help="nextpnr-ecp5 router for the 4x4 engines (default router1; router2 for "
+                         + ", ".join(a for a, f in ECP5_FLOWS.items() if f[1] == "router2") + ")")
     ap.add_argument("--reports", default=str(REPORTS))
+    ap.add_argument("--cache", default=str(CACHE),
+                    help="step results by design key (default docs/array_cache.json; '' for none)")
     args = ap.parse_args(argv)
     archs = args.arch or list(ARCHS)
-    cache = Cache(Path(args.reports) / "array_cache.json")
-    flow = (args.ecp5_placer, args.ecp5_router)
+    cache = Cache(args.cache) if args.cache else None
 
     def one(arch):
+        flow = ecp5_flow(arch, args.ecp5_placer, args.ecp5_router)
         if args.shape:
             recs = [characterize(arch, r, c, "registry" if (r, c) == ECP5_SHAPE else "slice",
                                  role="ecp5" if (r, c) == ECP5_SHAPE else "ice40", ice40=True, cache=cache,

@@ -170,3 +170,23 @@ def test_registered_engines(tmp_path):
                  "--param", "weight_depth=8", "--param", "act_depth=8", "--param", "param_depth=2",
                  "--param", "out_depth=8", "-o", str(out), "--name", "engine_t"]) == 0
     assert "module engine_t(" in out.read_text()
+
+
+def test_ecp5_flow_per_architecture():
+    from fpga.array_report import ecp5_flow
+    assert ecp5_flow("stripes") == ("heap", "router1")
+    assert ecp5_flow("bitlet") == ("heap", "router2")
+    assert ecp5_flow("bitlet", router="router1") == ("heap", "router1")
+    assert ecp5_flow("bitvert", placer="static") == ("static", "router1")
+    with pytest.raises(ValueError, match=r"arch='nope'.*allowed: .*stripes"):
+        ecp5_flow("nope")
+
+
+def test_cache_merges_what_other_runs_wrote(tmp_path):
+    path = tmp_path / "c.json"
+    a, b = ar.Cache(path), ar.Cache(path)
+    a.put("k1", {"lut4": 1})
+    b.put("k2", {"lut4": 2})              # b never saw k1, and keeps it
+    assert json.loads(path.read_text()) == {"k1": {"lut4": 1}, "k2": {"lut4": 2}}
+    assert ar.Cache(path).get("k1") == {"lut4": 1} and list(tmp_path.iterdir()) == [path]
+    assert ar.CACHE.name == "array_cache.json" and ar.CACHE.parent.name == "docs"
