@@ -67,7 +67,8 @@ Caching and progress. Every step's result (Yosys, nextpnr, simulation) is kept i
 ``docs/array_cache.json`` (committed, like ``docs/boards.json``) under a key of the engine's Verilog and
 the step's inputs, and the tools keep their work directories under ``build/array/``
 (:func:`fpga.synth.reuse_or_fresh`), so a rerun, also on a fresh clone, only redoes what changed (a
-changed design has a new key; ``--cache`` names another file, ``--cache ''`` measures everything); ``array.json`` is merged by name (:func:`fpga.synth.merge_records`) and
+changed design has a new key; a run of the whole default plan then drops the results it did not use;
+``--cache`` names another file, ``--cache ''`` measures everything); ``array.json`` is merged by name (:func:`fpga.synth.merge_records`) and
 written after every architecture. Each step is printed with the elapsed time.
 
 ``python -m fpga.array_report [--arch A ...] [--shape RxC ...]``: ``--shape`` characterizes those shapes
@@ -314,26 +315,53 @@ def simulate(arch: str, make, run: bool = True) -> list[dict]:
 
 class Cache:
     """Step results by key, in one JSON file (written after every new result, merged with what other runs
-    wrote meanwhile; thread-safe)."""
+    wrote meanwhile; thread-safe). ``used`` holds the keys this run read or wrote; :meth:`prune` drops the
+    others (the results of designs no longer built)."""
 
     def __init__(self, path):
         self.path = Path(path)
-        self.data = json.loads(self.path.read_text()) if self.path.exists() else {}
+        self.data = self._read()
+        self.used = set()
+
+    def _read(self) -> dict:
+        if not self.path.exists():
+            return {}
+        try:
+            data = json.loads(self.path.read_text())
+        except json.JSONDecodeError as err:
+            raise ValueError(f"cache {self.path}: not JSON ({err}); delete it to measure again") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"cache {self.path}: holds a {type(data).__name__}, not an object of step "
+                             "results; delete it to measure again")
+        return data
 
     def get(self, key):
         with _LOCK:
+            if key in self.data:
+                self.used.add(key)
             return self.data.get(key)
 
     def put(self, key, value):
         with _LOCK:
             self.data[key] = value
-            if self.path.exists():                    # another run may have added results meanwhile
-                self.data = {**json.loads(self.path.read_text()), **self.data}
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.path.with_suffix(f".{os.getpid()}.tmp")   # runs in other processes share the file
-            tmp.write_text(json.dumps(self.data, indent=1) + "\n")
-            tmp.replace(self.path)
+            self.used.add(key)
+            self.data = {**self._read(), **self.data}      # another run may have added results meanwhile
+            self._write()
         return value
+
+    def prune(self) -> int:
+        """Drop every result this run did not use; returns how many were dropped."""
+        with _LOCK:
+            stale = set(self.data) - self.used
+            self.data = {k: v for k, v in self.data.items() if k in self.used}
+            self._write()
+        return len(stale)
+
+    def _write(self):
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(f".{os.getpid()}.tmp")   # runs in other processes share the file
+        tmp.write_text(json.dumps(self.data, indent=1) + "\n")
+        tmp.replace(self.path)
 
 
 def _cached(cache, key, what, fn):
@@ -846,6 +874,8 @@ def main(argv=None, prog: str = "python -m fpga.array_report") -> int:
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         list(pool.map(one, archs))
     rows = write(references(write([], args.reports), cache), args.reports)
+    if cache is not None and not args.arch and not args.shape:      # the whole default plan ran
+        log(f"{cache.path}: dropped {cache.prune()} results of designs no longer built")
     sys.stdout.write(markdown(rows))
     log(f"wrote {Path(args.reports) / 'array.json'} and {Path(args.reports) / 'array.md'}")
     return 0

@@ -190,3 +190,20 @@ def test_cache_merges_what_other_runs_wrote(tmp_path):
     assert json.loads(path.read_text()) == {"k1": {"lut4": 1}, "k2": {"lut4": 2}}
     assert ar.Cache(path).get("k1") == {"lut4": 1} and list(tmp_path.iterdir()) == [path]
     assert ar.CACHE.name == "array_cache.json" and ar.CACHE.parent.name == "docs"
+
+
+def test_cache_prunes_what_this_run_did_not_use_and_refuses_a_bad_file(tmp_path):
+    path = tmp_path / "c.json"
+    ar.Cache(path).put("old", 1)
+    c = ar.Cache(path)
+    c.put("new", 2)
+    assert c.get("old") == 1 and c.get("gone") is None
+    c2 = ar.Cache(path)
+    assert c2.get("new") == 2
+    assert c2.prune() == 1 and json.loads(path.read_text()) == {"new": 2}
+    path.write_text("{not json")
+    with pytest.raises(ValueError, match=r"cache .*c\.json: not JSON .*delete it"):
+        ar.Cache(path)
+    path.write_text("[1, 2]")
+    with pytest.raises(ValueError, match=r"c\.json: holds a list, not an object"):
+        ar.Cache(path)
