@@ -3,6 +3,7 @@ exact cycles and MACs, consistent rates and ratios, the iCE40 search's order and
 mapping read from Yosys logs, and the registered engines."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -207,3 +208,10 @@ def test_cache_prunes_what_this_run_did_not_use_and_refuses_a_bad_file(tmp_path)
     path.write_text("[1, 2]")
     with pytest.raises(ValueError, match=r"c\.json: holds a list, not an object"):
         ar.Cache(path)
+
+
+def test_committed_cache_holds_step_results():
+    """docs/array_cache.json (make synth's step results, reused by a clone) loads, keyed by SHA-256."""
+    data = ar.Cache(ar.CACHE).data
+    assert data and all(re.fullmatch(r"[0-9a-f]{64}", k) for k in data), "docs/array_cache.json: bad keys"
+    assert all(isinstance(v, (dict, list)) and v for v in data.values())
