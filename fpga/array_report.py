@@ -67,7 +67,8 @@ Caching and progress. Every step's result (Yosys, nextpnr, simulation) is kept i
 ``docs/array_cache.json`` (committed, like ``docs/boards.json``) under a key of the engine's Verilog and
 the step's inputs, and the tools keep their work directories under ``build/array/``
 (:func:`fpga.synth.reuse_or_fresh`), so a rerun, also on a fresh clone, only redoes what changed (a
-changed design has a new key; a run of the whole default plan then drops the results it did not use;
+changed design has a new key; a run of the whole default plan then drops the results it did not use,
+those only ``fpga.area_breakdown`` reads among them;
 ``--cache`` names another file, ``--cache ''`` measures everything); ``array.json`` is merged by name (:func:`fpga.synth.merge_records`) and
 written after every architecture. Each step is printed with the elapsed time.
 
@@ -103,7 +104,7 @@ WORK = ROOT / "build" / "array"
 CACHE = ROOT / "docs" / "array_cache.json"
 
 __all__ = ["pe_lanes", "slice_layers", "slice_buffers", "whole_layer_cycles", "characterize", "ice40_search",
-           "add_ratios", "markdown", "headline", "main", "ecp5_flow", "ECP5_FLOWS", "BASELINES", "ECP5_SHAPE", "ICE40_SHAPES", "ICE40_UP5K", "ECP5_85F"]
+           "add_ratios", "markdown", "headline", "main", "ecp5_flow_of", "ECP5_FLOWS", "BASELINES", "ECP5_SHAPE", "ICE40_SHAPES", "ICE40_UP5K", "ECP5_85F"]
 
 #: the Stripes baselines, by name: 16 lanes (equal weights per pass with the 16-weight PEs) and 8 lanes
 #: (equal bit-serial lanes with BitVert's 8 window lanes)
@@ -118,12 +119,12 @@ ICE40_UP5K = {"lut4": 5280, "bram": 30, "dsp": 8}
 ECP5_85F = {"lut4": 83640, "bram": 208, "dsp": 156}
 #: nextpnr-ecp5 (placer, router) for the 4 x 4 engines: its defaults, HeAP and router1, except where router1
 #: did not converge: on the shared-lane Bitlet engine (BitletGrid) it still had about 57,000 arcs to
-#: reroute after hours, so router2 routes that one (docs/array.md)
+#: reroute when its run was stopped, so router2 routes that one (docs/array.md)
 ECP5_FLOWS = {"bitlet": ("heap", "router2")}
 ECP5_DEFAULT_FLOW = ("heap", "router1")
 
 
-def ecp5_flow(arch: str, placer: str | None = None, router: str | None = None) -> tuple[str, str]:
+def ecp5_flow_of(arch: str, placer: str | None = None, router: str | None = None) -> tuple[str, str]:
     """The (placer, router) for ``arch``'s 4 x 4 engine: :data:`ECP5_FLOWS` or nextpnr's defaults, each
     overridden by ``placer``/``router`` when given."""
     if arch not in ARCHS:
@@ -520,7 +521,7 @@ def ice40_try(e: Engine, cache, place: bool = True) -> dict:
     return {**area, **res, "reason": res["note"] or "placed and routed"}
 
 
-def ecp5_figures(e: Engine, cache, place: bool = True, flow: tuple = ("heap", "router1")) -> dict:
+def ecp5_figures(e: Engine, cache, place: bool = True, flow: tuple = ECP5_DEFAULT_FLOW) -> dict:
     """ECP5 area of the bare engine and, when ``place``, nextpnr-ecp5 with ``flow`` = (placer, router)
     (:func:`fpga.pnr.ecp5_fmax`)."""
     placer, router = flow
@@ -532,7 +533,7 @@ def ecp5_figures(e: Engine, cache, place: bool = True, flow: tuple = ("heap", "r
         return {**out, "fits": False, "note": "bare engine: " + ", ".join(over) + " of the ECP5-85F; not placed"}
     if not place:
         return {**out, "note": "not placed"}
-    default = flow == ("heap", "router1")
+    default = flow == ECP5_DEFAULT_FLOW
     workdir = e.work / ("ecp5_pnr" if default else f"ecp5_pnr_{placer}_{router}")
     res = _cached(cache, e.step_key("ecp5_pnr" if default else f"ecp5_pnr:{placer}:{router}"),
                   f"{e.name}: ECP5-85F place and route (nextpnr-ecp5, {placer} placer, {router})",
@@ -555,7 +556,7 @@ def _revision() -> str:
 
 def characterize(arch: str, rows: int, cols: int, buffers: str = "registry", *, role: str = "ecp5",
                  ice40: bool = False, ecp5: bool = True, place: bool = True, sim: bool = True, cache=None,
-                 work=WORK, ecp5_flow: tuple = ("heap", "router1")) -> dict:
+                 work=WORK, ecp5_flow: tuple = ECP5_DEFAULT_FLOW) -> dict:
     """One row (module docstring): ``ice40``/``ecp5`` run that FPGA's flow (``place``: also nextpnr;
     ``ecp5_flow``: nextpnr-ecp5's placer and router),
     plus the grid alone on the ECP5, the slice simulation (``sim=False``: its cycle model only) and the
@@ -801,7 +802,7 @@ def write(records: list[dict], reports=REPORTS) -> list[dict]:
     return rows
 
 
-def run_arch(arch: str, cache, work=WORK, ecp5_flow: tuple = ("heap", "router1")) -> list[dict]:
+def run_arch(arch: str, cache, work=WORK, ecp5_flow: tuple = ECP5_DEFAULT_FLOW) -> list[dict]:
     """The default plan for one architecture: ECP5 4 x 4 (placed and routed with ``ecp5_flow``), the
     iCE40 search and its shape (ECP5: nextpnr's defaults)."""
     recs = [characterize(arch, *ECP5_SHAPE, "registry", role="ecp5", ecp5=True, cache=cache, work=work,
@@ -860,7 +861,7 @@ def main(argv=None, prog: str = "python -m fpga.array_report") -> int:
     cache = Cache(args.cache) if args.cache else None
 
     def one(arch):
-        flow = ecp5_flow(arch, args.ecp5_placer, args.ecp5_router)
+        flow = ecp5_flow_of(arch, args.ecp5_placer, args.ecp5_router)
         if args.shape:
             recs = [characterize(arch, r, c, "registry" if (r, c) == ECP5_SHAPE else "slice",
                                  role="ecp5" if (r, c) == ECP5_SHAPE else "ice40", ice40=True, cache=cache,

@@ -174,7 +174,7 @@ def test_registered_engines(tmp_path):
 
 
 def test_ecp5_flow_per_architecture():
-    from fpga.array_report import ecp5_flow
+    from fpga.array_report import ecp5_flow_of as ecp5_flow
     assert ecp5_flow("stripes") == ("heap", "router1")
     assert ecp5_flow("bitlet") == ("heap", "router2")
     assert ecp5_flow("bitlet", router="router1") == ("heap", "router1")
