@@ -34,9 +34,8 @@ MULT18X18D), ``buffers`` (each buffer's Yosys mapping: ``SB_RAM40_4K``, ``DP16KD
 ``fits``, ``fmax_mhz`` (after nextpnr on the engine in :class:`fpga.pin_wrapper.BlockPinWrapper`; None
 when not placed), ``placed`` (nextpnr's utilization of the wrapped engine, ``{cell: [used, available]}``,
 also when it does not fit), ``note`` and for the ECP5 ``pnr`` (nextpnr-ecp5's placer and router: its
-defaults, HeAP and router1, unless :data:`ECP5_FLOWS` or ``--ecp5-placer``/``--ecp5-router`` say
-otherwise for the 4 x 4 rows; the 4 x 4 rows of :data:`ECP5_NOT_ROUTED`, Bitlet's, are not placed unless
-one of the two options is given);
+defaults, HeAP and router1, unless :data:`ECP5_FLOWS` (Bitlet: the static placer) or
+``--ecp5-placer``/``--ecp5-router`` say otherwise for the 4 x 4 rows);
 ``wrapper_ffs``: flip-flops the pin wrapper adds for place and route (every engine input bit);
 ``grid_ecp5_lut4`` (the grid alone: PEs, their shared logic, accumulators, lock-step issue) and
 ``lut4_per_pe`` = ``grid_ecp5_lut4 / pes``;
@@ -118,30 +117,22 @@ ICE40_SHAPES = [(r, c) for r in range(1, 5) for c in range(1, 5)]
 ICE40_UP5K = {"lut4": 5280, "bram": 30, "dsp": 8}
 #: ECP5-85F (nextpnr-ecp5 --85k): TRELLIS_COMB (LUT4), DP16KD, MULT18X18D
 ECP5_85F = {"lut4": 83640, "bram": 208, "dsp": 156}
-#: nextpnr-ecp5 (placer, router) for the 4 x 4 engines: its defaults, HeAP and router1, except where another
-#: flow did better: on the shared-lane Bitlet engine (BitletGrid) router2 after the static placer came down to
-#: 1,875 overused wires where HeAP with router2 stayed above 20,000 (docs/array.md)
-ECP5_FLOWS = {"bitlet": ("static", "router2")}
+#: nextpnr-ecp5 (placer, router) for the 4 x 4 engines: its defaults, HeAP and router1, except where they did
+#: not route: the shared-lane Bitlet engine (BitletGrid) routes after the static placer, which spreads its
+#: cells, and not after HeAP, with router1 or router2 (docs/array.md, Bitlet in the engine)
+ECP5_FLOWS = {"bitlet": ("static", "router1")}
 ECP5_DEFAULT_FLOW = ("heap", "router1")
-#: architectures whose 4 x 4 engine no nextpnr-ecp5 flow tried has routed: the default plan gives their area
-#: and leaves them unplaced with this note, unless ``--ecp5-placer`` or ``--ecp5-router`` asks for a place and
-#: route (docs/array.md, Bitlet in the engine)
-ECP5_NOT_ROUTED = {
-    "bitlet": "not placed: nextpnr-ecp5 has not routed this engine (router1 and router2 after HeAP, router2 "
-              "after the static placer: overuse stalls, then grows; docs/array.md)",
-}
 
 
-def ecp5_flow_of(arch: str, placer: str | None = None, router: str | None = None) -> tuple[str, str] | None:
+def ecp5_flow_of(arch: str, placer: str | None = None, router: str | None = None) -> tuple[str, str]:
     """The (placer, router) for ``arch``'s 4 x 4 engine: :data:`ECP5_FLOWS` or nextpnr's defaults, each
-    overridden by ``placer``/``router`` when given; None (not placed) for an architecture of
-    :data:`ECP5_NOT_ROUTED` when neither is given."""
+    overridden by ``placer``/``router`` when given."""
     if arch not in ARCHS:
         raise ValueError(f"arch={arch!r}: not an architecture; allowed: {', '.join(ARCHS)}")
-    if arch in ECP5_NOT_ROUTED and placer is None and router is None:
-        return None
     p, r = ECP5_FLOWS.get(arch, ECP5_DEFAULT_FLOW)
     return placer or p, router or r
+
+
 #: SB_RAM40_4K shapes (width, depth)
 EBR_MODES = ((16, 256), (8, 512), (4, 1024), (2, 2048))
 SLICE_LAYERS = ("_fc", "_blocks.8._expand_conv", "_conv_stem")
@@ -813,14 +804,11 @@ def write(records: list[dict], reports=REPORTS) -> list[dict]:
     return rows
 
 
-def run_arch(arch: str, cache, work=WORK, ecp5_flow: tuple | None = ECP5_DEFAULT_FLOW) -> list[dict]:
-    """The default plan for one architecture: ECP5 4 x 4 (placed and routed with ``ecp5_flow``; None:
-    synthesized only, with the :data:`ECP5_NOT_ROUTED` note), the
+def run_arch(arch: str, cache, work=WORK, ecp5_flow: tuple = ECP5_DEFAULT_FLOW) -> list[dict]:
+    """The default plan for one architecture: ECP5 4 x 4 (placed and routed with ``ecp5_flow``), the
     iCE40 search and its shape (ECP5: nextpnr's defaults)."""
     recs = [characterize(arch, *ECP5_SHAPE, "registry", role="ecp5", ecp5=True, cache=cache, work=work,
-                         place=ecp5_flow is not None, ecp5_flow=ecp5_flow or ECP5_DEFAULT_FLOW)]
-    if ecp5_flow is None:
-        recs[0]["ecp5"]["note"] = ECP5_NOT_ROUTED[arch]
+                         ecp5_flow=ecp5_flow)]
     shape, tries = ice40_search(arch, cache, work=work)
     best = shape or min(ICE40_SHAPES, key=lambda s: s[0] * s[1])
     rec = characterize(arch, *best, "slice", role="ice40", ice40=True, ecp5=True, cache=cache, work=work)
@@ -864,11 +852,9 @@ def main(argv=None, prog: str = "python -m fpga.array_report") -> int:
     ap.add_argument("--jobs", type=int, default=1, help="architectures run at once (default 1)")
     ap.add_argument("--ecp5-placer", choices=("heap", "static"),
                     help="nextpnr-ecp5 placer for the 4x4 engines (default heap; "
-                         + ", ".join(f"{f[0]} for {a}" for a, f in ECP5_FLOWS.items()) + "); also places "
-                         + ", ".join(ECP5_NOT_ROUTED) + ", which the default plan does not")
+                         + ", ".join(f"{f[0]} for {a}" for a, f in ECP5_FLOWS.items()) + ")")
     ap.add_argument("--ecp5-router", choices=("router1", "router2"),
-                    help="nextpnr-ecp5 router for the 4x4 engines (default router1; "
-                         + ", ".join(f"{f[1]} for {a}" for a, f in ECP5_FLOWS.items()) + ")")
+                    help="nextpnr-ecp5 router for the 4x4 engines (default router1)")
     ap.add_argument("--reports", default=str(REPORTS))
     ap.add_argument("--cache", default=str(CACHE),
                     help="step results by design key (default docs/array_cache.json; '' for none)")
@@ -881,7 +867,7 @@ def main(argv=None, prog: str = "python -m fpga.array_report") -> int:
         if args.shape:
             recs = [characterize(arch, r, c, "registry" if (r, c) == ECP5_SHAPE else "slice",
                                  role="ecp5" if (r, c) == ECP5_SHAPE else "ice40", ice40=True, cache=cache,
-                                 ecp5_flow=flow or ECP5_FLOWS.get(arch, ECP5_DEFAULT_FLOW))
+                                 ecp5_flow=flow)
                     for r, c in args.shape]
         else:
             recs = run_arch(arch, cache, ecp5_flow=flow)

@@ -176,9 +176,9 @@ def test_registered_engines(tmp_path):
 def test_ecp5_flow_per_architecture():
     from fpga.array_report import ecp5_flow_of as ecp5_flow
     assert ecp5_flow("stripes") == ("heap", "router1")
-    assert ecp5_flow("bitlet") is None                   # ECP5_NOT_ROUTED: synthesized, not placed
-    assert ecp5_flow("bitlet", router="router1") == ("static", "router1")
-    assert ecp5_flow("bitlet", placer="heap") == ("heap", "router2")
+    assert ecp5_flow("bitlet") == ("static", "router1")
+    assert ecp5_flow("bitlet", router="router2") == ("static", "router2")
+    assert ecp5_flow("bitlet", placer="heap") == ("heap", "router1")
     assert ecp5_flow("bitvert", placer="static") == ("static", "router1")
     with pytest.raises(ValueError, match=r"arch='nope'.*allowed: .*stripes"):
         ecp5_flow("nope")
