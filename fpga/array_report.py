@@ -118,8 +118,8 @@ ICE40_UP5K = {"lut4": 5280, "bram": 30, "dsp": 8}
 #: ECP5-85F (nextpnr-ecp5 --85k): TRELLIS_COMB (LUT4), DP16KD, MULT18X18D
 ECP5_85F = {"lut4": 83640, "bram": 208, "dsp": 156}
 #: nextpnr-ecp5 (placer, router) for the 4 x 4 engines: its defaults, HeAP and router1, except where they did
-#: not route: the shared-lane Bitlet engine (BitletGrid) routes after the static placer, which spreads its
-#: cells, and not after HeAP, with router1 or router2 (docs/array.md, Bitlet in the engine)
+#: not route: the shared-lane Bitlet engine (BitletGrid) routes after the static placer, and not after HeAP,
+#: with router1 or router2 (docs/array.md, Bitlet in the engine)
 ECP5_FLOWS = {"bitlet": ("static", "router1")}
 ECP5_DEFAULT_FLOW = ("heap", "router1")
 
