@@ -20,7 +20,7 @@ import numpy as np
 from .bits import twos_range
 from .check import check_bool, check_int, check_int_array
 
-__all__ = ["ArrayConfig", "fc_reference", "conv_reference", "conv_out_size", "requantize", "engine_cycles", "EngineCycles",
+__all__ = ["ArrayConfig", "fc_reference", "conv_reference", "depthwise_reference", "conv_out_size", "requantize", "engine_cycles", "EngineCycles",
            "MULT_BITS", "SHIFT_MAX", "OUT_BITS"]
 
 #: the requantization multiplier is unsigned, MULT_BITS wide; the shift is 0..SHIFT_MAX
@@ -49,6 +49,10 @@ class ArrayConfig:
         Words of the output buffer, one output (``K * T``).
     acc_width : int
         Bits of each PE's output accumulator (and of a raw output word), 8..32.
+    depthwise : bool
+        Build the engine with depthwise convolutions (the descriptor's ``conv_dw``; docs/array.md,
+        "Depthwise convolutions"): ``rows`` must divide the PE's ``pe_length``. Default False: the
+        characterized engines of ``make synth`` are built without it.
     """
 
     rows: int = 4
@@ -58,6 +62,7 @@ class ArrayConfig:
     param_depth: int = 16
     out_depth: int = 256
     acc_width: int = 32
+    depthwise: bool = False
 
     def __post_init__(self):
         check_int("rows", self.rows, lo=1, hi=64)
@@ -65,6 +70,7 @@ class ArrayConfig:
         for name in ("weight_depth", "act_depth", "param_depth", "out_depth"):
             check_int(name, getattr(self, name), lo=1, hi=1 << 20)
         check_int("acc_width", self.acc_width, lo=8, hi=32)
+        check_bool("depthwise", self.depthwise)
 
     @property
     def pes(self) -> int:
@@ -179,6 +185,26 @@ def conv_reference(w, x, *, stride: int = 1, padding=((0, 0), (0, 0)), bias=None
             raise ValueError(f"bias must have shape ({K},), got {b.shape}")
         y += b[:, None, None]
     return y
+
+
+def depthwise_reference(w, x, *, stride: int = 1, padding=((0, 0), (0, 0)), bias=None) -> np.ndarray:
+    """The plain integer depthwise convolution ``y[k, oy, ox] = sum_{kh,kw} w[k,0,kh,kw] * xp[k, oy*s+kh,
+    ox*s+kw] + bias[k]`` (output channel ``k`` sees input channel ``k`` alone), int64 ``[C, OH, OW]``;
+    ``w``: integer ``[C, 1, KH, KW]``, ``x``: ``[C, H, W]``, ``padding`` as :func:`conv_reference`."""
+    w = check_int_array("w", w, ndim=4)
+    x = check_int_array("x", x, ndim=3)
+    if w.shape[1] != 1:
+        raise ValueError(f"w must be [C, 1, KH, KW] (one input channel per output), got shape {w.shape}")
+    if x.shape[0] != w.shape[0]:
+        raise ValueError(f"x must have C={w.shape[0]} channels (axis 0 of [C, H, W], one per output "
+                         f"channel), got shape {x.shape}")
+    if bias is not None:
+        b = check_int_array("bias", bias, ndim=1)
+        if b.shape != (w.shape[0],):
+            raise ValueError(f"bias must have shape ({w.shape[0]},), got {b.shape}")
+    return np.concatenate([conv_reference(w[k:k + 1], x[k:k + 1], stride=stride, padding=padding,
+                                          bias=None if bias is None else bias[k:k + 1])
+                           for k in range(w.shape[0])])
 
 
 def requantize(y, mult, shift: int, relu: bool = False) -> np.ndarray:

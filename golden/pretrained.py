@@ -53,7 +53,7 @@ from .check import check_float_array, check_int
 from .quant import quantize
 
 __all__ = ["load_state_dict", "CheckpointUnpickler", "efficientnet_lite0", "efficientnet_lite0_path",
-           "fold_batch_norm", "same_padding", "PretrainedLayer", "pretrained_layers",
+           "fold_batch_norm", "same_padding", "PretrainedLayer", "pretrained_layers", "pretrained_depthwise",
            "EFFICIENTNET_LITE0_SHA256", "BN_EPS"]
 
 # torch.serialization: MAGIC_NUMBER and PROTOCOL_VERSION of the legacy format
@@ -456,7 +456,7 @@ class PretrainedLayer:
     1 x 1 convolution of a 1 x 1 input (stride 1, no padding, out_size (1, 1)).
     """
     name: str
-    kind: str                  # "conv" or "fc"
+    kind: str                  # "conv", "fc" or "depthwise"
     weight_float: np.ndarray
     bias_float: np.ndarray
     q: np.ndarray
@@ -483,7 +483,7 @@ def _make_layer(sd, name, kind, bn, stride, size) -> PretrainedLayer:
     else:
         wf, bf = fold_batch_norm(w, *(sd[f"{bn}.{p}"] for p in ("weight", "bias", "running_mean", "running_var")))
     q, scales = quantize(wf, bits=8, per_channel=True)
-    k = w.shape[2] if kind == "conv" else 1
+    k = w.shape[2] if kind != "fc" else 1
     pad = same_padding(size, k, stride)
     out = -(-size // stride)
     for a in (wf, bf, q, scales):
@@ -495,6 +495,16 @@ def _make_layer(sd, name, kind, bn, stride, size) -> PretrainedLayer:
 def _layers_cached() -> MappingProxyType:
     sd = _lite0_cached()
     return MappingProxyType({n: _make_layer(sd, n, *rest) for n, *rest in _LITE0_LAYERS})
+
+
+@functools.lru_cache(maxsize=1)
+def pretrained_depthwise() -> PretrainedLayer:
+    """EfficientNet-Lite0's depthwise convolution ``_blocks.8._depthwise_conv`` (kind ``"depthwise"``,
+    weight ``[480, 1, 5, 5]``: one input channel per output; stride 1, padding (2, 2), 14 x 14 maps), its
+    batch norm ``_blocks.8._bn1`` folded, INT8 per channel, as :func:`pretrained_layers` makes its layers
+    (cached, arrays read-only). It sits between that function's ``_blocks.8._expand_conv`` and
+    ``_blocks.8._project_conv``, so the three are one block of the network."""
+    return _make_layer(_lite0_cached(), "_blocks.8._depthwise_conv", "depthwise", "_blocks.8._bn1", 1, 14)
 
 
 def pretrained_layers() -> dict[str, PretrainedLayer]:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from golden.array import conv_reference, fc_reference
+from golden.array import conv_reference, depthwise_reference, fc_reference
 from golden.bbs import BBSEncoded, decode
-from golden.pretrained import pretrained_layers
+from golden.pretrained import pretrained_depthwise, pretrained_layers
 from sim.engine_sim import load_payload
 
 __all__ = ["write_engine_vectors", "real_layers", "real_layer_images"]
@@ -37,14 +37,17 @@ def write_engine_vectors(path, engine, layers, *, load_prob=1.0, drain_prob=1.0,
     return path
 
 
-def real_layers(arch: str, rows: int, cols: int, seed: int):
+def real_layers(arch: str, rows: int, cols: int, seed: int, depthwise: bool = False):
     """Three real layers, INT8 per channel, processed by ``arch``'s method, their first ``rows + 2``
-    output channels:
+    output channels (and with ``depthwise`` a fourth):
 
     * the classifier ``_fc`` (C = 1280: 80 passes of 16), ``cols + 1`` tokens;
     * the 1 x 1 convolution ``_blocks.8._expand_conv`` (C = 80), ``cols + 1`` output pixels as tokens;
     * the stem ``_conv_stem`` (3 x 3, stride 2, padding ((0, 1), (0, 1))) on an 11 x 11 crop of the map:
-      5 x 5 outputs, its C = 3 input channels zero-padded to one pass (the PE's lanes).
+      5 x 5 outputs, its C = 3 input channels zero-padded to one pass (the PE's lanes);
+    * with ``depthwise``: the depthwise ``_blocks.8._depthwise_conv`` (5 x 5, stride 1, padding 2,
+      :func:`golden.pretrained.pretrained_depthwise`), its first ``pe_length`` channels (one channel
+      group) on a 4 x 4 crop: 4 x 4 outputs (``Arch.prepare_depthwise``: BitVert keeps it INT8).
 
     Activations are INT8 (random, seeded: the network's real activations need its whole forward pass);
     each layer's real bias is taken at the accumulator's scale (weight step x an activation step of 1/32).
@@ -66,18 +69,28 @@ def real_layers(arch: str, rows: int, cols: int, seed: int):
         else:
             q = q.reshape(K, -1)
             yield name, "fc", ARCHS[arch].prepare(q, sens), rng.integers(0, 128, (cols + 1, q.shape[1])), bias
+    if depthwise:
+        layer = pretrained_depthwise()
+        bias = np.round(layer.bias_float[:lanes] / (layer.scales[:lanes] / 32)).astype(np.int64)
+        yield (layer.name, "depthwise", ARCHS[arch].prepare_depthwise(layer.q[:lanes]),
+               rng.integers(-128, 128, (lanes, 4, 4)), bias)
 
 
 def real_layer_images(engine, arch: str, *, seed: int = 0) -> list:
     """The images of :func:`real_layers` on ``engine`` (of ``arch``), each checked against plain integer
     NumPy (:func:`golden.array.fc_reference`, :func:`~golden.array.conv_reference`)."""
-    from hw.array.images import conv_layer, fc_layer
+    from hw.array.images import conv_layer, depthwise_layer, fc_layer
     rows, cols = engine.config.rows, engine.config.cols
     images = []
-    stem = pretrained_layers()["_conv_stem"]
-    for name, kind, w, x, bias in real_layers(arch, rows, cols, seed=seed):
+    stem, dw = pretrained_layers()["_conv_stem"], pretrained_depthwise()
+    for name, kind, w, x, bias in real_layers(arch, rows, cols, seed=seed, depthwise=engine.config.depthwise):
         w_int = decode(w) if isinstance(w, BBSEncoded) else w
-        if kind == "conv":
+        if kind == "depthwise":
+            image = depthwise_layer(engine, w, x, stride=dw.stride, padding=dw.padding, bias=bias)
+            want = depthwise_reference(dw.q[:len(x)], x, stride=dw.stride, padding=dw.padding, bias=bias) \
+                if arch.startswith("bitvert") else \
+                depthwise_reference(w_int, x, stride=dw.stride, padding=dw.padding, bias=bias)
+        elif kind == "conv":
             image = conv_layer(engine, w, x, stride=stem.stride, padding=stem.padding, bias=bias)
             want = conv_reference(w_int, x, stride=stem.stride, padding=stem.padding, bias=bias)
         else:

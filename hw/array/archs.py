@@ -81,6 +81,21 @@ class Arch:
             return ebsp.project(q, bits=cfg.bits, window=cfg.window)
         return q
 
+    def prepare_depthwise(self, q, config=None):
+        """The weights the PE takes for an INT8 depthwise layer ``q [C, 1, KH, KW]``
+        (:func:`hw.array.images.depthwise_layer`). Bit-balance and EBSP project every weight, the dense
+        PEs and Bitlet take ``q``; BBS works on groups of input channels and a depthwise layer has one, so
+        BitVert keeps it INT8 (every channel sensitive, the network policy of docs/networks.md) and
+        encodes its block-diagonal passes (:func:`hw.array.images.block_diagonal`)."""
+        cfg = self.config if config is None else config
+        q = check_int_array("q", q, lo=-127, hi=127, ndim=4)
+        if q.shape[1] != 1:
+            raise ValueError(f"q must be depthwise weights [C, 1, KH, KW], got shape {q.shape}")
+        if isinstance(cfg, BBSConfig):
+            from hw.array.images import block_diagonal
+            return self.prepare(block_diagonal(q, cfg.pe_length), np.ones(q.shape[0], dtype=bool), config=cfg)
+        return self.prepare(q, config=cfg)
+
 
 def _resolve(path: str):
     """The object ``"module.Name"`` names."""

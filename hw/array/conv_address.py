@@ -10,6 +10,12 @@ Pass ``p`` of a tile is the tap ``(kh, kw)`` and channel group ``cg``, ``cg`` fa
 ``y = oy*s - pad_t + kh``, ``x = (ox0 + c)*s - pad_l + kw``; outside the map (padding) or past the row's
 end its ``valid`` is low and the engine feeds zeros.
 
+A depthwise convolution (``desc.conv_dw``, on an engine built with ``group_shift``; docs/array.md,
+"Depthwise convolutions") has one pass per tap: channel tile ``kt`` holds ``rows`` channels of channel
+group ``g = kt >> group_shift`` (``2**group_shift = lanes / rows`` tiles a group), every column reads
+that group's word of its pixel (``cg`` is replaced by ``g``), and each row's weights are zero outside
+its own channel's lane.
+
 Everything is counted, nothing multiplied by a run-time value: the host precomputes the strides in
 the descriptor (``origin = a_base - pad_t*W*CG - pad_l*CG``, ``row_words = W*CG``, ``col_step = s*CG``,
 ``tile_step = cols*s*CG``, ``row_step = s*W*CG``).
@@ -21,7 +27,7 @@ the next token tile); ``addr[c]``, ``valid[c]`` for the current pass (combinatio
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal, signed
+from amaranth.hdl import Module, Mux, Signal, signed
 
 from hw.base import Component
 from amaranth.lib.wiring import In, Out
@@ -33,8 +39,8 @@ __all__ = ["ConvAddress"]
 class ConvAddress(Component):
     """Per-column activation addresses and valid flags of a convolution (module docstring)."""
 
-    def __init__(self, desc_layout, cols: int, addr_bits: int):
-        self.cols, self.addr_bits = cols, addr_bits
+    def __init__(self, desc_layout, cols: int, addr_bits: int, group_shift: int | None = None):
+        self.cols, self.addr_bits, self.group_shift = cols, addr_bits, group_shift
         super().__init__({
             "desc": In(desc_layout), "restart": In(1), "step": In(1),
             "addr": Out(data.ArrayLayout(addr_bits, cols)), "valid": Out(cols),
@@ -54,11 +60,16 @@ class ConvAddress(Component):
         base = Signal(wide)          # origin + y0*W*CG + (ox0*s)*CG
         row_base = Signal(wide)      # base at ox0 = 0 of this output row
 
+        word = cg                    # the channel group's word of the pixel
+        more_cg = cg + 1 < d.conv_cg
+        if self.group_shift is not None:             # depthwise: the tile's group, one pass per tap
+            word = Mux(d.conv_dw, kt >> self.group_shift, cg)
+            more_cg = more_cg & ~d.conv_dw
         for c in range(cols):
             y = y0 + kh
             x = x0 + c * d.conv_stride + kw
             m.d.comb += [
-                self.addr[c].eq(base + c * d.conv_col_step + tap_row + kw_off + cg),
+                self.addr[c].eq(base + c * d.conv_col_step + tap_row + kw_off + word),
                 self.valid[c].eq((y >= 0) & (y < d.conv_h) & (x >= 0) & (x < d.conv_w) & (ox0 + c < d.row_tokens)),
             ]
 
@@ -67,7 +78,7 @@ class ConvAddress(Component):
                          y0.eq(-d.conv_pad_t), x0.eq(-d.conv_pad_l),
                          base.eq(d.conv_origin), row_base.eq(d.conv_origin)]
         with m.Elif(self.step):
-            with m.If(cg + 1 < d.conv_cg):
+            with m.If(more_cg):
                 m.d.sync += cg.eq(cg + 1)
             with m.Else():
                 m.d.sync += cg.eq(0)

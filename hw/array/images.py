@@ -14,14 +14,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from golden import cycles as gcycles
-from golden.array import (EngineCycles, _check_padding, conv_out_size, conv_reference, engine_cycles,
-                          fc_reference, requantize)
+from golden.array import (EngineCycles, _check_padding, conv_out_size, conv_reference, depthwise_reference,
+                          engine_cycles, fc_reference, requantize)
 from golden.bbs import BBSEncoded, decode
 from golden.bits import twos_range
 from golden.check import check_bool, check_int, check_int_array
 from hw.array.layer import BUFFERS, LayerEngine, param_layout
 
-__all__ = ["LayerImage", "fc_layer", "conv_layer", "pass_steps"]
+__all__ = ["LayerImage", "fc_layer", "conv_layer", "depthwise_layer", "block_diagonal", "pass_steps"]
 
 
 def pass_steps(pe, w_passes, sensitive=None) -> np.ndarray:
@@ -173,6 +173,93 @@ def conv_layer(engine: LayerEngine, weights, x, *, stride: int = 1, padding=((0,
                 "conv_row_step": stride * W * CG}
     # passes in (kh, kw, cg) order, as golden.layout.group_weights orders a convolution
     w_passes = w_int.transpose(0, 2, 3, 1).reshape(K, P, lanes)
+    if options.get("to_map") is False:
+        raise ValueError("a convolution writes to_acts as a feature map: to_map cannot be False")
+    options = {**options, "to_map": True}
+    return _image(engine, weights, w_passes, y, bound, act_load if load_acts else [], len(act_load),
+                  geometry, {"out_size": (OH, OW)}, options)
+
+
+def block_diagonal(w, lanes: int) -> np.ndarray:
+    """Depthwise weights ``[C, 1, KH, KW]`` as the engine's passes hold them: ``[C, lanes, KH, KW]``, output
+    channel ``k``'s weights in lane ``k % lanes`` (its own input channel within its channel group) and
+    zeros in the other lanes (docs/array.md, "Depthwise convolutions")."""
+    w = check_int_array("w", w, ndim=4)
+    lanes = check_int("lanes", lanes, lo=1)
+    if w.shape[1] != 1:
+        raise ValueError(f"w must be depthwise weights [C, 1, KH, KW], got shape {w.shape}")
+    C = w.shape[0]
+    out = np.zeros((C, lanes) + w.shape[2:], dtype=np.int64)
+    out[np.arange(C), np.arange(C) % lanes] = w[:, 0]
+    return out
+
+
+def depthwise_layer(engine: LayerEngine, weights, x, *, stride: int = 1, padding=((0, 0), (0, 0)),
+                    load_acts: bool = True, **options) -> LayerImage:
+    """The buffer images of a depthwise convolution ``y[k] = conv(x[k], weights[k]) + bias[k]``
+    (:func:`golden.array.depthwise_reference`) on an engine built with ``ArrayConfig(depthwise=True)``.
+
+    ``weights``: integer ``[C, 1, KH, KW]`` as the method leaves them, or for BitVert a
+    :class:`golden.bbs.BBSEncoded` of their :func:`block_diagonal` ``[C, pe_length, KH, KW]``
+    (:meth:`hw.array.archs.Arch.prepare_depthwise`); ``x``: ``[C, H, W]``, ``C`` a multiple of
+    ``pe_length``; ``stride``, ``padding``, ``load_acts`` and ``options`` as :func:`conv_layer`. The
+    feature map is the one :func:`conv_layer` loads (pixel-major, ``C / pe_length`` words a pixel), so a
+    convolution's ``to_acts`` output feeds it and its ``to_acts`` output feeds a convolution. Channel tile
+    ``kt`` (``rows`` channels of one channel group) runs one pass per tap, ``KH * KW`` passes.
+    """
+    _check_engine(engine)
+    pe, cfg = engine.pe, engine.config
+    lanes = pe.input_lanes
+    if not cfg.depthwise:
+        raise ValueError("the engine was built without depthwise convolutions: build it with "
+                         "ArrayConfig(depthwise=True)")
+    if isinstance(weights, BBSEncoded):
+        w_bd = _weights_int(weights, 4)
+        if w_bd.shape[1] != lanes:
+            raise ValueError(f"a BBSEncoded depthwise layer must encode block_diagonal(w, {lanes}) "
+                             f"[C, {lanes}, KH, KW], got shape {w_bd.shape}")
+        w_int = w_bd[np.arange(len(w_bd)), np.arange(len(w_bd)) % lanes][:, None]
+        if not np.array_equal(block_diagonal(w_int, lanes), w_bd):
+            raise ValueError("a BBSEncoded depthwise layer must encode block_diagonal(w): its weights are "
+                             "not zero outside each channel's own lane")
+    else:
+        w_int = check_int_array("weights", weights, ndim=4)
+        if w_int.shape[1] != 1:
+            raise ValueError(f"weights must be depthwise [C, 1, KH, KW], got shape {w_int.shape}")
+        w_bd = block_diagonal(w_int, lanes)
+    C, _, KH, KW = w_int.shape
+    if C % lanes:
+        raise ValueError(f"a depthwise layer needs a multiple of pe_length={lanes} channels, got C={C}")
+    for name, v in (("KH", KH), ("KW", KW)):
+        check_int(name, v, lo=1, hi=15, extra="(kernel size)")
+    CG = C // lanes
+    P = KH * KW
+    lo, hi = twos_range(pe.input_act_bits)
+    x = check_int_array("x", x, lo=lo, hi=hi, ndim=3)
+    if x.shape[0] != C:
+        raise ValueError(f"x must have C={C} channels (axis 0 of [C, H, W]), got shape {x.shape}")
+    stride = check_int("stride", stride, lo=1, hi=7)
+    padding = _check_padding(padding)
+    load_acts = check_bool("load_acts", load_acts)
+    _, H, W = x.shape
+    OH, OW = conv_out_size((H, W), (KH, KW), stride, padding)
+    cols = cfg.cols
+    a_base = options.get("a_base", 0)
+    al = engine.grid.acts_layout
+    hwc = x.transpose(1, 2, 0).reshape(H * W * CG, lanes)
+    act_load = [(BUFFERS["acts_broadcast"], a_base + i, _field_int(al, [int(v) for v in hwc[i]]))
+                for i in range(len(hwc))]
+    y = depthwise_reference(w_int, x, stride=stride, padding=padding).reshape(C, OH * OW)
+    bound = depthwise_reference(np.abs(w_int), np.abs(x), stride=stride, padding=padding).reshape(C, OH * OW)
+    (pt, _), (pl, _) = padding
+    geometry = {"tokens": OH * OW, "row_tokens": OW, "t_tiles": OH * -(-OW // cols), "passes": P,
+                "conv": 1, "conv_dw": 1, "conv_h": H, "conv_w": W, "conv_cg": CG, "conv_kh": KH, "conv_kw": KW,
+                "conv_stride": stride, "conv_pad_t": pt, "conv_pad_l": pl,
+                "conv_origin": a_base - pt * W * CG - pl * CG, "conv_row_words": W * CG,
+                "conv_col_step": stride * CG, "conv_tile_step": cols * stride * CG,
+                "conv_row_step": stride * W * CG}
+    # pass p = tap (kh, kw): channel k's weight in lane k % lanes, as the group's word holds its channel
+    w_passes = w_bd.transpose(0, 2, 3, 1).reshape(C, P, lanes)
     if options.get("to_map") is False:
         raise ValueError("a convolution writes to_acts as a feature map: to_map cannot be False")
     options = {**options, "to_map": True}

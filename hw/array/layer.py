@@ -109,6 +109,8 @@ def descriptor_layout(config: ArrayConfig) -> data.StructLayout:
         "conv_kh": 4, "conv_kw": 4, "conv_stride": 3, "conv_pad_t": 4, "conv_pad_l": 4,
         "conv_origin": signed(addr + 4), "conv_row_words": addr + 2, "conv_col_step": addr + 2,
         "conv_tile_step": addr + 2, "conv_row_step": addr + 2,
+        # a depthwise convolution (config.depthwise): one pass per tap, the channel tile's group
+        **({"conv_dw": 1} if config.depthwise else {}),
     })
 
 
@@ -138,6 +140,15 @@ class LayerEngine(Component):
         self.param_ram = check_choice("param_ram", param_ram, ("auto", "block"))
         self.grid = grid_class(make_pe, config.rows, config.cols, config.acc_width)
         self.pe = self.grid.pe
+        #: depthwise convolutions: channel tile kt is in channel group kt >> group_shift (None: not built)
+        self.group_shift = None
+        if config.depthwise:
+            lanes, rows = self.pe.input_lanes, config.rows
+            per_group = lanes // rows
+            if lanes % rows or per_group & (per_group - 1):
+                raise ValueError(f"depthwise=True needs rows to divide the PE's pe_length={lanes} by a power "
+                                 f"of two (a tile's rows are channels of one pass), got rows={rows}")
+            self.group_shift = per_group.bit_length() - 1
         self.weight_bits = self.grid.issue_layout.members["weights"].size
         self.act_bits = self.grid.issue_layout.members["acts"].size
         self.param_bits = param_layout(config.rows).size
@@ -228,7 +239,7 @@ class LayerEngine(Component):
         fire = Signal()
         rd_en = Signal()
         rd_kt_last = Signal()
-        m.submodules.conv_address = conv = ConvAddress(self.desc_layout, cols, self.addr_bits)
+        m.submodules.conv_address = conv = ConvAddress(self.desc_layout, cols, self.addr_bits, self.group_shift)
         col_valid = Signal(cols)                  # per column: the staged pass is real (not padding)
         m.d.comb += [
             rd_en.eq(busy_compute & rd_more & (~staged | fire)),

@@ -1,7 +1,8 @@
 """The layer engine's generated Verilog under cocotb and Verilator on real EfficientNet-Lite0 layers: every
 architecture on two array shapes, both with partial tiles; outputs equal to plain integer NumPy, the
 cycle counter equal to golden.array.engine_cycles, loads with random stalls and drains with random
-back-pressure losing nothing (sim/tb_layer.py)."""
+back-pressure losing nothing (sim/tb_layer.py). The 2 x 2 engines are built with depthwise convolutions
+and also run the network's depthwise block-8 convolution (sim.engine_vectors.real_layers)."""
 
 import numpy as np
 import pytest
@@ -20,10 +21,13 @@ SHAPES = [(2, 2), (3, 2)]
 @pytest.mark.parametrize("rows,cols", SHAPES, ids=[f"{r}x{c}" for r, c in SHAPES])
 @pytest.mark.parametrize("arch", sorted(ARCHS))
 def test_real_layers_on_engine(arch, rows, cols, build_dir):
-    cfg = ArrayConfig(rows=rows, cols=cols, weight_depth=512, act_depth=512, param_depth=8, out_depth=256)
+    cfg = ArrayConfig(rows=rows, cols=cols, weight_depth=512, act_depth=512, param_depth=8, out_depth=256,
+                      depthwise=rows == 2)
     eng = engine(arch, cfg)
     images = [image for _, image in real_layer_images(eng, arch, seed=rows)]
     assert [im.expected.shape for im in images][2] == (rows + 2, 25)      # the stem: 5 x 5 outputs
+    if cfg.depthwise:                                                     # one channel group, 4 x 4 outputs
+        assert images[3].expected.shape == (ARCHS[arch].config.pe_length, 16) and images[3].desc["conv_dw"] == 1
     vec = write_engine_vectors(build_dir / "vectors.json", eng, images, load_prob=0.7, drain_prob=0.6, seed=rows)
     assert run_cocotb(eng, toplevel=f"engine_{arch}", tb_module="sim.tb_layer", build_dir=build_dir,
                       params={"vectors": str(vec)}, simulator="verilator") == 1

@@ -298,3 +298,101 @@ def test_peek_reads_every_buffer_back(arch):
     sim.run()
     assert refused == [0]
     assert got == want
+
+
+#: depthwise (channel groups of the PE's lanes, kernel, H, W, stride, padding): a 3x3 with same padding on
+#: two groups (the tile-to-group step), a stride-2 3x3 with the stem's padding, a 5x5
+DEPTHWISE = [(2, 3, 2, 3, 1, ((1, 1), (1, 1))), (1, 3, 5, 4, 2, ((0, 1), (0, 1))), (1, 5, 2, 3, 1, ((2, 2), (2, 2)))]
+DW_ENGINE = ArrayConfig(rows=2, cols=3, weight_depth=512, act_depth=256, param_depth=32, out_depth=512,
+                        depthwise=True)
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHS))
+def test_depthwise_layer_exact_with_stalls(arch):
+    """Depthwise convolutions (one input channel per output) on 2 rows: channel tile kt reads channel
+    group kt // (pe_length / rows), one pass per tap; every output equals plain integer NumPy and the
+    cycle count the model."""
+    from golden.array import depthwise_reference
+    from hw.array.images import depthwise_layer
+    rng = np.random.default_rng(31 + sorted(ARCHS).index(arch))
+    a = ARCHS[arch]
+    eng = engine(arch, DW_ENGINE)
+    images = []
+    for groups, k, H, W, s, pad in DEPTHWISE:
+        C = groups * a.config.pe_length
+        q = laplace_int8(rng, (C, 1, k, k), scale=40.0)
+        x = rng.integers(-128, 128, (C, H, W))
+        bias = rng.integers(-99, 99, C)
+        w = a.prepare_depthwise(q)
+        img = depthwise_layer(eng, w, x, stride=s, padding=pad, bias=bias)
+        w_int = q if arch.startswith("bitvert") else _ints(w)           # BitVert keeps the layer INT8
+        want = depthwise_reference(w_int, x, stride=s, padding=pad, bias=bias)
+        assert np.array_equal(img.expected, want.reshape(C, -1))
+        images.append(img)
+    runs = run_engine(eng, images, load_prob=0.7, drain_prob=0.6, seed=6)
+    for img, run in zip(images, runs):
+        assert run.outputs == img.expected.ravel().tolist()
+        assert run.cycles == img.cycles.compute
+
+
+@pytest.mark.parametrize("arch", ["stripes", "bitvert"])
+def test_mbconv_block_through_the_activation_buffer(arch):
+    """EfficientNet's inverted bottleneck without the host moving data: a 1x1 expansion (run as a fully
+    connected layer over pixels, to_map) writes a feature map that a 3x3 depthwise convolution reads,
+    whose requantized map a 1x1 projection (a convolution) reads. The outputs equal the three layers' integer inference."""
+    from golden.array import depthwise_reference
+    from hw.array.images import depthwise_layer
+    rng = np.random.default_rng(41)
+    a = ARCHS[arch]
+    eng = engine(arch, DW_ENGINE)
+    C, E, H, W = 16, 32, 2, 3
+    x = rng.integers(-128, 128, (C, H, W))
+    w1, w3 = a.prepare(laplace_int8(rng, (E, C))), a.prepare(laplace_int8(rng, (5, E, 1, 1)))
+    w2 = a.prepare_depthwise(laplace_int8(rng, (E, 1, 3, 3), scale=40.0))
+    m1, m2, m3 = rng.integers(1, 1 << 8, E), rng.integers(1, 1 << 8, E), rng.integers(1, 1 << 8, 5)
+    same = ((1, 1), (1, 1))
+    pixels = x.reshape(C, -1).T
+    l1 = fc_layer(eng, w1, pixels, mult=m1, shift=15, relu=True, requant=True, to_acts=100, to_map=True,
+                  drain=False)
+    x2 = requantize(fc_reference(_ints(w1), pixels), m1, 15, relu=True).reshape(E, H, W)
+    l2 = depthwise_layer(eng, w2, x2, padding=same, mult=m2, shift=12, relu=True, requant=True, a_base=100,
+                         load_acts=False, w_base=100, p_base=16, to_acts=200, drain=False)
+    w2_int = _ints(w2)
+    if w2_int.shape[1] != 1:                                       # BitVert's block-diagonal encoding
+        w2_int = w2_int[np.arange(E), np.arange(E) % a.config.pe_length][:, None]
+    x3 = requantize(depthwise_reference(w2_int, x2, padding=same).reshape(E, -1), m2, 12, relu=True)
+    x3 = x3.reshape(E, H, W)
+    l3 = conv_layer(eng, w3, x3, mult=m3, shift=13, requant=True, a_base=200, load_acts=False, w_base=300,
+                    p_base=28)
+    assert not any(buf in (1, 3) for buf, _, _ in l2.load + l3.load)
+    runs = run_engine(eng, [l1, l2, l3], load_prob=0.8, drain_prob=0.7)
+    want = requantize(conv_reference(_ints(w3), x3).reshape(5, -1), m3, 13)
+    assert 0 < np.count_nonzero(np.abs(want) < 127) and 0 < np.count_nonzero(x3) < x3.size
+    assert runs[2].outputs == want.ravel().tolist()
+    assert [r.cycles for r in runs] == [im.cycles.compute for im in (l1, l2, l3)]
+
+
+def test_bad_depthwise_layers_refused():
+    from hw.array.images import block_diagonal, depthwise_layer
+    rng = np.random.default_rng(0)
+    q = laplace_int8(rng, (16, 1, 3, 3))
+    x = rng.integers(-128, 128, (16, 4, 4))
+    with pytest.raises(ValueError, match="built without depthwise convolutions"):
+        depthwise_layer(engine("stripes", SMALL), q, x)
+    with pytest.raises(ValueError, match="depthwise=True needs rows to divide the PE's pe_length=16 by a "
+                                         "power of two .* got rows=3"):
+        engine("stripes", dataclasses.replace(DW_ENGINE, rows=3))
+    eng = engine("stripes", DW_ENGINE)
+    with pytest.raises(ValueError, match="weights must be depthwise \\[C, 1, KH, KW\\], got shape \\(16, 2, 3, 3\\)"):
+        depthwise_layer(eng, np.repeat(q, 2, axis=1), x)
+    with pytest.raises(ValueError, match="multiple of pe_length=16 channels, got C=8"):
+        depthwise_layer(eng, q[:8], x[:8])
+    with pytest.raises(ValueError, match="x must have C=16 channels"):
+        depthwise_layer(eng, q, x[:8])
+    with pytest.raises(TypeError, match="depthwise must be a bool \\(True or False\\), got 1"):
+        ArrayConfig(depthwise=1)
+    bv = ARCHS["bitvert"]
+    dense = bv.prepare(laplace_int8(rng, (16, 16, 3, 3)), np.ones(16, dtype=bool))
+    with pytest.raises(ValueError, match="not zero outside each channel's own lane"):
+        depthwise_layer(engine("bitvert", DW_ENGINE), dense, x)
+    assert block_diagonal(q, 16)[3, 3].tolist() == q[3, 0].tolist() and not block_diagonal(q, 16)[3, 4].any()
