@@ -20,6 +20,7 @@ help:
 	@echo "make synth     Yosys area (area.json/md), PE area, Fmax, throughput (pe.json/md) and the layer engines'"
 	@echo "               (array.json/md: 4 x 4 on the ECP5, the largest on the UP5K, real layers; two hours"
 	@echo "               less what docs/array_cache.json already holds of the design)"
+	@echo "               and depthwise convolutions' cycles and area (depthwise.json/md)"
 	@echo "               in build/reports/, and make boards' docs/boards.json"
 	@echo "make bench     golden-model speed on a ResNet-50-sized network: build/reports/bench.json;"
 	@echo "               its peak memory on one 20M- and one 50M-weight tensor: build/reports/memory.json;"
@@ -151,6 +152,7 @@ boards: $(STAMP)
 synth: $(STAMP)
 	$(PY) -m bitsparse synth $(if $(HEAVY),--heavy) $(if $(ROUTE),--route-heavy)
 	$(PY) -m bitsparse arrays --jobs 2
+	$(PY) -m fpga.depthwise_report
 	$(PY) -m bitsparse boards report
 
 bench: $(STAMP) iverilog verilator

@@ -95,7 +95,7 @@ from golden.array import ArrayConfig, engine_cycles
 from golden.bbs import BBSConfig, BBSEncoded, decode, select_sensitive
 from golden.check import check_choice, check_int
 from hw.array.archs import ARCHS, engine
-from hw.array.images import conv_layer, fc_layer, pass_steps
+from hw.array.images import conv_layer, fc_layer, layer_steps
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORTS = ROOT / "build" / "reports"
@@ -246,13 +246,9 @@ def _images(arch: str, eng) -> list:
 def _steps(pe, w) -> np.ndarray:
     """``[K, P]`` steps of fully connected weights ``w`` (integer ``[K, C]`` or a BBSEncoded of one) on
     ``pe``, as :func:`hw.array.images.fc_layer` counts them."""
-    lanes = pe.input_lanes
     w_int = decode(w) if isinstance(w, BBSEncoded) else np.asarray(w)
     K, C = w_int.shape
-    sens = None
-    if isinstance(w, BBSEncoded):
-        sens = np.repeat(np.asarray(w.sensitive, dtype=bool).reshape(K, -1), w.group // lanes, axis=1)
-    return pass_steps(pe, w_int.reshape(K, C // lanes, lanes), sensitive=sens)
+    return layer_steps(pe, w, w_int.reshape(K, C // pe.input_lanes, pe.input_lanes))
 
 
 def whole_layer_cycles(arch: str, rows: int, cols: int, name: str) -> dict:

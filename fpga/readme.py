@@ -1,5 +1,5 @@
-"""Regenerate the measured-results tables of docs/results.md, docs/report.md and docs/sweep.md from
-build/reports/*.json and build/sweep/pes/results.json (``make readme``, ``make report``).
+"""Regenerate the measured-results tables of docs/results.md, docs/report.md, docs/sweep.md and
+docs/array.md from build/reports/*.json and build/sweep/pes/results.json (``make readme``, ``make report``).
 
 Each table sits between ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->`` markers; a table whose report
 does not exist yet is left as it is. Nothing in a table is typed by hand.
@@ -100,13 +100,26 @@ TABLES = {"area": ("area.json", area_table), "bench": ("bench.json", bench_table
           "networks_headline": ("networks.json", networks_headline_table),
           "sweep_pes": (ROOT / "build" / "sweep" / "pes" / "results.json", sweep_table),
           "sweep_headline": (ROOT / "build" / "sweep" / "pes" / "results.json", sweep_headline_table),
-          "sweep_arrays": (ROOT / "build" / "sweep" / "arrays" / "results.json", sweep_table)}
+          "sweep_arrays": (ROOT / "build" / "sweep" / "arrays" / "results.json", sweep_table),
+          "depthwise_cycles": ("depthwise.json", depthwise_cycles_table),
+          "depthwise_area": ("depthwise.json", depthwise_area_table)}
 
 #: tables written to a page other than docs/results.md
 REPORT = ROOT / "docs" / "report.md"
 SWEEP = ROOT / "docs" / "sweep.md"
+ARRAY = ROOT / "docs" / "array.md"
 TABLE_DOCS = {"networks": REPORT, "networks_headline": REPORT, "sweep_pes": SWEEP, "sweep_headline": SWEEP,
-              "sweep_arrays": SWEEP}
+              "sweep_arrays": SWEEP, "depthwise_cycles": ARRAY, "depthwise_area": ARRAY}
+
+
+def depthwise_cycles_table(report) -> str:
+    from fpga.depthwise_report import cycles_table
+    return cycles_table(report)
+
+
+def depthwise_area_table(report) -> str:
+    from fpga.depthwise_report import area_table
+    return area_table(report)
 
 
 def _make_target(name: str) -> str:
@@ -124,7 +137,7 @@ def replace_section(text: str, name: str, body: str, doc: str = "docs/results.md
 
 
 def main() -> int:
-    for page in (RESULTS, REPORT, SWEEP):
+    for page in (RESULTS, REPORT, SWEEP, ARRAY):
         text = page.read_text()
         doc = page.relative_to(ROOT)
         for name, (fname, render) in TABLES.items():

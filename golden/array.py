@@ -20,7 +20,8 @@ import numpy as np
 from .bits import twos_range
 from .check import check_bool, check_int, check_int_array
 
-__all__ = ["ArrayConfig", "fc_reference", "conv_reference", "depthwise_reference", "conv_out_size", "requantize", "engine_cycles", "EngineCycles",
+__all__ = ["ArrayConfig", "fc_reference", "conv_reference", "depthwise_reference", "avg_pool_reference",
+           "pool_requantization", "conv_out_size", "requantize", "engine_cycles", "EngineCycles",
            "MULT_BITS", "SHIFT_MAX", "OUT_BITS"]
 
 #: the requantization multiplier is unsigned, MULT_BITS wide; the shift is 0..SHIFT_MAX
@@ -205,6 +206,42 @@ def depthwise_reference(w, x, *, stride: int = 1, padding=((0, 0), (0, 0)), bias
     return np.concatenate([conv_reference(w[k:k + 1], x[k:k + 1], stride=stride, padding=padding,
                                           bias=None if bias is None else bias[k:k + 1])
                            for k in range(w.shape[0])])
+
+
+def avg_pool_reference(x) -> np.ndarray:
+    """The global average pool of INT8 ``x [C, H, W]``: ``floor((2 * sum + n) / (2 * n))`` per channel (the
+    mean rounded half up, ``n = H * W``; :func:`network.engine.global_avg_pool`'s arithmetic), int64 ``[C]``."""
+    x = check_int_array("x", x, lo=twos_range(OUT_BITS)[0], hi=twos_range(OUT_BITS)[1], ndim=3)
+    n = x.shape[1] * x.shape[2]
+    if n == 0 or x.shape[0] == 0:
+        raise ValueError(f"x must not be empty, got shape {x.shape}")
+    return (2 * x.astype(np.int64).reshape(x.shape[0], -1).sum(axis=1) + n) // (2 * n)
+
+
+def pool_requantization(n: int) -> tuple[int, int, int, int]:
+    """``(weight, bias, mult, shift)`` with which a pool of ``n``-value windows runs as a depthwise layer:
+    every weight ``weight``, every channel's bias ``bias`` and :func:`requantize` by ``mult``, ``shift``
+    give, for a window of ``n`` INT8 values summing to ``S``, their mean rounded half up ``floor((2 * S + n)
+    / (2 * n))``, for every ``S`` such a window can sum to (checked exhaustively). The search takes the
+    smallest ``weight`` (1..127), then ``bias`` (below ``weight``), then ``shift``, with ``mult =
+    round(2**shift / (n * weight))``: ``weight * mult / 2**shift`` is ``1 / n`` to the precision the window
+    needs, the weight lending the ``MULT_BITS``-bit multiplier bits, and the bias lifts the exact halves of
+    an even ``n`` (``S / n = k + 1/2``) above the rounding boundary. A ``ValueError`` when none does."""
+    n = check_int("n", n, lo=1, hi=1 << 12)
+    lo, hi = twos_range(OUT_BITS)
+    S = np.arange(lo * n, hi * n + 1, dtype=np.int64)
+    want = (2 * S + n) // (2 * n)
+    for weight in range(1, hi + 1):
+        for bias in range(weight):
+            for shift in range(SHIFT_MAX + 1):
+                mult = round((1 << shift) / (n * weight))
+                if mult >= 1 << MULT_BITS:
+                    break
+                rnd = (1 << (shift - 1)) if shift else 0
+                if mult and np.array_equal(((S * weight + bias) * mult + rnd) >> shift, want):
+                    return weight, bias, mult, shift
+    raise ValueError(f"no weight in [1, {hi}] and {MULT_BITS}-bit multiplier make the requantization the exact "
+                     f"mean of n={n} values")
 
 
 def requantize(y, mult, shift: int, relu: bool = False) -> np.ndarray:

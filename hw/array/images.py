@@ -21,7 +21,8 @@ from golden.bits import twos_range
 from golden.check import check_bool, check_int, check_int_array
 from hw.array.layer import BUFFERS, LayerEngine, param_layout
 
-__all__ = ["LayerImage", "fc_layer", "conv_layer", "depthwise_layer", "block_diagonal", "pass_steps"]
+__all__ = ["LayerImage", "fc_layer", "conv_layer", "depthwise_layer", "global_avg_pool_layer", "block_diagonal", "depthwise_passes",
+           "pass_steps", "layer_steps"]
 
 
 def pass_steps(pe, w_passes, sensitive=None) -> np.ndarray:
@@ -44,6 +45,39 @@ def pass_steps(pe, w_passes, sensitive=None) -> np.ndarray:
                                                          n_check=cfg.n_check, lane_mask=cfg.full_lane_mask))
     raise TypeError(f"the layer engine has no cycle model for {name}; supported: StripesPE, ParallelMAC, "
                     f"PragmaticPE, BitBalancePE, EBSPPE, BitVertPE, BitletPE")
+
+
+def layer_steps(pe, weights, w_passes) -> np.ndarray:
+    """``[K, P]`` compute steps of a layer's passes ``w_passes [K, P, lanes]`` (integer) on ``pe``;
+    ``weights`` is what the layer was given (a :class:`golden.bbs.BBSEncoded` tells BitVert which passes
+    belong to INT8 channels)."""
+    sens = None
+    if isinstance(weights, BBSEncoded):
+        K, lanes = w_passes.shape[0], w_passes.shape[2]
+        sens = np.repeat(np.asarray(weights.sensitive, dtype=bool).reshape(K, -1), weights.group // lanes, axis=1)
+    return pass_steps(pe, w_passes, sensitive=sens)
+
+
+def depthwise_passes(weights, lanes: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(w, w_passes)`` of depthwise weights (integer ``[C, 1, KH, KW]``, or a :class:`golden.bbs.BBSEncoded`
+    of their :func:`block_diagonal`): the integer weights ``[C, 1, KH, KW]`` and the passes ``[C, KH * KW,
+    lanes]`` the engine runs (pass ``p`` = tap ``(kh, kw)``, channel ``k``'s weight in lane ``k % lanes``)."""
+    if isinstance(weights, BBSEncoded):
+        w_bd = _weights_int(weights, 4)
+        if w_bd.shape[1] != lanes:
+            raise ValueError(f"a BBSEncoded depthwise layer must encode block_diagonal(w, {lanes}) "
+                             f"[C, {lanes}, KH, KW], got shape {w_bd.shape}")
+        w_int = w_bd[np.arange(len(w_bd)), np.arange(len(w_bd)) % lanes][:, None]
+        if not np.array_equal(block_diagonal(w_int, lanes), w_bd):
+            raise ValueError("a BBSEncoded depthwise layer must encode block_diagonal(w): its weights are "
+                             "not zero outside each channel's own lane")
+    else:
+        w_int = check_int_array("weights", weights, ndim=4)
+        if w_int.shape[1] != 1:
+            raise ValueError(f"weights must be depthwise [C, 1, KH, KW], got shape {w_int.shape}")
+        w_bd = block_diagonal(w_int, lanes)
+    C, _, KH, KW = w_int.shape
+    return w_int, w_bd.transpose(0, 2, 3, 1).reshape(C, KH * KW, lanes)
 
 
 @dataclass(frozen=True, eq=False)
@@ -213,20 +247,7 @@ def depthwise_layer(engine: LayerEngine, weights, x, *, stride: int = 1, padding
     if not cfg.depthwise:
         raise ValueError("the engine was built without depthwise convolutions: build it with "
                          "ArrayConfig(depthwise=True)")
-    if isinstance(weights, BBSEncoded):
-        w_bd = _weights_int(weights, 4)
-        if w_bd.shape[1] != lanes:
-            raise ValueError(f"a BBSEncoded depthwise layer must encode block_diagonal(w, {lanes}) "
-                             f"[C, {lanes}, KH, KW], got shape {w_bd.shape}")
-        w_int = w_bd[np.arange(len(w_bd)), np.arange(len(w_bd)) % lanes][:, None]
-        if not np.array_equal(block_diagonal(w_int, lanes), w_bd):
-            raise ValueError("a BBSEncoded depthwise layer must encode block_diagonal(w): its weights are "
-                             "not zero outside each channel's own lane")
-    else:
-        w_int = check_int_array("weights", weights, ndim=4)
-        if w_int.shape[1] != 1:
-            raise ValueError(f"weights must be depthwise [C, 1, KH, KW], got shape {w_int.shape}")
-        w_bd = block_diagonal(w_int, lanes)
+    w_int, w_passes = depthwise_passes(weights, lanes)
     C, _, KH, KW = w_int.shape
     if C % lanes:
         raise ValueError(f"a depthwise layer needs a multiple of pe_length={lanes} channels, got C={C}")
@@ -258,13 +279,43 @@ def depthwise_layer(engine: LayerEngine, weights, x, *, stride: int = 1, padding
                 "conv_origin": a_base - pt * W * CG - pl * CG, "conv_row_words": W * CG,
                 "conv_col_step": stride * CG, "conv_tile_step": cols * stride * CG,
                 "conv_row_step": stride * W * CG}
-    # pass p = tap (kh, kw): channel k's weight in lane k % lanes, as the group's word holds its channel
-    w_passes = w_bd.transpose(0, 2, 3, 1).reshape(C, P, lanes)
     if options.get("to_map") is False:
         raise ValueError("a convolution writes to_acts as a feature map: to_map cannot be False")
     options = {**options, "to_map": True}
     return _image(engine, weights, w_passes, y, bound, act_load if load_acts else [], len(act_load),
                   geometry, {"out_size": (OH, OW)}, options)
+
+
+def global_avg_pool_layer(engine: LayerEngine, arch: str, x, **options) -> LayerImage:
+    """The global average pool of INT8 ``x [C, H, W]`` (``H``, ``W`` up to 15) as a depthwise layer on
+    ``engine`` (of architecture ``arch``, built with ``ArrayConfig(depthwise=True)``): an ``H x W`` kernel of
+    equal weights, no padding, one output per channel, requantized so that each output is the channel's
+    mean rounded half up, :func:`golden.array.avg_pool_reference` (the weight, bias, multiplier and shift
+    of :func:`golden.array.pool_requantization`, exact for every INT8 map). ``options``: ``drain``,
+    ``w_base``, ``a_base``, ``p_base``, ``load_acts``, ``to_acts`` as :func:`depthwise_layer` (the output
+    stage is the pool's own). The weights are ``arch``'s processing of the equal weights
+    (:meth:`hw.array.archs.Arch.prepare_depthwise`), refused if the method changes them."""
+    from golden.array import avg_pool_reference, pool_requantization
+    from hw.array.archs import ARCHS
+    from golden.check import check_choice
+    a = ARCHS[check_choice("arch", arch, ARCHS)]
+    taken = sorted(set(options) & {"bias", "mult", "shift", "requant", "relu"})
+    if taken:
+        raise TypeError(f"global_avg_pool_layer sets the output stage itself; {taken[0]!r} is not an option")
+    x = check_int_array("x", x, lo=-128, hi=127, ndim=3)
+    C, H, W = x.shape
+    for name, v in (("H", H), ("W", W)):
+        check_int(name, v, lo=1, hi=15, extra="(a global pool's kernel is the whole map)")
+    weight, bias, mult, shift = pool_requantization(H * W)
+    w = a.prepare_depthwise(np.full((C, 1, H, W), weight, dtype=np.int64))
+    w_int, _ = depthwise_passes(w, engine.pe.input_lanes)
+    if not (w_int == weight).all():
+        raise ValueError(f"{arch}'s method changes the pool's weights ({weight}); it cannot pool exactly")
+    image = depthwise_layer(engine, w, x, bias=np.full(C, bias), mult=np.full(C, mult), shift=shift,
+                            requant=True, **options)
+    if not np.array_equal(image.expected[:, 0], avg_pool_reference(x)):
+        raise AssertionError("the pool's output stage differs from the rounded mean")
+    return image
 
 
 def _check_engine(engine):
@@ -347,10 +398,7 @@ def _image(engine, weights, w_passes, y, bound, act_load, act_words, geometry, t
                 for k in range(t_k * rows, t_k * rows + rows)]
         load.append((BUFFERS["params"], p_base + t_k, _field_int(pl, vals)))
 
-    sens = None
-    if isinstance(weights, BBSEncoded):
-        sens = np.repeat(np.asarray(weights.sensitive, dtype=bool).reshape(K, -1), weights.group // lanes, axis=1)
-    steps = pass_steps(pe, w_passes, sensitive=sens)
+    steps = layer_steps(pe, weights, w_passes)
     cycles = engine_cycles(steps, config=cfg, latency=pe.latency, act_words=len(act_load), **tiling)
     desc = {"channels": K, "k_tiles": kt, "requant": int(requant), "relu": int(relu), "shift": shift,
             "drain": int(drain), "w_base": w_base, "a_base": a_base, "p_base": p_base, **geometry, **dst}

@@ -43,7 +43,9 @@ Ports
     tile; output ``(k, t)`` goes to word ``dst_base + (t // cols) * dst_passes + k // pe_length``,
     column ``t % cols``, lane ``k % pe_length``), so that layer runs without the host moving data;
     with ``to_map`` as a feature map instead (word ``dst_base + t * dst_passes + k // pe_length`` of every
-    bank, ``dst_row_words = row_tokens * dst_passes``), the input of a convolution.
+    bank, ``dst_row_words = row_tokens * dst_passes``), the input of a convolution. ``conv*``: a
+    convolution (:class:`~hw.array.conv_address.ConvAddress`); with ``config.depthwise`` also ``conv_dw``,
+    a depthwise one (one pass per tap; channel tile ``kt`` reads channel group ``kt * rows // lanes``).
 ``start`` : ``In(1)``
     Starts the layer when idle (ignored while busy).
 ``busy`` : ``Out(1)``; ``cycles`` : ``Out(32)``

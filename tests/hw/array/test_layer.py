@@ -396,3 +396,36 @@ def test_bad_depthwise_layers_refused():
     with pytest.raises(ValueError, match="not zero outside each channel's own lane"):
         depthwise_layer(engine("bitvert", DW_ENGINE), dense, x)
     assert block_diagonal(q, 16)[3, 3].tolist() == q[3, 0].tolist() and not block_diagonal(q, 16)[3, 4].any()
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHS))
+def test_global_avg_pool_on_the_engine(arch):
+    """The global average pool as a depthwise layer (equal weights over the whole map, the output stage of
+    golden.array.pool_requantization): each output is the channel's mean rounded half up, on a 3 x 3 map,
+    a 2 x 4 map (an even window, exact halves) and maps of -128 and 127, and the cycles the model's."""
+    from golden.array import avg_pool_reference
+    from hw.array.images import global_avg_pool_layer
+    rng = np.random.default_rng(51 + sorted(ARCHS).index(arch))
+    C = ARCHS[arch].config.pe_length
+    eng = engine(arch, DW_ENGINE)
+    maps = [rng.integers(-128, 128, (C, 3, 3)), rng.integers(-128, 128, (C, 2, 4)),
+            np.where(np.arange(C)[:, None, None] % 2, 127, -128) * np.ones((C, 2, 2), dtype=np.int64)]
+    maps[1][0] = [[-3, -1, 0, 0], [0, 0, 0, 0]]          # mean -0.5: rounds half up to 0
+    images = [global_avg_pool_layer(eng, arch, x) for x in maps]
+    runs = run_engine(eng, images, load_prob=0.7, drain_prob=0.6, seed=7)
+    for x, img, run in zip(maps, images, runs):
+        assert run.outputs == avg_pool_reference(x).tolist()
+        assert run.cycles == img.cycles.compute
+    assert avg_pool_reference(maps[1])[0] == 0
+
+
+def test_bad_pools_refused():
+    from hw.array.images import global_avg_pool_layer
+    eng = engine("stripes", DW_ENGINE)
+    x = np.zeros((16, 3, 3), dtype=np.int64)
+    with pytest.raises(TypeError, match="sets the output stage itself; 'shift' is not an option"):
+        global_avg_pool_layer(eng, "stripes", x, shift=3)
+    with pytest.raises(ValueError, match="W must be an integer in \\[1, 15\\]"):
+        global_avg_pool_layer(eng, "stripes", np.zeros((16, 3, 16), dtype=np.int64))
+    with pytest.raises(ValueError, match="arch must be one of"):
+        global_avg_pool_layer(eng, "stripez", x)

@@ -1,0 +1,30 @@
+"""fpga.depthwise_report: the whole real depthwise layer's cycles on 4 x 4 engines (docs/array.md)."""
+
+import pytest
+
+from fpga import depthwise_report as dr
+
+
+def test_stripes_cycles_by_hand():
+    """Stripes takes 8 steps a pass, one pass per tap: 120 channel tiles x 56 token tiles (14 output rows of
+    ceil(14 / 4) tiles), 25 passes of 8 steps each (200 >= 16 outputs: the write-back is hidden), latency 1."""
+    c = dr.depthwise_cycles("stripes")
+    tiles, per_tile = 120 * 14 * 4, 25 * 8
+    assert c["cycles"] == 1 + (per_tile + 1 + 16 + 3) + (tiles - 1) * (per_tile + 1 + 2) == 1_364_178
+    assert c["compute_only"] == tiles * per_tile
+    assert c["macs"] == 480 * 25 * 14 * 14 and c["steps_per_pass"] == 8.0
+
+
+def test_sparse_methods_skip_the_zero_lanes():
+    """A depthwise pass holds one weight per row and zeros elsewhere: the bit-parallel MAC takes one step,
+    Bitlet and Pragmatic far fewer than Stripes' 8; BitVert keeps the layer INT8 (8 steps)."""
+    c = {a: dr.depthwise_cycles(a) for a in ("parallel", "bitlet", "pragmatic", "bitvert")}
+    assert c["parallel"]["steps_per_pass"] == 1.0 and c["bitvert"]["steps_per_pass"] == 8.0
+    assert c["bitlet"]["cycles"] < c["pragmatic"]["cycles"] < c["bitvert"]["cycles"]
+    md = dr.markdown({"layer": "L", "layer_shape": "s", "macs": c["parallel"]["macs"], "cycles": c})
+    assert "| parallel | 188,178 | 1.00 |" in md and "n/a" in md       # no Stripes row: no ratio
+
+
+def test_bad_arch_named():
+    with pytest.raises(ValueError, match="arch must be one of"):
+        dr.depthwise_cycles("stripez")
