@@ -11,7 +11,7 @@
   :meth:`~hw.array.archs.Arch.prepare_depthwise`), beside the block's own 1 x 1 expansion
   ``_blocks.8._expand_conv`` (:func:`fpga.array_report.whole_layer_cycles`), as MACs per cycle and as
   ratios to the Stripes arrays (``stripes8``: equal lanes; ``stripes``: equal weights per pass);
-* **area**, the ``--synth-arch`` architectures (default ``stripes8`` and ``bitvert``): ECP5 LUT4 and FF of
+* **area**, the ``--synth-arch`` architectures (default: all; about 10 minutes): ECP5 LUT4 and FF of
   the registered 4 x 4 engine (:data:`fpga.registry.ENGINE_BUFFERS`) built with and without
   ``ArrayConfig(depthwise=True)`` (:func:`fpga.array_report.ecp5_area_full`; the engine without it is
   ``make synth``'s, read from its cache when there; the rest is kept in ``build/depthwise_cache.json``).
@@ -39,7 +39,7 @@ from fpga import array_report as ar
 __all__ = ["depthwise_cycles", "depthwise_area", "cycles_table", "area_table", "markdown", "main"]
 
 SHAPE = (4, 4)
-SYNTH_ARCHS = ("stripes8", "bitvert")
+SYNTH_ARCHS = tuple(sorted(ARCHS))
 EXPAND = "_blocks.8._expand_conv"
 
 
@@ -122,7 +122,7 @@ def main(argv=None, prog: str = "python -m fpga.depthwise_report") -> int:
     ap.add_argument("--arch", action="append", choices=sorted(ARCHS), help="architectures for the cycles "
                     "(default: all)")
     ap.add_argument("--synth-arch", action="append", choices=sorted(ARCHS),
-                    help=f"architectures for the area (default: {', '.join(SYNTH_ARCHS)})")
+                    help="architectures for the area (default: all)")
     ap.add_argument("--no-synth", action="store_true", help="the cycles only")
     ap.add_argument("--reports", default=str(ar.REPORTS))
     args = ap.parse_args(argv)

@@ -86,6 +86,16 @@ def sweep_headline_table(doc) -> str:
     return headline(doc["points"])
 
 
+def depthwise_cycles_table(report) -> str:
+    from fpga.depthwise_report import cycles_table
+    return cycles_table(report)
+
+
+def depthwise_area_table(report) -> str:
+    from fpga.depthwise_report import area_table
+    return area_table(report)
+
+
 #: tables README.md repeats as its headline (written there too, from the same record)
 README_TABLES = ("array_headline", "boards", "networks_headline", "sweep_headline")
 
@@ -110,16 +120,6 @@ SWEEP = ROOT / "docs" / "sweep.md"
 ARRAY = ROOT / "docs" / "array.md"
 TABLE_DOCS = {"networks": REPORT, "networks_headline": REPORT, "sweep_pes": SWEEP, "sweep_headline": SWEEP,
               "sweep_arrays": SWEEP, "depthwise_cycles": ARRAY, "depthwise_area": ARRAY}
-
-
-def depthwise_cycles_table(report) -> str:
-    from fpga.depthwise_report import cycles_table
-    return cycles_table(report)
-
-
-def depthwise_area_table(report) -> str:
-    from fpga.depthwise_report import area_table
-    return area_table(report)
 
 
 def _make_target(name: str) -> str:

@@ -208,14 +208,20 @@ def depthwise_reference(w, x, *, stride: int = 1, padding=((0, 0), (0, 0)), bias
                            for k in range(w.shape[0])])
 
 
-def avg_pool_reference(x) -> np.ndarray:
-    """The global average pool of INT8 ``x [C, H, W]``: ``floor((2 * sum + n) / (2 * n))`` per channel (the
-    mean rounded half up, ``n = H * W``; :func:`network.engine.global_avg_pool`'s arithmetic), int64 ``[C]``."""
+def avg_pool_reference(x, kernel=None, *, stride: int = 1, padding=((0, 0), (0, 0))) -> np.ndarray:
+    """The average pool of INT8 ``x [C, H, W]``: each ``kernel = (KH, KW)`` window's mean rounded half up,
+    ``floor((2 * sum + n) / (2 * n))`` with ``n = KH * KW`` and padding zeros counted
+    (:func:`network.engine.avg_pool`'s arithmetic), int64 ``[C, OH, OW]``; ``kernel=None``: the global
+    pool, the whole map, int64 ``[C]`` (:func:`network.engine.global_avg_pool`)."""
     x = check_int_array("x", x, lo=twos_range(OUT_BITS)[0], hi=twos_range(OUT_BITS)[1], ndim=3)
-    n = x.shape[1] * x.shape[2]
-    if n == 0 or x.shape[0] == 0:
+    if 0 in x.shape:
         raise ValueError(f"x must not be empty, got shape {x.shape}")
-    return (2 * x.astype(np.int64).reshape(x.shape[0], -1).sum(axis=1) + n) // (2 * n)
+    if kernel is None:
+        n = x.shape[1] * x.shape[2]
+        return (2 * x.astype(np.int64).reshape(x.shape[0], -1).sum(axis=1) + n) // (2 * n)
+    KH, KW = _check_pair("kernel", kernel, 1)
+    sums = depthwise_reference(np.ones((x.shape[0], 1, KH, KW), dtype=np.int64), x, stride=stride, padding=padding)
+    return (2 * sums + KH * KW) // (2 * KH * KW)
 
 
 def pool_requantization(n: int) -> tuple[int, int, int, int]:

@@ -21,7 +21,7 @@ from golden.bits import twos_range
 from golden.check import check_bool, check_int, check_int_array
 from hw.array.layer import BUFFERS, LayerEngine, param_layout
 
-__all__ = ["LayerImage", "fc_layer", "conv_layer", "depthwise_layer", "global_avg_pool_layer", "block_diagonal", "depthwise_passes",
+__all__ = ["LayerImage", "fc_layer", "conv_layer", "depthwise_layer", "avg_pool_layer", "global_avg_pool_layer", "block_diagonal", "depthwise_passes",
            "pass_steps", "layer_steps"]
 
 
@@ -286,36 +286,47 @@ def depthwise_layer(engine: LayerEngine, weights, x, *, stride: int = 1, padding
                   geometry, {"out_size": (OH, OW)}, options)
 
 
-def global_avg_pool_layer(engine: LayerEngine, arch: str, x, **options) -> LayerImage:
-    """The global average pool of INT8 ``x [C, H, W]`` (``H``, ``W`` up to 15) as a depthwise layer on
-    ``engine`` (of architecture ``arch``, built with ``ArrayConfig(depthwise=True)``): an ``H x W`` kernel of
-    equal weights, no padding, one output per channel, requantized so that each output is the channel's
-    mean rounded half up, :func:`golden.array.avg_pool_reference` (the weight, bias, multiplier and shift
-    of :func:`golden.array.pool_requantization`, exact for every INT8 map). ``options``: ``drain``,
-    ``w_base``, ``a_base``, ``p_base``, ``load_acts``, ``to_acts`` as :func:`depthwise_layer` (the output
-    stage is the pool's own). The weights are ``arch``'s processing of the equal weights
-    (:meth:`hw.array.archs.Arch.prepare_depthwise`), refused if the method changes them."""
-    from golden.array import avg_pool_reference, pool_requantization
-    from hw.array.archs import ARCHS
+def avg_pool_layer(engine: LayerEngine, arch: str, x, kernel, *, stride: int = 1, padding=((0, 0), (0, 0)),
+                   **options) -> LayerImage:
+    """The average pool of INT8 ``x [C, H, W]`` over ``kernel = (KH, KW)`` windows (each 1..15; ``stride``,
+    ``padding`` as :func:`depthwise_layer`, padding zeros counted) as a depthwise layer on ``engine`` (of
+    architecture ``arch``, built with ``ArrayConfig(depthwise=True)``): equal weights, requantized so that
+    each output is the window's mean rounded half up, :func:`golden.array.avg_pool_reference` (the weight,
+    bias, multiplier and shift of :func:`golden.array.pool_requantization`, exact for every INT8 map).
+    ``options``: ``drain``, ``w_base``, ``a_base``, ``p_base``, ``load_acts``, ``to_acts`` as
+    :func:`depthwise_layer` (the output stage is the pool's own). The weights are ``arch``'s processing of
+    the equal weights (:meth:`hw.array.archs.Arch.prepare_depthwise`), refused if the method changes them."""
+    from golden.array import _check_pair, avg_pool_reference, pool_requantization
     from golden.check import check_choice
+    from hw.array.archs import ARCHS
     a = ARCHS[check_choice("arch", arch, ARCHS)]
     taken = sorted(set(options) & {"bias", "mult", "shift", "requant", "relu"})
     if taken:
-        raise TypeError(f"global_avg_pool_layer sets the output stage itself; {taken[0]!r} is not an option")
+        raise TypeError(f"a pool sets the output stage itself; {taken[0]!r} is not an option")
     x = check_int_array("x", x, lo=-128, hi=127, ndim=3)
-    C, H, W = x.shape
-    for name, v in (("H", H), ("W", W)):
-        check_int(name, v, lo=1, hi=15, extra="(a global pool's kernel is the whole map)")
-    weight, bias, mult, shift = pool_requantization(H * W)
-    w = a.prepare_depthwise(np.full((C, 1, H, W), weight, dtype=np.int64))
+    KH, KW = _check_pair("kernel", kernel, 1)
+    C = x.shape[0]
+    weight, bias, mult, shift = pool_requantization(KH * KW)
+    w = a.prepare_depthwise(np.full((C, 1, KH, KW), weight, dtype=np.int64))
     w_int, _ = depthwise_passes(w, engine.pe.input_lanes)
     if not (w_int == weight).all():
         raise ValueError(f"{arch}'s method changes the pool's weights ({weight}); it cannot pool exactly")
-    image = depthwise_layer(engine, w, x, bias=np.full(C, bias), mult=np.full(C, mult), shift=shift,
-                            requant=True, **options)
-    if not np.array_equal(image.expected[:, 0], avg_pool_reference(x)):
+    image = depthwise_layer(engine, w, x, stride=stride, padding=padding, bias=np.full(C, bias),
+                            mult=np.full(C, mult), shift=shift, requant=True, **options)
+    want = avg_pool_reference(x, (KH, KW), stride=stride, padding=padding)
+    if not np.array_equal(image.expected, want.reshape(C, -1)):
         raise AssertionError("the pool's output stage differs from the rounded mean")
     return image
+
+
+def global_avg_pool_layer(engine: LayerEngine, arch: str, x, **options) -> LayerImage:
+    """The global average pool of INT8 ``x [C, H, W]`` (``H``, ``W`` up to 15): :func:`avg_pool_layer` with
+    the whole map as its one window, one output per channel (:func:`golden.array.avg_pool_reference` with
+    ``kernel=None``)."""
+    x = check_int_array("x", x, lo=-128, hi=127, ndim=3)
+    for name, v in (("H", x.shape[1]), ("W", x.shape[2])):
+        check_int(name, v, lo=1, hi=15, extra="(a global pool's kernel is the whole map)")
+    return avg_pool_layer(engine, arch, x, x.shape[1:], **options)
 
 
 def _check_engine(engine):

@@ -423,9 +423,28 @@ def test_bad_pools_refused():
     from hw.array.images import global_avg_pool_layer
     eng = engine("stripes", DW_ENGINE)
     x = np.zeros((16, 3, 3), dtype=np.int64)
-    with pytest.raises(TypeError, match="sets the output stage itself; 'shift' is not an option"):
+    with pytest.raises(TypeError, match="a pool sets the output stage itself; 'shift' is not an option"):
         global_avg_pool_layer(eng, "stripes", x, shift=3)
     with pytest.raises(ValueError, match="W must be an integer in \\[1, 15\\]"):
         global_avg_pool_layer(eng, "stripes", np.zeros((16, 3, 16), dtype=np.int64))
     with pytest.raises(ValueError, match="arch must be one of"):
         global_avg_pool_layer(eng, "stripez", x)
+
+
+@pytest.mark.parametrize("arch", ["stripes", "bitvert", "bitlet"])
+def test_windowed_avg_pool_on_the_engine(arch):
+    """A 3 x 3 average pool, stride 2, padding 1 (zeros counted, as network.engine.avg_pool): every output
+    the window's rounded mean, the cycles the model's."""
+    from golden.array import avg_pool_reference
+    from hw.array.images import avg_pool_layer
+    from network.engine import avg_pool
+    rng = np.random.default_rng(61)
+    C = ARCHS[arch].config.pe_length
+    x = rng.integers(-128, 128, (C, 5, 4))
+    eng = engine(arch, DW_ENGINE)
+    pad = ((1, 1), (1, 1))
+    img = avg_pool_layer(eng, arch, x, (3, 3), stride=2, padding=pad)
+    want = avg_pool_reference(x, (3, 3), stride=2, padding=pad)
+    assert np.array_equal(want, avg_pool(x[None], 3, stride=2, padding=1)[0])
+    [run] = run_engine(eng, [img], load_prob=0.7, drain_prob=0.6, seed=8)
+    assert run.outputs == want.ravel().tolist() and run.cycles == img.cycles.compute
