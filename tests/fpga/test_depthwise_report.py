@@ -28,3 +28,17 @@ def test_sparse_methods_skip_the_zero_lanes():
 def test_bad_arch_named():
     with pytest.raises(ValueError, match="arch must be one of"):
         dr.depthwise_cycles("stripez")
+
+
+@pytest.mark.parametrize("arch", ["stripes", "pragmatic", "bitbalance"])
+def test_compute_only_is_the_network_reports_count(arch):
+    """The engine's passes without tile changes and write-back are the count the network report gives a
+    depthwise layer: golden.cycles.layer_cycles at a pass of one weight."""
+    from golden.cycles import layer_cycles
+    from golden.pretrained import pretrained_depthwise
+    from hw.array.archs import ARCHS
+    layer = pretrained_depthwise()
+    q = ARCHS[arch].prepare_depthwise(layer.q)
+    extra = {"k": 3} if arch == "bitbalance" else {}
+    want = layer_cycles(arch, q, array_rows=4, array_cols=4, out_size=layer.out_size, pe_length=1, **extra)
+    assert dr.depthwise_cycles(arch)["compute_only"] == want
