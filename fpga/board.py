@@ -334,7 +334,13 @@ def fits(board: str, archs, shapes, path: Path = FITS, log=print) -> list[dict]:
                 tim = build_dir_of(board, arch, rows, cols) / "top.tim"
                 text = tim.read_text() if tim.exists() else ""
                 fmax = [float(m[2]) for m in _FMAX.finditer(text)]
-                entry.update(fits=False, why=str(e).split(": ", 1)[-1].split(" (log:")[0],
+                why = str(e).split(": ", 1)[-1].split(" (log:")[0].strip().rstrip(":")
+                rpt = build_dir_of(board, arch, rows, cols) / "top.rpt"        # Yosys's own error, if it failed
+                errors = [ln.strip() for ln in rpt.read_text().splitlines() if ln.startswith("ERROR:")] \
+                    if rpt.exists() and not tim.exists() else []
+                if errors:
+                    why += f": Yosys {errors[-1]}"
+                entry.update(fits=False, why=why,
                              fmax_mhz=fmax[-1] if fmax else None,
                              utilization={m[1]: [int(m[2]), int(m[3])] for m in _UTIL.finditer(text)})
                 log(f"{board} {arch} {rows} x {cols}: {entry['why']}")
