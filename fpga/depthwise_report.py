@@ -31,7 +31,7 @@ import numpy as np
 from golden.array import ArrayConfig, engine_cycles
 from golden.check import check_choice
 from golden.pretrained import pretrained_depthwise
-from hw.array.archs import ARCHS, engine
+from hw.array.archs import ARCHS
 from hw.array.images import depthwise_passes, layer_steps
 
 from fpga import array_report as ar

@@ -171,23 +171,39 @@ def conv_layer(engine: LayerEngine, weights, x, *, stride: int = 1, padding=((0,
     ``[K, OH * OW]`` order (``t = oy * OW + ox``). ``options``: as :func:`fc_layer`.
     """
     _check_engine(engine)
-    pe, cfg = engine.pe, engine.config
-    lanes = pe.input_lanes
+    lanes = engine.pe.input_lanes
     w_int = _weights_int(weights, 4)
     K, C, KH, KW = w_int.shape
     if C % lanes:
         raise ValueError(f"weights must have a multiple of pe_length={lanes} input channels, got C={C}")
+    CG = C // lanes
+    x, stride, padding, (OH, OW), act_load, geometry = _conv_map(engine, x, C, (KH, KW), stride, padding, options)
+    P = KH * KW * CG
+    geometry["passes"] = P
+    y = conv_reference(w_int, x, stride=stride, padding=padding).reshape(K, OH * OW)
+    bound = conv_reference(np.abs(w_int), np.abs(x), stride=stride, padding=padding).reshape(K, OH * OW)
+    # passes in (kh, kw, cg) order, as golden.layout.group_weights orders a convolution
+    w_passes = w_int.transpose(0, 2, 3, 1).reshape(K, P, lanes)
+    return _image(engine, weights, w_passes, y, bound, act_load if check_bool("load_acts", load_acts) else [],
+                  len(act_load), geometry, {"out_size": (OH, OW)}, _as_map(options))
+
+
+def _conv_map(engine, x, C, kernel, stride, padding, options):
+    """What a convolution and a depthwise layer share: ``x`` checked (``[C, H, W]`` in the PE's range),
+    ``stride`` and ``padding``, ``(OH, OW)``, the feature map's load words (pixel-major, ``C / pe_length``
+    words a pixel, broadcast to every bank) and the descriptor's map fields (the caller adds ``passes``)."""
+    pe, cfg = engine.pe, engine.config
+    lanes = pe.input_lanes
+    CG = C // lanes
+    KH, KW = kernel
     for name, v in (("KH", KH), ("KW", KW)):
         check_int(name, v, lo=1, hi=15, extra="(kernel size)")
-    CG = C // lanes
-    P = KH * KW * CG
     lo, hi = twos_range(pe.input_act_bits)
     x = check_int_array("x", x, lo=lo, hi=hi, ndim=3)
     if x.shape[0] != C:
         raise ValueError(f"x must have C={C} input channels (axis 0 of [C, H, W]), got shape {x.shape}")
     stride = check_int("stride", stride, lo=1, hi=7)
     padding = _check_padding(padding)
-    load_acts = check_bool("load_acts", load_acts)
     _, H, W = x.shape
     OH, OW = conv_out_size((H, W), (KH, KW), stride, padding)
     cols = cfg.cols
@@ -196,22 +212,21 @@ def conv_layer(engine: LayerEngine, weights, x, *, stride: int = 1, padding=((0,
     hwc = x.transpose(1, 2, 0).reshape(H * W * CG, lanes)
     act_load = [(BUFFERS["acts_broadcast"], a_base + i, _field_int(al, [int(v) for v in hwc[i]]))
                 for i in range(len(hwc))]
-    y = conv_reference(w_int, x, stride=stride, padding=padding).reshape(K, OH * OW)
-    bound = conv_reference(np.abs(w_int), np.abs(x), stride=stride, padding=padding).reshape(K, OH * OW)
     (pt, _), (pl, _) = padding
-    geometry = {"tokens": OH * OW, "row_tokens": OW, "t_tiles": OH * -(-OW // cols), "passes": P,
+    geometry = {"tokens": OH * OW, "row_tokens": OW, "t_tiles": OH * -(-OW // cols),
                 "conv": 1, "conv_h": H, "conv_w": W, "conv_cg": CG, "conv_kh": KH, "conv_kw": KW,
                 "conv_stride": stride, "conv_pad_t": pt, "conv_pad_l": pl,
                 "conv_origin": a_base - pt * W * CG - pl * CG, "conv_row_words": W * CG,
                 "conv_col_step": stride * CG, "conv_tile_step": cols * stride * CG,
                 "conv_row_step": stride * W * CG}
-    # passes in (kh, kw, cg) order, as golden.layout.group_weights orders a convolution
-    w_passes = w_int.transpose(0, 2, 3, 1).reshape(K, P, lanes)
+    return x, stride, padding, (OH, OW), act_load, geometry
+
+
+def _as_map(options) -> dict:
+    """``options`` with ``to_map`` set: a convolution's output feeds the next layer as a feature map."""
     if options.get("to_map") is False:
         raise ValueError("a convolution writes to_acts as a feature map: to_map cannot be False")
-    options = {**options, "to_map": True}
-    return _image(engine, weights, w_passes, y, bound, act_load if load_acts else [], len(act_load),
-                  geometry, {"out_size": (OH, OW)}, options)
+    return {**options, "to_map": True}
 
 
 def block_diagonal(w, lanes: int) -> np.ndarray:
@@ -251,39 +266,12 @@ def depthwise_layer(engine: LayerEngine, weights, x, *, stride: int = 1, padding
     C, _, KH, KW = w_int.shape
     if C % lanes:
         raise ValueError(f"a depthwise layer needs a multiple of pe_length={lanes} channels, got C={C}")
-    for name, v in (("KH", KH), ("KW", KW)):
-        check_int(name, v, lo=1, hi=15, extra="(kernel size)")
-    CG = C // lanes
-    P = KH * KW
-    lo, hi = twos_range(pe.input_act_bits)
-    x = check_int_array("x", x, lo=lo, hi=hi, ndim=3)
-    if x.shape[0] != C:
-        raise ValueError(f"x must have C={C} channels (axis 0 of [C, H, W]), got shape {x.shape}")
-    stride = check_int("stride", stride, lo=1, hi=7)
-    padding = _check_padding(padding)
-    load_acts = check_bool("load_acts", load_acts)
-    _, H, W = x.shape
-    OH, OW = conv_out_size((H, W), (KH, KW), stride, padding)
-    cols = cfg.cols
-    a_base = options.get("a_base", 0)
-    al = engine.grid.acts_layout
-    hwc = x.transpose(1, 2, 0).reshape(H * W * CG, lanes)
-    act_load = [(BUFFERS["acts_broadcast"], a_base + i, _field_int(al, [int(v) for v in hwc[i]]))
-                for i in range(len(hwc))]
+    x, stride, padding, (OH, OW), act_load, geometry = _conv_map(engine, x, C, (KH, KW), stride, padding, options)
+    geometry.update(passes=KH * KW, conv_dw=1)
     y = depthwise_reference(w_int, x, stride=stride, padding=padding).reshape(C, OH * OW)
     bound = depthwise_reference(np.abs(w_int), np.abs(x), stride=stride, padding=padding).reshape(C, OH * OW)
-    (pt, _), (pl, _) = padding
-    geometry = {"tokens": OH * OW, "row_tokens": OW, "t_tiles": OH * -(-OW // cols), "passes": P,
-                "conv": 1, "conv_dw": 1, "conv_h": H, "conv_w": W, "conv_cg": CG, "conv_kh": KH, "conv_kw": KW,
-                "conv_stride": stride, "conv_pad_t": pt, "conv_pad_l": pl,
-                "conv_origin": a_base - pt * W * CG - pl * CG, "conv_row_words": W * CG,
-                "conv_col_step": stride * CG, "conv_tile_step": cols * stride * CG,
-                "conv_row_step": stride * W * CG}
-    if options.get("to_map") is False:
-        raise ValueError("a convolution writes to_acts as a feature map: to_map cannot be False")
-    options = {**options, "to_map": True}
-    return _image(engine, weights, w_passes, y, bound, act_load if load_acts else [], len(act_load),
-                  geometry, {"out_size": (OH, OW)}, options)
+    return _image(engine, weights, w_passes, y, bound, act_load if check_bool("load_acts", load_acts) else [],
+                  len(act_load), geometry, {"out_size": (OH, OW)}, _as_map(options))
 
 
 def avg_pool_layer(engine: LayerEngine, arch: str, x, kernel, *, stride: int = 1, padding=((0, 0), (0, 0)),

@@ -387,7 +387,7 @@ def test_bad_depthwise_layers_refused():
         depthwise_layer(eng, np.repeat(q, 2, axis=1), x)
     with pytest.raises(ValueError, match="multiple of pe_length=16 channels, got C=8"):
         depthwise_layer(eng, q[:8], x[:8])
-    with pytest.raises(ValueError, match="x must have C=16 channels"):
+    with pytest.raises(ValueError, match="x must have C=16 input channels"):
         depthwise_layer(eng, q, x[:8])
     with pytest.raises(TypeError, match="depthwise must be a bool \\(True or False\\), got 1"):
         ArrayConfig(depthwise=1)
